@@ -1,0 +1,57 @@
+"""The `alpr` console script: one click group whose verbs load their modules lazily.
+
+Lazy loading keeps `alpr --help` and the producer free of heavy imports (cv2,
+onnxruntime, tensorrt), which matters on a 2 GB Nano.
+"""
+import importlib
+import logging
+from typing import Dict, List, Optional
+
+import click
+
+#: verb -> "module:attribute" of a click command or group
+COMMANDS = {
+    "read": "engines.cli:read_cmd",
+    "models": "engines.cli:models_group",
+    "engines": "engines.tensorrt.cli:engines_group",
+    "eval": "evaluation.cli:eval_cmd",
+    "scenes": "evaluation.cli:scenes_cmd",
+    "bench": "bench.cli:bench_group",
+    "worker": "worker.cli:worker_cmd",
+    "produce": "producer.cli:produce_cmd",
+    "dispatch": "dispatcher.cli:dispatch_cmd",
+    "status": "dispatcher.cli:status_cmd",
+    "fleet": "dispatcher.cli:fleet_group",
+    "demo": "alpr.demo:demo_cmd",
+}  # type: Dict[str, str]
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a verb's module only when that verb runs."""
+
+    def __init__(self, *args, lazy_commands: Optional[Dict[str, str]] = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = dict(lazy_commands or {})
+
+    def list_commands(self, ctx: click.Context) -> List[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy_commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> Optional[click.Command]:
+        if cmd_name in self.lazy_commands:
+            module_name, attr = self.lazy_commands[cmd_name].split(":")
+            module = importlib.import_module(module_name)
+            return getattr(module, attr)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, lazy_commands=COMMANDS)
+@click.version_option(package_name=None, message="alpr %(version)s", version="0.1.0")
+def main() -> None:
+    """ALPR fleet: read licence plates on a fleet of nodes fed through Redis."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,68 @@
+"""Every default threshold, timeout, TTL and size, each with a one-line reason.
+
+Settings (alpr.settings) start from these values; nothing else in the code base
+hard-codes a tunable number.
+"""
+
+# --- Redis and namespacing ------------------------------------------------
+REDIS_URL = "redis://127.0.0.1:6379/0"  # local single-box install works out of the box
+NAMESPACE = "alpr:"  # every key we write starts with this, so Redis can be shared
+SOCKET_TIMEOUT_S = 5.0  # a blocked Redis call must not hang a worker forever
+CONNECT_TIMEOUT_S = 3.0  # fail fast on a dead host, then let Retry back off
+RETRY_BASE_S = 0.1  # first backoff step after a lost connection
+RETRY_CAP_S = 2.0  # reconnect within the 5 s promise even after many failures
+RETRY_ATTEMPTS = 0  # 0 = retry forever: long-running processes never give up on Redis
+
+# --- Queues and frames -----------------------------------------------------
+FRAME_QUEUE = "frames"  # shared pull queue every worker listens to
+MAX_FRAME_AGE_S = 5.0  # a plate read older than this is useless at a gate
+INFLIGHT_CAP = 8  # per-camera frames waiting; beyond it the oldest is dropped (latest wins)
+JPEG_QUALITY = 90  # keeps 1-px glyph strokes sharp for OCR at ~200 KB per 1080p frame
+PRODUCER_FPS = 15.0  # the fleet's per-camera design rate
+BATCH_MAX = 8  # most frame keys one RQ job carries under load (amortises RQ's per-job cost)
+JOB_TIMEOUT_S = 60  # RQ job timeout: a micro-batch on a Nano takes < 1 s; 60 s means a hang
+RESULT_TTL_S = 10  # RQ results are not used (results go to the stream); keep them briefly
+FAILURE_TTL_S = 3600  # keep failed jobs an hour for `rq info` / dashboards, then drop them
+RESULTS_MAXLEN = 100000  # approximate trim of the results stream (~minutes of a big fleet)
+EVENTS_MAXLEN = 100000  # approximate trim of the events stream
+
+# --- Worker ------------------------------------------------------------------
+HEARTBEAT_S = 1.0  # node liveness period; a dead node is noticed within 3 periods
+NODE_TTL_FACTOR = 3  # alive key expires after this many missed heartbeats
+REAPER_GRACE_S = 3.0  # after a node's alive key lapses, wait this long before reaping its frames
+WARMUP_RUNS = 2  # first inferences allocate and autotune; keep them out of frame latency
+METRICS_PORT = 0  # 0 = no Prometheus endpoint unless asked for
+
+# --- Detection -----------------------------------------------------------------
+DET_CONF = 0.4  # platedet's own detect_read threshold; lower adds false plates
+DET_IOU = 0.4  # NMS overlap; plates rarely overlap, so a tight value is safe
+MAX_PLATES = 8  # more plates than this in one frame is almost surely noise
+LETTERBOX_FILL = 114  # YOLO training pad colour; other values shift scores
+MIN_PLATE_PX = 4  # boxes thinner than this cannot hold a legible glyph
+
+# --- OCR -------------------------------------------------------------------------
+OCR_MAX_TOKENS = 16  # longest plate + region + end token; bounds decoder loops
+MIN_PLATE_LEN = 0  # 0 = keep every read; set e.g. 5 to drop fragments
+OCR_MIN_CONF = 0.0  # reads below this confidence are dropped (0 keeps all)
+
+# --- Runtimes --------------------------------------------------------------------
+RUNTIME = "onnxruntime"  # runs everywhere; TensorRT is opt-in per node
+INTRA_OP_THREADS = 0  # 0 = let ONNX Runtime pick (one per core)
+INTER_OP_THREADS = 1  # models are sequential graphs; more threads only add contention
+TRT_WORKSPACE_MB = 256  # the seed's value; fits a 2 GB Nano beside the OS and worker
+TRT_FP16 = True  # Nano's Maxwell GPU has fast FP16; halves memory and time
+ENGINE_CACHE_DIR = "~/.cache/alpr/engines"  # engines are per-GPU and per-TRT, kept locally
+
+# --- Dispatcher ------------------------------------------------------------------
+GROUP_WINDOW_S = 3.0  # a car unseen for this long has left: close its group, emit event
+GROUP_SIMILARITY = 0.8  # Jaro-Winkler above this = same plate misread in one char or two
+DEDUP_WINDOW_S = 60.0  # same plate on the same camera within this = same visit, no new event
+RECENT_TTL_S = 3600.0  # "seen in the last N s" answers up to an hour back
+DISPATCH_BLOCK_MS = 1000  # XREADGROUP block time; bounds shutdown latency
+DISPATCH_BATCH = 256  # stream entries read per call
+CLAIM_IDLE_MS = 10000  # pending entries idle this long belong to a dead dispatcher: claim them
+WEBHOOK_TIMEOUT_S = 3.0  # a slow webhook must not stall the event stream
+WEBHOOK_RETRIES = 3  # then the event is counted as webhook_failed (it stays in the stream)
+
+# --- Logging ------------------------------------------------------------------------
+LOG_LEVEL = "INFO"  # operators see lifecycle lines, not per-frame spam

@@ -1,0 +1,72 @@
+"""Every Redis key the fleet uses, in one place, under one configurable namespace.
+
+See docs/architecture.md for who writes and reads each key.
+"""
+
+
+class Keys:
+    """Key names for one namespace (default ``alpr:``)."""
+
+    def __init__(self, namespace: str = "alpr:") -> None:
+        self.ns = namespace
+
+    def frame(self, frame_id: str) -> str:
+        """String: one msgpack frame envelope, EX = the frame's max age."""
+        return "%sframe:%s" % (self.ns, frame_id)
+
+    def inflight(self, camera: str) -> str:
+        """Sorted set: frame ids of a camera waiting or running, scored by enqueue time."""
+        return "%sinflight:%s" % (self.ns, camera)
+
+    def running(self, node: str) -> str:
+        """Hash: frame id -> msgpack(camera, frame key, started) the node is processing now."""
+        return "%srunning:%s" % (self.ns, node)
+
+    def counts(self, camera: str) -> str:
+        """Hash: produced / read / stale / dropped / failed:<reason> counters of a camera."""
+        return "%scount:%s" % (self.ns, camera)
+
+    @property
+    def cameras(self) -> str:
+        """Set: every camera id that ever produced a frame."""
+        return "%scameras" % self.ns
+
+    @property
+    def results(self) -> str:
+        """Stream: one terminal record per frame (read / stale / failed)."""
+        return "%sresults" % self.ns
+
+    @property
+    def events(self) -> str:
+        """Stream: one plate event per vehicle visit."""
+        return "%sevents" % self.ns
+
+    def recent(self, camera: str = "") -> str:
+        """Sorted set: plate text scored by last-seen time, per camera or global."""
+        return "%srecent:%s" % (self.ns, camera) if camera else "%srecent" % self.ns
+
+    def node_alive(self, node: str) -> str:
+        """String with TTL: present while the node heartbeats."""
+        return "%snode:%s:alive" % (self.ns, node)
+
+    def node_stats(self, node: str) -> str:
+        """Hash: a node's fps, latency, engine info, counters."""
+        return "%snode:%s:stats" % (self.ns, node)
+
+    @property
+    def nodes(self) -> str:
+        """Set: every node name that ever registered."""
+        return "%snodes" % self.ns
+
+    def node_queue(self, node: str) -> str:
+        """RQ queue name for frames pinned to one node."""
+        return "node-%s" % node
+
+    def drained(self) -> str:
+        """Set: nodes an operator drained; they stop taking shared-queue work."""
+        return "%sdrained" % self.ns
+
+    @property
+    def security(self) -> str:
+        """Hash: refused jobs / payload counters (pickle, non-allowlisted functions)."""
+        return "%ssecurity" % self.ns

@@ -1,0 +1,157 @@
+"""One settings object, built from CLI flags > env vars (ALPR_*) > YAML file > defaults.
+
+Library classes never read the environment; commands build a Settings once and pass
+plain values to constructors.
+"""
+import os
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Dict, List, Mapping, Optional
+
+from alpr import defaults
+from alpr.errors import ConfigError
+
+ENV_PREFIX = "ALPR_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of every component; field names are the YAML keys and env suffixes."""
+
+    # redis / queues
+    redis_url: str = defaults.REDIS_URL
+    namespace: str = defaults.NAMESPACE
+    queue: str = defaults.FRAME_QUEUE
+    node_name: str = ""  # empty = hostname
+    node_queue: bool = True  # also listen on the node's own queue (pinning, drain)
+    max_frame_age_s: float = defaults.MAX_FRAME_AGE_S
+    inflight_cap: int = defaults.INFLIGHT_CAP
+    batch_max: int = defaults.BATCH_MAX
+    job_timeout_s: int = defaults.JOB_TIMEOUT_S
+    result_ttl_s: int = defaults.RESULT_TTL_S
+    failure_ttl_s: int = defaults.FAILURE_TTL_S
+    results_maxlen: int = defaults.RESULTS_MAXLEN
+    events_maxlen: int = defaults.EVENTS_MAXLEN
+    heartbeat_s: float = defaults.HEARTBEAT_S
+    metrics_port: int = defaults.METRICS_PORT
+    # producer
+    camera: str = "cam0"
+    site: str = ""
+    fps: float = defaults.PRODUCER_FPS
+    jpeg_quality: int = defaults.JPEG_QUALITY
+    # models / engines
+    detector: str = "platedet"  # "platedet" or a path to an ONNX/engine file
+    detector_format: str = "yolo_raw"  # yolo_raw | yolo_end2end
+    ocr: str = "platerec"  # "platerec" or a path to an ONNX file
+    ocr_format: str = "encdec"  # encdec | slot
+    ocr_config: str = ""  # slot OCR's plate config YAML
+    runtime: str = defaults.RUNTIME  # onnxruntime | tensorrt
+    providers: List[str] = field(default_factory=lambda: ["CPUExecutionProvider"])
+    intra_op_threads: int = defaults.INTRA_OP_THREADS
+    inter_op_threads: int = defaults.INTER_OP_THREADS
+    det_conf: float = defaults.DET_CONF
+    det_iou: float = defaults.DET_IOU
+    max_plates: int = defaults.MAX_PLATES
+    ocr_min_conf: float = defaults.OCR_MIN_CONF
+    min_plate_len: int = defaults.MIN_PLATE_LEN
+    plate_regex: str = ""
+    region: str = ""  # preferred region template (e.g. br, eu, us)
+    engine_cache_dir: str = defaults.ENGINE_CACHE_DIR
+    trt_workspace_mb: int = defaults.TRT_WORKSPACE_MB
+    trt_fp16: bool = defaults.TRT_FP16
+    # dispatcher
+    group_window_s: float = defaults.GROUP_WINDOW_S
+    group_similarity: float = defaults.GROUP_SIMILARITY
+    dedup_window_s: float = defaults.DEDUP_WINDOW_S
+    recent_ttl_s: float = defaults.RECENT_TTL_S
+    webhooks: List[str] = field(default_factory=list)
+    known_plates: str = ""  # path to a YAML/CSV of plate -> allow/deny label
+    # misc
+    log_level: str = defaults.LOG_LEVEL
+
+    @classmethod
+    def load(
+        cls,
+        config_file: Optional[str] = None,
+        env: Optional[Mapping[str, str]] = None,
+        overrides: Optional[Mapping[str, Any]] = None,
+    ) -> "Settings":
+        """Build settings: defaults, then YAML file, then ALPR_* env, then non-None overrides."""
+        env = os.environ if env is None else env
+        values = {}  # type: Dict[str, Any]
+        config_file = config_file or env.get(ENV_PREFIX + "CONFIG") or None
+        if config_file:
+            values.update(_read_yaml(config_file))
+        for f in fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is not None:
+                values[f.name] = raw
+        for key, value in (overrides or {}).items():
+            if value is not None and value != ():
+                values[key] = value
+        return cls().with_values(values)
+
+    def with_values(self, values: Mapping[str, Any]) -> "Settings":
+        """A copy with the given fields coerced to their declared types."""
+        known = {f.name: f for f in fields(self)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ConfigError("unknown setting(s): %s" % ", ".join(unknown))
+        coerced = {}
+        for key, value in values.items():
+            coerced[key] = _coerce(key, value, getattr(self, key))
+        return replace(self, **coerced)
+
+    def redacted(self) -> Dict[str, Any]:
+        """Settings as a dict safe for logs: credentials in URLs are masked."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["redis_url"] = redact_url(self.redis_url)
+        out["webhooks"] = [redact_url(u) for u in self.webhooks]
+        return out
+
+
+def redact_url(url: str) -> str:
+    """Mask the password (and user) part of a URL, e.g. redis://u:secret@h -> redis://***@h."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    return "%s://***@%s" % (scheme, host) if creds else url
+
+
+def _read_yaml(path: str) -> Dict[str, Any]:
+    import yaml
+
+    try:
+        with open(os.path.expanduser(path)) as fh:
+            data = yaml.safe_load(fh) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError("cannot read settings file %s: %s" % (path, exc)) from exc
+    if not isinstance(data, dict):
+        raise ConfigError("settings file %s must hold a mapping" % path)
+    return {str(k).replace("-", "_"): v for k, v in data.items()}
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _coerce(name: str, value: Any, default: Any) -> Any:
+    try:
+        if isinstance(default, bool):
+            if isinstance(value, str):
+                low = value.strip().lower()
+                if low not in _TRUE | _FALSE:
+                    raise ValueError(value)
+                return low in _TRUE
+            return bool(value)
+        if isinstance(default, int):
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+        if isinstance(default, list):
+            if isinstance(value, str):
+                return [v.strip() for v in value.split(",") if v.strip()]
+            return [str(v) for v in value]
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError("setting %s: cannot use %r" % (name, value)) from exc
