@@ -12,7 +12,7 @@ import click
 #: verb -> "module:attribute" of a click command or group
 COMMANDS = {
     "read": "engines.cli:read_cmd",
-    "models": "engines.cli:models_group",
+    "models": "engines.prepare.cli:models_group",
     "engines": "engines.tensorrt.cli:engines_group",
     "eval": "evaluation.cli:eval_cmd",
     "scenes": "evaluation.cli:scenes_cmd",
