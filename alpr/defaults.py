@@ -66,3 +66,10 @@ WEBHOOK_RETRIES = 3  # then the event is counted as webhook_failed (it stays in 
 
 # --- Logging ------------------------------------------------------------------------
 LOG_LEVEL = "INFO"  # operators see lifecycle lines, not per-frame spam
+
+# --- Evaluation and benchmarks ---------------------------------------------------------
+EVAL_IOU = 0.3  # the detection criterion: a read box this close to the label counts
+OPENALPR_DIR = "../shared/data/openalpr-endtoend"  # shared benchmark photos, relative to the checkout
+BENCH_REPEAT = 1  # passes over the image set per bench run (more = steadier fps)
+BENCH_WARMUP = 2  # frames run before timing: first calls allocate and autotune
+SCENE_SIZE = (1280, 720)  # synthetic scene width, height: a typical 720p gate camera frame
