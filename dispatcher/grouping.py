@@ -1,0 +1,244 @@
+"""Group plate reads of one vehicle across frames, and vote its best text.
+
+A vehicle passing a camera is read in several frames, often with a character or two
+wrong. Reads of one camera whose texts are similar (Jaro-Winkler) join one open group;
+a group closes when it has not been seen for `window_s`, and its text is the candidate
+with the most reads, ties broken by confidence (Frigate's vote).
+"""
+import itertools
+import re
+from typing import Any, Dict, List, Optional, Tuple
+
+_NOT_ALNUM = re.compile(r"[^0-9A-Z]")
+
+
+def normalize_plate(text: str) -> str:
+    """Upper-case alphanumerics only: 'abc-123 ' -> 'ABC123' (how plates are compared)."""
+    return _NOT_ALNUM.sub("", (text or "").upper())
+
+
+def jaro_winkler(a: str, b: str, prefix_scale: float = 0.1) -> float:
+    """Jaro-Winkler similarity in [0, 1]; 1 means equal strings."""
+    if a == b:
+        return 1.0
+    la, lb = len(a), len(b)
+    if la == 0 or lb == 0:
+        return 0.0
+    reach = max(la, lb) // 2 - 1
+    reach = max(reach, 0)
+    a_hit = [False] * la
+    b_hit = [False] * lb
+    matches = 0
+    for i, ch in enumerate(a):
+        lo, hi = max(0, i - reach), min(lb, i + reach + 1)
+        for j in range(lo, hi):
+            if not b_hit[j] and b[j] == ch:
+                a_hit[i] = b_hit[j] = True
+                matches += 1
+                break
+    if matches == 0:
+        return 0.0
+    a_seq = [ch for ch, hit in zip(a, a_hit) if hit]
+    b_seq = [ch for ch, hit in zip(b, b_hit) if hit]
+    transpositions = sum(1 for x, y in zip(a_seq, b_seq) if x != y) / 2.0
+    jaro = (matches / la + matches / lb + (matches - transpositions) / matches) / 3.0
+    prefix = 0
+    for x, y in zip(a[:4], b[:4]):
+        if x != y:
+            break
+        prefix += 1
+    return jaro + prefix * prefix_scale * (1.0 - jaro)
+
+
+class Candidate(object):
+    """One distinct text read within a group: how often, and how confidently."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.count = 0
+        self.conf_sum = 0.0
+        self.conf_max = 0.0
+
+    def add(self, confidence: float) -> None:
+        self.count += 1
+        self.conf_sum += confidence
+        self.conf_max = max(self.conf_max, confidence)
+
+    @property
+    def conf_mean(self) -> float:
+        return self.conf_sum / self.count if self.count else 0.0
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"text": self.text, "count": self.count,
+                "confidence": round(self.conf_max, 4), "mean_confidence": round(self.conf_mean, 4)}
+
+
+class PlateGroup(object):
+    """The open reads of one vehicle on one camera."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, camera: str, site: str) -> None:
+        self.gid = next(self._ids)
+        self.camera = camera
+        self.site = site
+        self.first_seen = 0.0  # capture time of the first read
+        self.last_seen = 0.0  # capture time of the latest read
+        self.touched = 0.0  # dispatcher clock of the latest read (closes the group)
+        self.candidates = {}  # type: Dict[str, Candidate]
+        self.frames = 0  # frames with a read in this group (one read per frame at most)
+        self.best_conf = -1.0
+        self.best_read = {}  # type: Dict[str, Any]
+        self.best_frame = ""
+        self.truth = set()  # type: set
+        self.entries = set()  # type: set  # results-stream entry ids this group holds unacked
+
+    def add(self, text: str, read: Dict[str, Any], frame_id: str, ts: float, now: float) -> None:
+        """Count one read of this vehicle."""
+        conf = _as_float(read.get("confidence"))
+        cand = self.candidates.get(text)
+        if cand is None:
+            cand = self.candidates[text] = Candidate(text)
+        cand.add(conf)
+        self.frames += 1
+        self.first_seen = ts if self.first_seen == 0.0 else min(self.first_seen, ts)
+        self.last_seen = max(self.last_seen, ts)
+        self.touched = max(self.touched, now)
+        if conf > self.best_conf:
+            self.best_conf, self.best_read, self.best_frame = conf, read, frame_id
+
+    def similarity(self, text: str) -> float:
+        """How close `text` is to any text already in the group."""
+        return max(jaro_winkler(text, c) for c in self.candidates)
+
+    def ranked(self) -> List[Candidate]:
+        """Candidates by vote: most reads first, then highest mean confidence."""
+        return sorted(self.candidates.values(),
+                      key=lambda c: (c.count, c.conf_mean, c.conf_max), reverse=True)
+
+    @property
+    def best_text(self) -> str:
+        return self.ranked()[0].text
+
+    def summary(self) -> Dict[str, Any]:
+        """The group as the body of a plate event (without id, labels and dedup info)."""
+        ranked = self.ranked()
+        best = ranked[0]
+        return {
+            "plate": best.text,
+            "confidence": round(best.conf_max, 4),
+            "camera": self.camera,
+            "site": self.site,
+            "first_seen": self.first_seen,
+            "last_seen": self.last_seen,
+            "frames": self.frames,
+            "reads": sum(c.count for c in ranked),
+            "candidates": [c.to_dict() for c in ranked],
+            "box": list(self.best_read.get("box") or []),
+            "region": str(self.best_read.get("region") or ""),
+            "best_frame": self.best_frame,
+            "truth": sorted(self.truth),
+        }
+
+
+class Grouper(object):
+    """Open groups per camera; `add` reads, `close_idle` returns vehicles that have left."""
+
+    def __init__(self, window_s: float, similarity: float) -> None:
+        self.window_s = float(window_s)
+        self.similarity = float(similarity)
+        self.open = {}  # type: Dict[str, List[PlateGroup]]
+
+    def add_frame(self, camera: str, site: str, frame_id: str, ts: float,
+                  reads: List[Dict[str, Any]], now: float,
+                  truth: Optional[List[str]] = None, entry: Optional[str] = None) -> List[PlateGroup]:
+        """Assign every non-empty read of one frame to a group; returns the groups touched."""
+        touched = []  # type: List[PlateGroup]
+        for read in reads:
+            text = normalize_plate(str(read.get("text") or ""))
+            if not text:
+                continue
+            group = self._match(camera, text, exclude=touched)
+            if group is None:
+                group = PlateGroup(camera, site)
+                self.open.setdefault(camera, []).append(group)
+            group.add(text, read, frame_id, ts, now)
+            if truth:
+                group.truth.update(normalize_plate(t) for t in truth if t)
+            if entry is not None:
+                group.entries.add(entry)
+            touched.append(group)
+        return touched
+
+    def _match(self, camera: str, text: str, exclude: List[PlateGroup]) -> Optional[PlateGroup]:
+        best = None  # type: Optional[PlateGroup]
+        best_sim = self.similarity
+        for group in self.open.get(camera, []):
+            if any(group is g for g in exclude):
+                continue  # two plates in one frame are two vehicles
+            sim = group.similarity(text)
+            if sim >= best_sim:
+                best, best_sim = group, sim
+        return best
+
+    def close_idle(self, now: float) -> List[PlateGroup]:
+        """Remove and return groups unseen for longer than the window."""
+        closed = []  # type: List[PlateGroup]
+        for camera in list(self.open):
+            keep = []
+            for group in self.open[camera]:
+                (closed if now - group.touched > self.window_s else keep).append(group)
+            if keep:
+                self.open[camera] = keep
+            else:
+                del self.open[camera]
+        closed.sort(key=lambda g: g.first_seen)
+        return closed
+
+    def close_all(self) -> List[PlateGroup]:
+        """Remove and return every open group (shutdown: nothing is lost)."""
+        closed = [g for groups in self.open.values() for g in groups]
+        self.open = {}
+        closed.sort(key=lambda g: g.first_seen)
+        return closed
+
+    def held_entries(self) -> set:
+        """Stream entry ids some open group still holds (not yet acked)."""
+        return set(e for groups in self.open.values() for g in groups for e in g.entries)
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self.open.values())
+
+
+class Deduper(object):
+    """Suppress a new event for a plate its camera reported within the dedup window."""
+
+    def __init__(self, window_s: float, similarity: float) -> None:
+        self.window_s = float(window_s)
+        self.similarity = float(similarity)
+        self.last = {}  # type: Dict[Tuple[str, str], Dict[str, Any]]
+
+    def remember(self, event: Dict[str, Any]) -> None:
+        """Record an emitted event (also used to preload from the events stream)."""
+        self.last[(event["camera"], event["plate"])] = event
+
+    def check(self, summary: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+        """The earlier event this group repeats (its last_seen is extended), or None."""
+        camera, plate = summary["camera"], summary["plate"]
+        for (cam, text), prev in list(self.last.items()):
+            if summary["first_seen"] - prev["last_seen"] > self.window_s:
+                if summary["first_seen"] - prev["last_seen"] > 2 * self.window_s:
+                    del self.last[(cam, text)]  # keep the table small
+                continue
+            if cam == camera and jaro_winkler(text, plate) >= self.similarity:
+                prev["last_seen"] = max(prev["last_seen"], summary["last_seen"])
+                prev["repeats"] = int(prev.get("repeats", 0)) + 1
+                return prev
+        return None
+
+
+def _as_float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
