@@ -1,0 +1,279 @@
+"""Every frame's lifecycle in Redis, as atomic Lua scripts: put, claim, finish, drop, requeue, sweep.
+
+The accounting contract: a frame id enters ``inflight:{camera}`` once (counted ``produced``)
+and leaves it once; whoever removes it counts its terminal state (read / stale / dropped /
+failed:<reason>) and writes its result record, in the same script. So every transition is
+idempotent and ``produced = read + stale + dropped + failed + in_flight`` always holds.
+"""
+import math
+import re
+import time
+from typing import Callable, Dict, List, Optional, Tuple
+
+from alpr import defaults
+from alpr.errors import FrameDecodeError
+from alpr.keys import Keys
+from alpr.protocol import (
+    RESULT_VERSION,
+    STATUS_DROPPED,
+    STATUS_FAILED,
+    FrameEnvelope,
+    ResultRecord,
+    decode_frame,
+    encode_frame,
+    encode_result,
+)
+
+_PUT = """
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3]) == 1 then
+  redis.call('HINCRBY', KEYS[3], 'produced', 1)
+end
+redis.call('SADD', KEYS[4], ARGV[5])
+return 1
+"""
+
+_CLAIM = """
+local env = redis.call('GET', KEYS[1])
+if not env then return false end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[2], ARGV[1], env)
+return env
+"""
+
+# KEYS: inflight, counts, results, running (or ''), frame; ARGV: id, counter, maxlen, fields...
+_FINISH = """
+local removed = redis.call('ZREM', KEYS[1], ARGV[1])
+if removed == 1 then
+  redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', unpack(ARGV, 4))
+  redis.call('DEL', KEYS[5])
+end
+if KEYS[4] ~= '' then redis.call('HDEL', KEYS[4], ARGV[1]) end
+return removed
+"""
+
+# KEYS: inflight, counts, results; ARGV: cap, frame key prefix, maxlen, now, camera, version
+_DROP_OLDEST = """
+local excess = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[1])
+local dropped = {}
+if excess <= 0 then return dropped end
+local ids = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+for i = 1, #ids, 2 do
+  if excess <= 0 then break end
+  local id = ids[i]
+  if redis.call('DEL', ARGV[2] .. id) == 1 then
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('HINCRBY', KEYS[2], 'dropped', 1)
+    local body = cmsgpack.pack({v=tonumber(ARGV[6]), id=id, cam=ARGV[5], st='dropped',
+      node='', why='backpressure', ts=tonumber(ids[i + 1]), done=tonumber(ARGV[4]),
+      seq=0, site='', t={}, reads={}})
+    redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*',
+      'r', body, 'camera', ARGV[5], 'status', 'dropped')
+    excess = excess - 1
+    dropped[#dropped + 1] = id
+  end
+end
+return dropped
+"""
+
+# KEYS: running, frame, inflight; ARGV: id, envelope, ttl ms
+_REQUEUE = """
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+if redis.call('ZSCORE', KEYS[3], ARGV[1]) == false then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+return 1
+"""
+
+# KEYS: inflight, counts, results, running:* ...; ARGV: cutoff, frame prefix, maxlen, now, camera, v
+_SWEEP = """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES')
+local lost = {}
+for i = 1, #ids, 2 do
+  local id = ids[i]
+  local held = redis.call('EXISTS', ARGV[2] .. id) == 1
+  local k = 4
+  while (not held) and k <= #KEYS do
+    held = redis.call('HEXISTS', KEYS[k], id) == 1
+    k = k + 1
+  end
+  if not held then
+    redis.call('ZREM', KEYS[1], id)
+    redis.call('HINCRBY', KEYS[2], 'failed:lost', 1)
+    local body = cmsgpack.pack({v=tonumber(ARGV[6]), id=id, cam=ARGV[5], st='failed',
+      node='', why='lost: frame vanished before any worker claimed it',
+      ts=tonumber(ids[i + 1]), done=tonumber(ARGV[4]), seq=0, site='', t={}, reads={}})
+    redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*',
+      'r', body, 'camera', ARGV[5], 'status', 'failed')
+    lost[#lost + 1] = id
+  end
+end
+return lost
+"""
+
+_REASON_RE = re.compile(r"[^a-z0-9_]+")
+
+
+def reason_class(reason: str) -> str:
+    """Short counter-safe class of a failure reason: 'bad_image: truncated' -> 'bad_image'."""
+    head = (reason or "").split(":", 1)[0].strip().lower()
+    head = _REASON_RE.sub("_", head).strip("_")[:32]
+    return head or "error"
+
+
+def counter_field(record: ResultRecord) -> str:
+    """The count:{camera} hash field a terminal record increments."""
+    if record.status == STATUS_FAILED:
+        return "failed:" + reason_class(record.reason)
+    return record.status
+
+
+class FrameStore(object):
+    """Atomic frame transitions over one Redis client (see the module docstring)."""
+
+    def __init__(self, redis_client, keys: Keys, results_maxlen: int = defaults.RESULTS_MAXLEN,
+                 max_age_s: float = defaults.MAX_FRAME_AGE_S) -> None:
+        self.redis = redis_client
+        self.keys = keys
+        self.results_maxlen = int(results_maxlen)
+        self.max_age_s = float(max_age_s)
+        self._put = redis_client.register_script(_PUT)
+        self._claim = redis_client.register_script(_CLAIM)
+        self._finish = redis_client.register_script(_FINISH)
+        self._drop = redis_client.register_script(_DROP_OLDEST)
+        self._requeue = redis_client.register_script(_REQUEUE)
+        self._sweep = redis_client.register_script(_SWEEP)
+
+    # --- producer side ---------------------------------------------------------------
+    def put(self, env: FrameEnvelope, queue_job_fn: Optional[Callable] = None,
+            payload: Optional[bytes] = None, now: Optional[float] = None) -> None:
+        """Store the envelope (TTL = its max age), mark it in flight, count it; one MULTI.
+
+        ``queue_job_fn(pipeline)`` adds the RQ enqueue of the job carrying the frame key to
+        the same transaction, so a frame is never stored without its job or vice versa.
+        """
+        data = payload if payload is not None else encode_frame(env)
+        ttl_ms = max(1, int(math.ceil(env.max_age_s * 1000.0)))
+        score = time.time() if now is None else now
+        pipe = self.redis.pipeline(transaction=True)
+        self._put(keys=[self.keys.frame(env.frame_id), self.keys.inflight(env.camera),
+                        self.keys.counts(env.camera), self.keys.cameras],
+                  args=[data, ttl_ms, env.frame_id, repr(float(score)), env.camera],
+                  client=pipe)
+        if queue_job_fn is not None:
+            queue_job_fn(pipe)
+        pipe.execute()
+
+    def drop_oldest(self, camera: str, cap: int, now: Optional[float] = None) -> List[str]:
+        """Backpressure: drop the oldest unstarted frames until at most ``cap`` are in flight.
+
+        Claimed frames are skipped (a worker has them). Each drop is counted and gets a
+        ``dropped`` result record. Returns the dropped frame ids.
+        """
+        ids = self._drop(
+            keys=[self.keys.inflight(camera), self.keys.counts(camera), self.keys.results],
+            args=[int(cap), self.keys.frame(""), self.results_maxlen,
+                  repr(time.time() if now is None else now), camera, RESULT_VERSION])
+        return [_text(i) for i in ids]
+
+    # --- worker side -------------------------------------------------------------------
+    def claim(self, frame_id: str, camera: str, node: str) -> Optional[bytes]:
+        """Take a frame for processing: its envelope bytes, or None if the key is gone.
+
+        The envelope moves into ``running:{node}`` so a reaper can re-queue it if the node dies.
+        """
+        return self._claim(keys=[self.keys.frame(frame_id), self.keys.running(node)],
+                           args=[frame_id])
+
+    def finish(self, record: ResultRecord, node: str = "", client=None) -> bool:
+        """Terminal transition: count + XADD the record only if this call removed the id.
+
+        Always clears the node's running entry. Returns whether it counted (False = the frame
+        was already terminal, e.g. dropped, swept or finished by a re-queued copy).
+        """
+        fields = encode_result(record)
+        args = [record.frame_id, counter_field(record), self.results_maxlen]
+        for name, value in fields.items():
+            args.extend([name, value])
+        result = self._finish(
+            keys=[self.keys.inflight(record.camera), self.keys.counts(record.camera),
+                  self.keys.results, self.keys.running(node) if node else "",
+                  self.keys.frame(record.frame_id)],
+            args=args, client=client)
+        return bool(result) if client is None else result
+
+    # --- reaper side -------------------------------------------------------------------
+    def requeue_node(self, node: str, now: Optional[float] = None
+                     ) -> Tuple[List[Tuple[str, str]], List[str]]:
+        """For a dead node: put fresh running frames back (caller enqueues their jobs), fail the rest.
+
+        Returns ([(frame_id, camera) to re-enqueue], [frame ids finished as failed:node_lost]).
+        """
+        now = time.time() if now is None else now
+        running_key = self.keys.running(node)
+        requeued = []  # type: List[Tuple[str, str]]
+        failed = []  # type: List[str]
+        for raw_id, payload in self.redis.hgetall(running_key).items():
+            frame_id = _text(raw_id)
+            try:
+                env = decode_frame(payload)
+            except FrameDecodeError:
+                # cannot name its camera; sweep_lost later counts the id as failed:lost
+                self.redis.hdel(running_key, frame_id)
+                continue
+            remaining_ms = int((env.max_age_s - env.age(now)) * 1000.0)
+            if remaining_ms > 0 and self._requeue(
+                    keys=[running_key, self.keys.frame(frame_id), self.keys.inflight(env.camera)],
+                    args=[frame_id, payload, remaining_ms]):
+                requeued.append((frame_id, env.camera))
+                continue
+            record = ResultRecord(frame_id=frame_id, camera=env.camera, status=STATUS_FAILED,
+                                  node=node, reason="node_lost: %s stopped mid-frame" % node,
+                                  ts=env.ts, seq=env.seq, site=env.site, truth=env.truth)
+            if self.finish(record, node=node):
+                failed.append(frame_id)
+        return requeued, failed
+
+    def sweep_lost(self, camera: str, now: Optional[float] = None,
+                   grace: float = defaults.REAPER_GRACE_S,
+                   max_age_s: Optional[float] = None) -> List[str]:
+        """Fail as ``lost`` in-flight ids older than max age + grace that nobody holds any more.
+
+        'Nobody holds' = no frame key and in no ``running:{node}`` hash (e.g. the RQ job vanished
+        in a Redis restart without persistence). Returns the ids it failed.
+        """
+        now = time.time() if now is None else now
+        age = self.max_age_s if max_age_s is None else max_age_s
+        nodes = sorted(_text(n) for n in self.redis.smembers(self.keys.nodes))
+        ids = self._sweep(
+            keys=[self.keys.inflight(camera), self.keys.counts(camera), self.keys.results]
+            + [self.keys.running(n) for n in nodes],
+            args=[repr(now - age - grace), self.keys.frame(""), self.results_maxlen, repr(now),
+                  camera, RESULT_VERSION])
+        return [_text(i) for i in ids]
+
+    # --- reading -----------------------------------------------------------------------
+    def counts(self, camera: str) -> Dict[str, int]:
+        """The camera's counters (produced, read, stale, dropped, failed:<reason>) as ints."""
+        raw = self.redis.hgetall(self.keys.counts(camera))
+        return {_text(k): int(v) for k, v in raw.items()}
+
+    def in_flight(self, camera: str) -> int:
+        """Frames of the camera produced but not yet terminal."""
+        return int(self.redis.zcard(self.keys.inflight(camera)))
+
+    def cameras(self) -> List[str]:
+        """Every camera that ever produced a frame."""
+        return sorted(_text(c) for c in self.redis.smembers(self.keys.cameras))
+
+    def accounting(self, camera: str) -> Dict[str, int]:
+        """Counters folded to produced/read/stale/dropped/failed/in_flight (failed = all reasons)."""
+        counts = self.counts(camera)
+        failed = sum(v for k, v in counts.items() if k.startswith("failed"))
+        return {"produced": counts.get("produced", 0), "read": counts.get("read", 0),
+                "stale": counts.get("stale", 0), "dropped": counts.get(STATUS_DROPPED, 0),
+                "failed": failed, "in_flight": self.in_flight(camera)}
+
+
+def _text(value) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)

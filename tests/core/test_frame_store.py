@@ -1,0 +1,235 @@
+"""FrameStore on a real redis-server: every transition counted once, invariant under races."""
+import random
+import threading
+import time
+import uuid
+
+import pytest
+
+from alpr.frame_store import FrameStore, counter_field, reason_class
+from alpr.keys import Keys
+from alpr.protocol import (
+    STATUS_FAILED,
+    STATUS_READ,
+    STATUS_STALE,
+    FrameEnvelope,
+    ResultRecord,
+    decode_frame,
+    decode_result,
+)
+
+
+def make_env(camera="cam1", max_age=5.0, ts=None, data=b"jpeg"):
+    return FrameEnvelope(frame_id=uuid.uuid4().hex, camera=camera, data=data,
+                         ts=time.time() if ts is None else ts, max_age_s=max_age)
+
+
+def results(client, keys):
+    return [decode_result(fields) for _, fields in client.xrange(keys.results)]
+
+
+def assert_invariant(store, camera):
+    acc = store.accounting(camera)
+    terminal = acc["read"] + acc["stale"] + acc["dropped"] + acc["failed"]
+    assert acc["produced"] == terminal + acc["in_flight"], acc
+    return acc
+
+
+@pytest.fixture
+def store(redis_client):
+    return FrameStore(redis_client, Keys("t:"), results_maxlen=10000)
+
+
+def test_reason_class_is_short_and_safe():
+    assert reason_class("bad_image: truncated JPEG") == "bad_image"
+    assert reason_class("Node Lost!") == "node_lost"
+    assert reason_class("") == "error"
+    rec = ResultRecord(frame_id="f", camera="c", status=STATUS_FAILED, reason="timeout: 60 s")
+    assert counter_field(rec) == "failed:timeout"
+
+
+def test_put_claim_finish_counts_once(store, redis_client):
+    keys = store.keys
+    env = make_env()
+    store.put(env)
+    assert redis_client.ttl(keys.frame(env.frame_id)) > 0
+    assert store.in_flight("cam1") == 1
+    assert store.cameras() == ["cam1"]
+    payload = store.claim(env.frame_id, "cam1", "n1")
+    assert decode_frame(payload).frame_id == env.frame_id
+    assert not redis_client.exists(keys.frame(env.frame_id))
+    assert redis_client.hexists(keys.running("n1"), env.frame_id)
+    assert store.claim(env.frame_id, "cam1", "n2") is None  # second claim gets nothing
+    rec = ResultRecord(frame_id=env.frame_id, camera="cam1", status=STATUS_READ, node="n1",
+                       reads=[{"text": "ABC1234"}])
+    assert store.finish(rec, node="n1") is True
+    assert store.finish(rec, node="n1") is False  # idempotent: never counted twice
+    assert not redis_client.hexists(keys.running("n1"), env.frame_id)
+    assert store.counts("cam1") == {"produced": 1, "read": 1}
+    got = results(redis_client, keys)
+    assert len(got) == 1 and got[0].reads == [{"text": "ABC1234"}]
+    assert_invariant(store, "cam1")
+
+
+def test_put_same_id_twice_counts_produced_once(store):
+    env = make_env()
+    store.put(env)
+    store.put(env)
+    assert store.counts("cam1")["produced"] == 1
+
+
+def test_put_runs_queue_fn_in_same_transaction(store, redis_client):
+    env = make_env()
+    store.put(env, queue_job_fn=lambda pipe: pipe.rpush("t:q", env.frame_id))
+    assert redis_client.lrange("t:q", 0, -1) == [env.frame_id.encode()]
+
+
+def test_failed_reason_counter_and_stale(store, redis_client):
+    a, b = make_env(), make_env()
+    store.put(a)
+    store.put(b)
+    store.finish(ResultRecord(frame_id=a.frame_id, camera="cam1", status=STATUS_FAILED,
+                              reason="bad_image: not a JPEG"))
+    store.finish(ResultRecord(frame_id=b.frame_id, camera="cam1", status=STATUS_STALE,
+                              reason="expired"))
+    assert store.counts("cam1") == {"produced": 2, "failed:bad_image": 1, "stale": 1}
+    # finishing an unclaimed frame also removes its key, so no worker can process it later
+    assert not redis_client.exists(store.keys.frame(a.frame_id))
+    assert_invariant(store, "cam1")
+
+
+def test_drop_oldest_skips_claimed_and_writes_records(store, redis_client):
+    envs = [make_env() for _ in range(6)]
+    for i, env in enumerate(envs):
+        store.put(env, now=1000.0 + i)
+    store.claim(envs[0].frame_id, "cam1", "n1")  # oldest is running: must be skipped
+    dropped = store.drop_oldest("cam1", cap=3, now=2000.0)
+    assert dropped == [envs[1].frame_id, envs[2].frame_id, envs[3].frame_id]
+    assert store.in_flight("cam1") == 3
+    assert store.counts("cam1")["dropped"] == 3
+    recs = results(redis_client, store.keys)
+    assert [r.frame_id for r in recs] == dropped
+    assert all(r.status == "dropped" and r.reason == "backpressure" for r in recs)
+    assert recs[0].ts == 1001.0 and recs[0].done == 2000.0 and recs[0].reads == []
+    assert store.drop_oldest("cam1", cap=3) == []
+    assert_invariant(store, "cam1")
+
+
+def test_requeue_node_fresh_and_stale(store, redis_client):
+    fresh, old = make_env(max_age=5.0), make_env(max_age=5.0, ts=time.time() - 10)
+    for env in (fresh, old):
+        store.put(env)
+        store.claim(env.frame_id, "cam1", "dead")
+    requeued, failed = store.requeue_node("dead")
+    assert requeued == [(fresh.frame_id, "cam1")]
+    assert failed == [old.frame_id]
+    assert redis_client.pttl(store.keys.frame(fresh.frame_id)) > 0  # ready to claim again
+    assert redis_client.hlen(store.keys.running("dead")) == 0
+    assert store.counts("cam1")["failed:node_lost"] == 1
+    rec = [r for r in results(redis_client, store.keys) if r.frame_id == old.frame_id][0]
+    assert rec.status == STATUS_FAILED and rec.reason.startswith("node_lost")
+    # a second reaper pass finds nothing; the slow node finishing late is not counted again
+    assert store.requeue_node("dead") == ([], [])
+    late = ResultRecord(frame_id=old.frame_id, camera="cam1", status=STATUS_READ)
+    assert store.finish(late, node="dead") is False
+    assert_invariant(store, "cam1")
+
+
+def test_sweep_lost_only_unheld(store, redis_client):
+    redis_client.sadd(store.keys.nodes, "n1")
+    now = time.time()
+    gone, running, queued, young = (make_env() for _ in range(4))
+    for env in (gone, running, queued):
+        store.put(env, now=now - 100)
+    store.put(young, now=now)
+    redis_client.delete(store.keys.frame(gone.frame_id))  # e.g. Redis restarted, job vanished
+    store.claim(running.frame_id, "cam1", "n1")
+    redis_client.delete(store.keys.frame(young.frame_id))
+    lost = store.sweep_lost("cam1", now=now, grace=3.0)
+    assert lost == [gone.frame_id]
+    assert store.counts("cam1")["failed:lost"] == 1
+    assert store.in_flight("cam1") == 3
+    assert_invariant(store, "cam1")
+
+
+def test_invariant_under_concurrent_races(redis_url):
+    """Producers with backpressure, workers, a reaper and a sweeper race; nothing double-counts."""
+    import redis
+
+    keys = Keys("race:")
+    cameras = ["c0", "c1"]
+    stop = threading.Event()
+    errors = []
+
+    def client():
+        return redis.Redis.from_url(redis_url)
+
+    def producer(camera):
+        st = FrameStore(client(), keys)
+        try:
+            for i in range(300):
+                env = make_env(camera=camera, max_age=0.5 if i % 7 == 0 else 5.0)
+                st.put(env, queue_job_fn=lambda p, e=env: p.rpush("race:q", "%s|%s" % (
+                    e.frame_id, e.camera)))
+                st.drop_oldest(camera, cap=5)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def worker(node):
+        c = client()
+        st = FrameStore(c, keys)
+        rng = random.Random(node)
+        try:
+            while not stop.is_set() or c.llen("race:q"):
+                item = c.lpop("race:q")
+                if item is None:
+                    time.sleep(0.001)
+                    continue
+                frame_id, camera = item.decode().split("|")
+                payload = st.claim(frame_id, camera, node)
+                if payload is None:
+                    st.finish(ResultRecord(frame_id=frame_id, camera=camera,
+                                           status=STATUS_STALE, reason="expired"), node)
+                    continue
+                if rng.random() < 0.05:
+                    continue  # "dies" mid-frame: left in running:{node} for the reaper
+                status = STATUS_READ if rng.random() < 0.9 else STATUS_FAILED
+                st.finish(ResultRecord(frame_id=frame_id, camera=camera, status=status,
+                                       reason="engine: boom"), node)
+        except Exception as exc:  # pragma: no cover
+            errors.append(exc)
+
+    def reaper():
+        c = client()
+        st = FrameStore(c, keys)
+        while not stop.is_set():
+            for node in ("w0", "w1", "w2"):
+                for frame_id, camera in st.requeue_node(node)[0]:
+                    c.rpush("race:q", "%s|%s" % (frame_id, camera))
+            time.sleep(0.005)
+
+    threads = [threading.Thread(target=producer, args=(cam,)) for cam in cameras]
+    workers = [threading.Thread(target=worker, args=("w%d" % i,)) for i in range(3)]
+    reap = threading.Thread(target=reaper)
+    client().sadd(keys.nodes, "w0", "w1", "w2")
+    for t in threads + workers + [reap]:
+        t.start()
+    for t in threads:
+        t.join()
+    time.sleep(0.3)
+    stop.set()
+    for t in workers + [reap]:
+        t.join()
+    assert errors == []
+    st = FrameStore(client(), keys)
+    for node in ("w0", "w1", "w2"):  # final reap: everything left goes back or fails
+        st.requeue_node(node, now=time.time() + 60)
+    for cam in cameras:
+        st.sweep_lost(cam, now=time.time() + 60, grace=0)
+        acc = assert_invariant(st, cam)
+        assert acc["produced"] == 300
+        assert acc["in_flight"] == 0
+        assert acc["dropped"] > 0 and acc["read"] > 0
+    # one result record per frame, never two
+    ids = [r.frame_id for r in results(client(), keys)]
+    assert len(ids) == len(set(ids)) == 600
