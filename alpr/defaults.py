@@ -12,6 +12,8 @@ CONNECT_TIMEOUT_S = 3.0  # fail fast on a dead host, then let Retry back off
 RETRY_BASE_S = 0.1  # first backoff step after a lost connection
 RETRY_CAP_S = 2.0  # reconnect within the 5 s promise even after many failures
 RETRY_ATTEMPTS = 0  # 0 = retry forever: long-running processes never give up on Redis
+HEALTH_CHECK_S = 5  # ping an idle pooled connection before use, so a restarted Redis is noticed
+TLS_CERT_REQS = "required"  # rediss:// verifies the server certificate unless told otherwise
 
 # --- Queues and frames -----------------------------------------------------
 FRAME_QUEUE = "frames"  # shared pull queue every worker listens to

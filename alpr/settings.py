@@ -20,6 +20,10 @@ class Settings:
     # redis / queues
     redis_url: str = defaults.REDIS_URL
     namespace: str = defaults.NAMESPACE
+    redis_ca_certs: str = ""  # rediss:// CA bundle (also ?ssl_ca_certs= in the URL)
+    redis_certfile: str = ""  # rediss:// client certificate (mutual TLS)
+    redis_keyfile: str = ""  # rediss:// client key
+    redis_cert_reqs: str = defaults.TLS_CERT_REQS  # required | optional | none
     queue: str = defaults.FRAME_QUEUE
     node_name: str = ""  # empty = hostname
     node_queue: bool = True  # also listen on the node's own queue (pinning, drain)
