@@ -1,0 +1,92 @@
+"""One way to open Redis: redis://, rediss:// (TLS), unix://, ACL user/password in the URL.
+
+Timeouts and the health check come from alpr.defaults; TLS files from Settings or the URL
+query (``?ssl_ca_certs=...``). Errors name the URL with its password masked, never the secret.
+"""
+import logging
+from typing import Any, Optional
+
+from alpr import defaults
+from alpr.errors import ConfigError, ConnectionLostError
+from alpr.settings import redact_url
+
+log = logging.getLogger(__name__)
+
+
+def connect(url: str, socket_timeout: Optional[float] = defaults.SOCKET_TIMEOUT_S,
+            connect_timeout: float = defaults.CONNECT_TIMEOUT_S,
+            health_check_interval: int = defaults.HEALTH_CHECK_S,
+            ssl_ca_certs: str = "", ssl_certfile: str = "", ssl_keyfile: str = "",
+            ssl_cert_reqs: str = defaults.TLS_CERT_REQS, check: bool = True,
+            decode_responses: bool = False) -> Any:
+    """A redis.Redis for ``url``; with ``check`` it pings once and translates failures.
+
+    Raises ConfigError for bad URLs and refused credentials (not worth retrying) and
+    ConnectionLostError when the server cannot be reached (a caller's Retry may try again).
+    """
+    import redis
+
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError("Redis URL %s must start with redis://, rediss:// or unix://"
+                          % redact_url(url))
+    kwargs = {"socket_timeout": socket_timeout, "health_check_interval": health_check_interval,
+              "decode_responses": decode_responses}  # type: dict
+    if scheme != "unix":
+        kwargs["socket_connect_timeout"] = connect_timeout
+    if scheme == "rediss":
+        query = url.split("?", 1)[1] if "?" in url else ""
+        for name, value in (("ssl_ca_certs", ssl_ca_certs), ("ssl_certfile", ssl_certfile),
+                            ("ssl_keyfile", ssl_keyfile), ("ssl_cert_reqs", ssl_cert_reqs)):
+            if value and name + "=" not in query:  # the URL's own query wins
+                kwargs[name] = value
+    try:
+        client = redis.Redis.from_url(url, **kwargs)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError("bad Redis URL %s: %s" % (redact_url(url), _scrub(exc, url))) from None
+    if check:
+        ping(client, url)
+    return client
+
+
+def connect_settings(settings: Any, check: bool = True) -> Any:
+    """``connect`` with the URL and TLS files of a Settings object."""
+    return connect(settings.redis_url, ssl_ca_certs=settings.redis_ca_certs,
+                   ssl_certfile=settings.redis_certfile, ssl_keyfile=settings.redis_keyfile,
+                   ssl_cert_reqs=settings.redis_cert_reqs, check=check)
+
+
+def ping(client: Any, url: str) -> None:
+    """PING once; auth failures -> ConfigError, unreachable -> ConnectionLostError (no secrets)."""
+    import redis
+
+    try:
+        client.ping()
+    except (redis.exceptions.AuthenticationError,
+            redis.exceptions.AuthenticationWrongNumberOfArgsError) as exc:
+        raise ConfigError("Redis at %s refused the credentials (%s); check the user/password "
+                          "in the URL" % (redact_url(url), _scrub(exc, url))) from None
+    except redis.exceptions.ResponseError as exc:
+        if "NOAUTH" in str(exc) or "WRONGPASS" in str(exc) or "NOPERM" in str(exc):
+            raise ConfigError("Redis at %s refused the credentials (%s)"
+                              % (redact_url(url), _scrub(exc, url))) from None
+        raise
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
+        raise ConnectionLostError("cannot reach Redis at %s: %s"
+                                  % (redact_url(url), _scrub(exc, url))) from None
+
+
+def _scrub(exc: BaseException, url: str) -> str:
+    """The error text with any password from the URL masked."""
+    text = str(exc)
+    password = _password(url)
+    return text.replace(password, "***") if password else text
+
+
+def _password(url: str) -> str:
+    try:
+        from urllib.parse import unquote, urlparse
+
+        return unquote(urlparse(url).password or "")
+    except ValueError:
+        return ""

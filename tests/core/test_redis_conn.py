@@ -1,0 +1,47 @@
+"""redis_conn.connect against a real redis-server: URLs, ACL users, clear errors without secrets."""
+import pytest
+
+from alpr.errors import ConfigError, ConnectionLostError
+from alpr.redis_conn import connect
+from redis_server import free_port
+
+
+def test_connect_plain_url(redis_url):
+    client = connect(redis_url)
+    assert client.ping() is True
+    kwargs = client.connection_pool.connection_kwargs
+    assert kwargs["socket_timeout"] and kwargs["health_check_interval"] > 0
+
+
+def test_acl_user_and_wrong_password_message_has_no_secret(redis_server, redis_client):
+    redis_client.execute_command("ACL", "SETUSER", "alice", "on", ">s3cr3t-pw", "~*", "&*",
+                                 "+@all")
+    try:
+        host = "127.0.0.1:%d" % redis_server.port
+        assert connect("redis://alice:s3cr3t-pw@%s/0" % host).ping() is True
+        with pytest.raises(ConfigError) as info:
+            connect("redis://alice:wr0ng-pw@%s/0" % host)
+        message = str(info.value)
+        assert "wr0ng-pw" not in message and "refused the credentials" in message
+        assert "***@" in message
+    finally:
+        redis_client.execute_command("ACL", "DELUSER", "alice")
+
+
+def test_bad_scheme_and_unreachable_are_clear():
+    with pytest.raises(ConfigError):
+        connect("http://user:pw@localhost:1/0")
+    with pytest.raises(ConnectionLostError) as info:
+        connect("redis://bob:pw123@127.0.0.1:%d/0" % free_port(), connect_timeout=0.5)
+    assert "pw123" not in str(info.value)
+
+
+def test_unix_socket(tmp_path):
+    from redis_server import RedisServer
+
+    sock = str(tmp_path / "r.sock")
+    server = RedisServer(extra_args=["--unixsocket", sock, "--unixsocketperm", "700"]).start()
+    try:
+        assert connect("unix://%s?db=0" % sock).ping() is True
+    finally:
+        server.cleanup()
