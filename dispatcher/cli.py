@@ -1,0 +1,247 @@
+"""`alpr dispatch`, `alpr status` and `alpr fleet drain|undrain|nodes`."""
+import json
+import logging
+import signal
+import sys
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+import click
+
+from alpr import defaults
+from alpr.cli_options import build_settings, common_options
+from alpr.keys import Keys
+from alpr.settings import Settings
+
+log = logging.getLogger("alpr.dispatch")
+
+
+def _connect(settings: Settings, should_stop: Any = None) -> Any:
+    """Open Redis; with `should_stop`, keep retrying an unreachable server until it answers."""
+    from alpr.redis_conn import connect_settings
+
+    if should_stop is None:
+        return connect_settings(settings)
+    from alpr.errors import ConnectionLostError
+    from alpr.retry import ExponentialBackoff, Retry
+
+    retry = Retry(ExponentialBackoff(defaults.RETRY_BASE_S, defaults.RETRY_CAP_S),
+                  retries=defaults.RETRY_ATTEMPTS, supported_errors=(ConnectionLostError,),
+                  should_stop=should_stop, name="redis")
+    return retry.call(connect_settings, settings)
+
+
+def make_requeue_fn(settings: Settings, redis: Any) -> Any:
+    """Enqueue RQ jobs for frames the reaper put back (the worker package owns the job format)."""
+    from worker.enqueue import enqueue_frames
+
+    def requeue(frames: List[Tuple[str, str]]) -> None:
+        enqueue_frames(redis, settings.queue, [frame_id for frame_id, _camera in frames],
+                       keys=Keys(settings.namespace), settings=settings)
+
+    return requeue
+
+
+def build_dispatcher(settings: Settings, redis: Any, on_event: Any = None,
+                     consumer_name: str = "") -> Any:
+    """Wire a Dispatcher from settings (plain constructor args below this point)."""
+    from alpr.frame_store import FrameStore
+    from alpr.retry import ExponentialBackoff, Retry
+    from dispatcher.consumer import ResultsConsumer
+    from dispatcher.fleet_watch import FleetWatch
+    from dispatcher.grouping import Deduper, Grouper
+    from dispatcher.known_plates import KnownPlates
+    from dispatcher.recent import RecentCache
+    from dispatcher.service import Dispatcher
+    from dispatcher.webhooks import WebhookError, WebhookSender
+
+    keys = Keys(settings.namespace)
+    store = FrameStore(redis, keys, results_maxlen=settings.results_maxlen,
+                       max_age_s=settings.max_frame_age_s)
+    known = KnownPlates.load(settings.known_plates) if settings.known_plates else KnownPlates()
+    webhook_retry = Retry(ExponentialBackoff(0.2, 1.0), retries=defaults.WEBHOOK_RETRIES,
+                          supported_errors=(WebhookError,), name="webhook")
+    webhooks = WebhookSender(settings.webhooks, defaults.WEBHOOK_TIMEOUT_S, webhook_retry).start()
+    fleet = FleetWatch(redis, keys, store, settings.queue,
+                       requeue_fn=make_requeue_fn(settings, redis),
+                       grace_s=defaults.REAPER_GRACE_S)
+    consumer = ResultsConsumer(redis, keys.results, consumer=consumer_name,
+                               batch=defaults.DISPATCH_BATCH, block_ms=defaults.DISPATCH_BLOCK_MS,
+                               claim_idle_ms=defaults.CLAIM_IDLE_MS)
+    return Dispatcher(redis, keys, consumer,
+                      Grouper(settings.group_window_s, settings.group_similarity),
+                      Deduper(settings.dedup_window_s, settings.group_similarity),
+                      RecentCache(redis, keys, settings.recent_ttl_s), known=known,
+                      webhooks=webhooks, fleet=fleet, events_maxlen=settings.events_maxlen,
+                      on_event=on_event)
+
+
+def format_event(event: Dict[str, Any]) -> str:
+    """One human line per plate event."""
+    label = " [%s%s]" % (event["label"], ": " + event["note"] if event.get("note") else "") \
+        if event.get("label") else ""
+    others = ", ".join("%s x%d" % (c["text"], c["count"]) for c in event["candidates"][1:4])
+    return "EVENT %s %-10s %s conf %.2f  %d frames  %.1f s%s%s" % (
+        time.strftime("%H:%M:%S", time.localtime(event["first_seen"] or time.time())),
+        event["camera"], event["plate"], event["confidence"], event["frames"],
+        max(0.0, event["last_seen"] - event["first_seen"]), label,
+        "  (also read: %s)" % others if others else "")
+
+
+@click.command("dispatch")
+@common_options
+@click.option("--group-window-s", type=float, default=None,
+              help="A vehicle unseen this long has left: emit its event.")
+@click.option("--dedup-window-s", type=float, default=None,
+              help="Same plate on the same camera within this = same visit, no new event.")
+@click.option("--group-similarity", type=float, default=None,
+              help="Jaro-Winkler similarity that joins two texts into one vehicle.")
+@click.option("--webhook", "webhooks", multiple=True, help="POST each event as JSON here (repeatable).")
+@click.option("--known-plates", default=None, help="CSV/YAML of plate -> allow/deny label and note.")
+@click.option("--consumer", default="", help="Consumer name in the results group (default per host).")
+@click.option("--print", "print_events", is_flag=True, help="Print each plate event as it is emitted.")
+def dispatch_cmd(config_file: Optional[str], print_events: bool, consumer: str, **flags: Any) -> None:
+    """Turn the results stream into plate events; watch the fleet and reap dead nodes."""
+    from alpr.retry import standard_retry
+
+    flags["webhooks"] = list(flags.get("webhooks") or []) or None
+    settings = build_settings(config_file, **flags)
+    stopping = []  # type: List[int]
+
+    def stop(signum: int, _frame: Any) -> None:
+        if not stopping:
+            log.info("signal %d: emitting open groups, then exiting", signum)
+        stopping.append(signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    retry = standard_retry(should_stop=lambda: bool(stopping), name="redis")
+
+    def on_event(event: Dict[str, Any]) -> None:
+        if print_events:
+            click.echo(format_event(event))
+            sys.stdout.flush()
+
+    try:
+        redis = _connect(settings, should_stop=lambda: bool(stopping))
+    except Exception as exc:  # noqa: BLE001 - a clear message, not a traceback
+        raise click.ClickException(str(exc))
+    dispatcher = build_dispatcher(settings, redis, on_event=on_event, consumer_name=consumer)
+    log.info("dispatching %s (group window %.1f s, dedup %.0f s, %d known plates, %d webhooks)",
+             dispatcher.keys.results, settings.group_window_s, settings.dedup_window_s,
+             len(dispatcher.known), len(settings.webhooks))
+    try:
+        dispatcher.run(lambda: bool(stopping), retry)
+    finally:
+        if dispatcher.webhooks is not None:
+            dispatcher.webhooks.close()
+        stats = dict(dispatcher.stats)
+        stats.update({"webhook_" + k: v for k, v in (dispatcher.webhooks.stats.items()
+                                                     if dispatcher.webhooks else [])})
+        stats.update({"fleet_" + k: v for k, v in dispatcher.fleet.stats.items()})
+        log.info("dispatcher stopped: %s", json.dumps(stats, sort_keys=True))
+
+
+@click.command("status")
+@common_options
+@click.option("--json", "as_json", is_flag=True, help="One JSON object instead of tables.")
+@click.option("--seen", "seen_plate", default=None, help="Was this plate read recently? (exit 0 yes, 1 no)")
+@click.option("--within", "within_s", type=float, default=300.0, show_default=True,
+              help="With --seen: how many seconds back.")
+@click.option("--camera", "seen_camera", default="", help="With --seen: only this camera.")
+def status_cmd(config_file: Optional[str], as_json: bool, seen_plate: Optional[str],
+               within_s: float, seen_camera: str, **flags: Any) -> None:
+    """Nodes, queues and per-camera frame accounting (or --seen PLATE --within N)."""
+    from alpr.frame_store import FrameStore
+    from dispatcher.fleet_watch import FleetWatch
+    from dispatcher.status import collect, format_table
+
+    settings = build_settings(config_file, **flags)
+    keys = Keys(settings.namespace)
+    try:
+        redis = _connect(settings)
+    except Exception as exc:  # noqa: BLE001
+        raise click.ClickException(str(exc))
+    if seen_plate is not None:
+        _seen(redis, keys, settings, seen_plate, within_s, seen_camera, as_json)
+        return
+    store = FrameStore(redis, keys, settings.results_maxlen, settings.max_frame_age_s)
+    status = collect(redis, keys, FleetWatch(redis, keys, store, settings.queue))
+    click.echo(json.dumps(status, sort_keys=True) if as_json else format_table(status))
+
+
+def _seen(redis: Any, keys: Keys, settings: Settings, plate: str, within_s: float,
+          camera: str, as_json: bool) -> None:
+    from dispatcher.recent import RecentCache
+
+    recent = RecentCache(redis, keys, settings.recent_ttl_s)
+    now = time.time()
+    if camera:
+        ts = recent.seen(plate, within_s, camera, now=now)
+        hits = [(camera, ts)] if ts is not None else []
+    else:
+        cams = [c.decode() if isinstance(c, bytes) else c for c in redis.smembers(keys.cameras)]
+        hits = recent.cameras_seen(plate, within_s, cams, now=now)
+        if not hits and recent.seen(plate, within_s, now=now) is not None:
+            hits = [("?", float(recent.last_seen(plate) or now))]
+    if as_json:
+        click.echo(json.dumps({"plate": plate, "within_s": within_s, "seen": bool(hits),
+                               "cameras": [{"camera": c, "last_seen": t, "ago_s": now - t}
+                                           for c, t in hits]}, sort_keys=True))
+    elif hits:
+        for cam, ts in hits:
+            click.echo("%s seen %.1f s ago on %s" % (plate, now - ts, cam))
+    else:
+        click.echo("%s not seen in the last %.0f s" % (plate, within_s))
+    sys.exit(0 if hits else 1)
+
+
+@click.group("fleet")
+def fleet_group() -> None:
+    """Fleet operations: list nodes, drain a node, undrain it."""
+
+
+@fleet_group.command("nodes")
+@common_options
+@click.option("--json", "as_json", is_flag=True)
+def fleet_nodes_cmd(config_file: Optional[str], as_json: bool, **flags: Any) -> None:
+    """Registered nodes: alive, drained, running frames, stats."""
+    from alpr.frame_store import FrameStore
+    from dispatcher.fleet_watch import FleetWatch
+
+    settings = build_settings(config_file, **flags)
+    redis = _connect(settings)
+    keys = Keys(settings.namespace)
+    nodes = FleetWatch(redis, keys, FrameStore(redis, keys), settings.queue).nodes()
+    if as_json:
+        click.echo(json.dumps(nodes, sort_keys=True))
+        return
+    for node in nodes:
+        click.echo("%-20s %-6s %-8s running=%d %s" % (
+            node["name"], "alive" if node["alive"] else "DEAD",
+            "drained" if node["drained"] else "", node["running"],
+            " ".join("%s=%s" % kv for kv in sorted(node["stats"].items()))))
+
+
+@fleet_group.command("drain")
+@common_options
+@click.argument("node")
+def fleet_drain_cmd(config_file: Optional[str], node: str, **flags: Any) -> None:
+    """Stop NODE taking shared-queue work (its own node queue still works)."""
+    from dispatcher.fleet_watch import drain
+
+    settings = build_settings(config_file, **flags)
+    changed = drain(_connect(settings), Keys(settings.namespace), node)
+    click.echo("%s %s" % (node, "drained" if changed else "was already drained"))
+
+
+@fleet_group.command("undrain")
+@common_options
+@click.argument("node")
+def fleet_undrain_cmd(config_file: Optional[str], node: str, **flags: Any) -> None:
+    """Let NODE take shared-queue work again."""
+    from dispatcher.fleet_watch import undrain
+
+    settings = build_settings(config_file, **flags)
+    changed = undrain(_connect(settings), Keys(settings.namespace), node)
+    click.echo("%s %s" % (node, "undrained" if changed else "was not drained"))

@@ -1,0 +1,141 @@
+"""Fleet watch: which nodes are alive, how fast they run, how deep the queues are, and the reaper.
+
+The reaper is why a dead node costs seconds, not RQ's 600 s maintenance pass: a node
+whose heartbeat key lapsed for longer than `grace_s` has its running frames re-queued
+(if still fresh) or answered `failed:node_lost`; in-flight frames that nobody holds any
+more (e.g. their job vanished with a Redis restart) are answered `failed:lost`.
+"""
+import logging
+import time
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from alpr.frame_store import FrameStore
+from alpr.keys import Keys
+
+log = logging.getLogger(__name__)
+
+RequeueFn = Callable[[List[Tuple[str, str]]], Any]  # [(frame_id, camera)] -> enqueue jobs
+
+
+def rq_queue_key(name: str) -> str:
+    """The Redis list RQ keeps a queue's job ids in (stable across rq 1.x and 2.x)."""
+    return "rq:queue:%s" % name
+
+
+class FleetWatch(object):
+    """Reads node heartbeats/stats and queue depths; reaps dead nodes' frames."""
+
+    def __init__(self, redis: Any, keys: Keys, store: FrameStore, shared_queue: str,
+                 requeue_fn: Optional[RequeueFn] = None, grace_s: float = 3.0,
+                 sweep_every_s: float = 1.0) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.store = store
+        self.shared_queue = shared_queue
+        self.requeue_fn = requeue_fn
+        self.grace_s = float(grace_s)
+        self.sweep_every_s = float(sweep_every_s)
+        self._dead_since = {}  # type: Dict[str, float]
+        self._next_sweep = 0.0
+        self.stats = {"requeued": 0, "node_lost": 0, "lost": 0, "reaped_nodes": 0}
+
+    # --- reading -------------------------------------------------------------------------
+    def node_names(self) -> List[str]:
+        return sorted(_text(n) for n in self.redis.smembers(self.keys.nodes))
+
+    def nodes(self) -> List[Dict[str, Any]]:
+        """One dict per registered node: name, alive, drained, running, and its stats hash."""
+        names = self.node_names()
+        if not names:
+            return []
+        drained = set(_text(n) for n in self.redis.smembers(self.keys.drained()))
+        pipe = self.redis.pipeline(transaction=False)
+        for name in names:
+            pipe.exists(self.keys.node_alive(name))
+            pipe.hgetall(self.keys.node_stats(name))
+            pipe.hlen(self.keys.running(name))
+        replies = pipe.execute()
+        out = []
+        for i, name in enumerate(names):
+            alive, stats, running = replies[3 * i:3 * i + 3]
+            out.append({"name": name, "alive": bool(alive), "drained": name in drained,
+                        "running": int(running),
+                        "stats": {_text(k): _number(v) for k, v in (stats or {}).items()}})
+        return out
+
+    def queue_depths(self) -> Dict[str, int]:
+        """Jobs waiting in the shared queue and every node queue."""
+        names = [self.shared_queue] + [self.keys.node_queue(n) for n in self.node_names()]
+        pipe = self.redis.pipeline(transaction=False)
+        for name in names:
+            pipe.llen(rq_queue_key(name))
+        return {name: int(depth) for name, depth in zip(names, pipe.execute())}
+
+    # --- acting -----------------------------------------------------------------------------
+    def tick(self, now: Optional[float] = None) -> Dict[str, int]:
+        """Reap nodes dead for longer than the grace time; sweep lost frames now and then."""
+        now = time.time() if now is None else now
+        done = {"requeued": 0, "node_lost": 0, "lost": 0}
+        names = self.node_names()
+        if names:
+            pipe = self.redis.pipeline(transaction=False)
+            for name in names:
+                pipe.exists(self.keys.node_alive(name))
+                pipe.hlen(self.keys.running(name))
+            replies = pipe.execute()
+            for i, name in enumerate(names):
+                alive, running = replies[2 * i], replies[2 * i + 1]
+                if alive or not running:
+                    self._dead_since.pop(name, None)
+                    continue
+                since = self._dead_since.setdefault(name, now)
+                if now - since >= self.grace_s:
+                    requeued, failed = self.reap(name, now)
+                    done["requeued"] += requeued
+                    done["node_lost"] += failed
+                    self._dead_since.pop(name, None)
+        if now >= self._next_sweep:
+            self._next_sweep = now + self.sweep_every_s
+            for camera in self.store.cameras():
+                lost = self.store.sweep_lost(camera, now=now, grace=self.grace_s)
+                if lost:
+                    log.warning("camera %s: %d in-flight frames vanished, counted failed:lost",
+                                camera, len(lost))
+                done["lost"] += len(lost)
+        for key, value in done.items():
+            self.stats[key] += value
+        return done
+
+    def reap(self, node: str, now: Optional[float] = None) -> Tuple[int, int]:
+        """Re-queue a dead node's fresh frames and fail the stale ones; (requeued, failed)."""
+        requeued, failed = self.store.requeue_node(node, now=now)
+        if requeued and self.requeue_fn is not None:
+            self.requeue_fn(requeued)
+        if requeued or failed:
+            self.stats["reaped_nodes"] += 1
+            log.warning("node %s stopped heartbeating: %d frames re-queued, %d failed:node_lost",
+                        node, len(requeued), len(failed))
+        return len(requeued), len(failed)
+
+
+def drain(redis: Any, keys: Keys, node: str) -> bool:
+    """Stop a node taking shared-queue work (it keeps its own queue); True if newly drained."""
+    return bool(redis.sadd(keys.drained(), node))
+
+
+def undrain(redis: Any, keys: Keys, node: str) -> bool:
+    """Let a drained node take shared-queue work again; True if it was drained."""
+    return bool(redis.srem(keys.drained(), node))
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _number(value: Any) -> Any:
+    text = _text(value)
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return int(number) if number.is_integer() and "." not in text else number

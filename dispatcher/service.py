@@ -1,0 +1,180 @@
+"""The dispatcher loop: results -> recent cache + vehicle groups -> plate events (+ webhooks), and fleet watch.
+
+One process. Each step reads a batch of result entries, groups the reads, emits the
+groups whose vehicle has left, acks what is fully used, and lets the fleet watch reap
+dead nodes. On shutdown every open group is emitted, so nothing is lost.
+"""
+import json
+import logging
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+from alpr.errors import FrameDecodeError
+from alpr.keys import Keys
+from alpr.protocol import STATUS_READ, decode_result
+from dispatcher.consumer import ResultsConsumer
+from dispatcher.fleet_watch import FleetWatch
+from dispatcher.grouping import Deduper, Grouper, PlateGroup
+from dispatcher.known_plates import KnownPlates
+from dispatcher.recent import RecentCache
+from dispatcher.webhooks import WebhookSender
+
+log = logging.getLogger(__name__)
+
+EventFn = Callable[[Dict[str, Any]], Any]
+
+
+class Dispatcher(object):
+    """Wires the consumer, grouping, dedup, recent cache, known plates, webhooks and fleet watch."""
+
+    def __init__(self, redis: Any, keys: Keys, consumer: ResultsConsumer, grouper: Grouper,
+                 deduper: Deduper, recent: RecentCache, known: Optional[KnownPlates] = None,
+                 webhooks: Optional[WebhookSender] = None, fleet: Optional[FleetWatch] = None,
+                 events_maxlen: int = 100000, on_event: Optional[EventFn] = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.consumer = consumer
+        self.grouper = grouper
+        self.deduper = deduper
+        self.recent = recent
+        self.known = known or KnownPlates()
+        self.webhooks = webhooks
+        self.fleet = fleet
+        self.events_maxlen = int(events_maxlen)
+        self.on_event = on_event
+        self.clock = clock
+        self.stats = {"entries": 0, "malformed": 0, "reads": 0, "events": 0, "suppressed": 0}
+
+    def start(self) -> None:
+        """Create the consumer group and preload the dedup table from recent events."""
+        self.consumer.ensure_group()
+        self.preload_dedup()
+
+    def preload_dedup(self) -> int:
+        """Re-learn events emitted within the dedup window (a restart re-emits no duplicates)."""
+        since_ms = int((self.clock() - 2 * self.deduper.window_s) * 1000)
+        count = 0
+        for _entry_id, fields in self.redis.xrange(self.keys.events, min="%d-0" % max(0, since_ms)):
+            try:
+                event = json.loads(_field(fields, "event"))
+                self.deduper.remember(event)
+                count += 1
+            except (TypeError, ValueError, KeyError):
+                continue
+        return count
+
+    def step(self) -> int:
+        """Read and process one batch; emit idle groups; reap. Returns entries processed."""
+        entries = self.consumer.read(held=self.grouper.held_entries())
+        now = self.clock()
+        ack = []  # type: List[str]
+        for entry_id, fields in entries:
+            if not self._process(entry_id, fields, now):
+                ack.append(entry_id)
+        self.consumer.ack(ack)
+        self.emit(self.grouper.close_idle(self.clock()))
+        self.consumer.keepalive(self.grouper.held_entries())
+        if self.fleet is not None:
+            self.fleet.tick()
+        return len(entries)
+
+    def _process(self, entry_id: str, fields: Any, now: float) -> bool:
+        """Use one entry; True if an open group now holds it (ack later), False to ack now."""
+        self.stats["entries"] += 1
+        try:
+            if fields is None:
+                raise FrameDecodeError("entry was trimmed from the stream")
+            record = decode_result(fields)
+        except FrameDecodeError as exc:
+            self.stats["malformed"] += 1
+            log.warning("malformed result entry %s acked and skipped: %s", entry_id, exc)
+            return False
+        if record.status != STATUS_READ or not record.reads:
+            return False
+        self.stats["reads"] += len(record.reads)
+        seen_ts = record.ts or now
+        self.recent.touch(record.camera, [(str(r.get("text") or ""), seen_ts) for r in record.reads],
+                          now=now)
+        touched = self.grouper.add_frame(record.camera, record.site, record.frame_id, seen_ts,
+                                         record.reads, now=now, truth=record.truth, entry=entry_id)
+        return bool(touched)
+
+    def emit(self, groups: List[PlateGroup]) -> List[Dict[str, Any]]:
+        """Turn closed groups into events (or dedup extensions), XADD them, ack their entries."""
+        events = []  # type: List[Dict[str, Any]]
+        if not groups:
+            return events
+        pipe = self.redis.pipeline(transaction=True)
+        for group in groups:
+            summary = group.summary()
+            previous = self.deduper.check(summary)
+            if previous is not None:
+                self.stats["suppressed"] += 1
+                log.debug("plate %s on %s repeats event %s", summary["plate"], summary["camera"],
+                          previous.get("id"))
+                continue
+            event = self.known.annotate(summary)
+            event["id"] = "%s:%s" % (group.camera, group.best_frame or group.gid)
+            event["emitted"] = self.clock()
+            self.deduper.remember(event)
+            pipe.xadd(self.keys.events,
+                      {"event": json.dumps(event, sort_keys=True), "plate": event["plate"],
+                       "camera": event["camera"], "label": event["label"]},
+                      maxlen=self.events_maxlen, approximate=True)
+            events.append(event)
+        held = self.grouper.held_entries()
+        done = sorted(set(e for g in groups for e in g.entries) - held)
+        if done:
+            pipe.xack(self.consumer.stream, self.consumer.group, *done)
+        pipe.execute()
+        self.stats["events"] += len(events)
+        for event in events:
+            if self.webhooks is not None:
+                self.webhooks.submit(event)
+            if self.on_event is not None:
+                self.on_event(event)
+        return events
+
+    def flush(self) -> List[Dict[str, Any]]:
+        """Emit every open group now (graceful shutdown)."""
+        return self.emit(self.grouper.close_all())
+
+    def run(self, should_stop: Callable[[], bool], retry: Any) -> None:
+        """Step until `should_stop()`; Redis outages are retried with backoff; then flush."""
+        self.start_with(retry)
+        while not should_stop():
+            retry.call(self._safe_step)
+        try:
+            retry.call(self.flush)
+        except Exception as exc:  # noqa: BLE001 - shutting down anyway; entries stay pending
+            log.warning("could not flush open groups at shutdown (%s); they stay pending", exc)
+
+    def start_with(self, retry: Any) -> None:
+        retry.call(self.start)
+
+    def _safe_step(self) -> int:
+        try:
+            return self.step()
+        except Exception as exc:
+            if _is_redis_error(exc):
+                raise
+            # a bug or a surprise must not kill the fleet's only event source
+            self.stats["errors"] = self.stats.get("errors", 0) + 1
+            log.exception("dispatcher step failed: %s", exc)
+            time.sleep(0.5)
+            return 0
+
+
+def _field(fields: Dict[Any, Any], name: str) -> Any:
+    value = fields.get(name.encode(), fields.get(name))
+    if value is None:
+        raise KeyError(name)
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _is_redis_error(exc: BaseException) -> bool:
+    import redis
+
+    return isinstance(exc, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+                            ConnectionError, TimeoutError))
