@@ -1,0 +1,93 @@
+"""Fleet watch, reaper, drain and `alpr status` on a real redis-server."""
+import json
+import time
+
+from click.testing import CliRunner
+
+from alpr.cli import main
+from alpr.protocol import FrameEnvelope
+from dispatcher.fleet_watch import FleetWatch, drain, rq_queue_key, undrain
+from dispatcher.status import camera_accounting
+from helpers_dispatch import make_store, put_and_finish
+
+
+def running_frame(store, keys, node, camera, ts, max_age_s, frame_id):
+    """A frame a node claimed (its envelope sits in running:{node})."""
+    env = FrameEnvelope(frame_id=frame_id, camera=camera, data=b"x", ts=ts, max_age_s=max_age_s)
+    store.put(env)
+    assert store.claim(env.frame_id, camera, node) is not None
+    return env.frame_id
+
+
+def test_dead_node_frames_are_requeued_or_failed_after_grace(redis_client):
+    keys, store = make_store(redis_client)
+    now = time.time()
+    redis_client.sadd(keys.nodes, "n1", "n2")
+    redis_client.set(keys.node_alive("n2"), 1, ex=30)
+    fresh = running_frame(store, keys, "n1", "cam0", now, 30.0, "fresh")
+    old = running_frame(store, keys, "n1", "cam0", now - 20, 10.0, "old")
+    alive_frame = running_frame(store, keys, "n2", "cam0", now, 30.0, "alive")
+    requeued = []
+    fleet = FleetWatch(redis_client, keys, store, "frames", requeue_fn=requeued.extend, grace_s=3.0)
+    assert fleet.tick(now=now) == {"requeued": 0, "node_lost": 0, "lost": 0}  # grace starts
+    assert fleet.tick(now=now + 3.5) == {"requeued": 1, "node_lost": 1, "lost": 0}
+    assert requeued == [(fresh, "cam0")]
+    assert redis_client.exists(keys.frame(fresh))  # envelope back, ready for a new job
+    assert redis_client.hlen(keys.running("n2")) == 1 and alive_frame
+    counts = store.counts("cam0")
+    assert counts["failed:node_lost"] == 1 and counts["produced"] == 3
+    acc = camera_accounting(redis_client, keys)["cam0"]
+    assert acc["in_flight"] == 2 and acc["invariant_ok"] and old
+
+
+def test_vanished_frames_are_swept_as_lost(redis_client):
+    keys, store = make_store(redis_client)
+    env = FrameEnvelope(frame_id="gone", camera="cam0", data=b"x", ts=time.time(), max_age_s=1.0)
+    store.put(env, now=time.time() - 100)  # older than max age + grace
+    redis_client.delete(keys.frame("gone"))  # its key and job vanished
+    fleet = FleetWatch(redis_client, keys, store, "frames", grace_s=1.0)
+    assert fleet.tick()["lost"] == 1
+    acc = camera_accounting(redis_client, keys)["cam0"]
+    assert acc["failed_by_reason"] == {"lost": 1} and acc["invariant_ok"]
+
+
+def test_nodes_queues_drain(redis_client):
+    keys, store = make_store(redis_client)
+    redis_client.sadd(keys.nodes, "n1")
+    redis_client.set(keys.node_alive("n1"), 1, ex=5)
+    redis_client.hset(keys.node_stats("n1"), mapping={"fps": "12.5", "frames": "40", "engine": "ort"})
+    redis_client.rpush(rq_queue_key("frames"), "a", "b")
+    redis_client.rpush(rq_queue_key(keys.node_queue("n1")), "c")
+    fleet = FleetWatch(redis_client, keys, store, "frames")
+    assert drain(redis_client, keys, "n1") is True and drain(redis_client, keys, "n1") is False
+    (node,) = fleet.nodes()
+    assert node["alive"] and node["drained"] and node["stats"] == {"fps": 12.5, "frames": 40, "engine": "ort"}
+    assert fleet.queue_depths() == {"frames": 2, "node-n1": 1}
+    assert undrain(redis_client, keys, "n1") is True
+    assert fleet.nodes()[0]["drained"] is False
+
+
+def test_status_cli_json_table_seen_and_fleet_drain(redis_url, redis_client):
+    keys, store = make_store(redis_client)
+    put_and_finish(store, "cam0", ["ABC1234"])
+    put_and_finish(store, "cam0", [], status="failed", reason="bad_image: truncated")
+    store.put(FrameEnvelope(frame_id="waiting", camera="cam0", data=b"x", max_age_s=30.0))
+    redis_client.zadd(keys.recent("cam0"), {"ABC1234": time.time() - 5})
+    redis_client.zadd(keys.recent(), {"ABC1234": time.time() - 5})
+    runner = CliRunner()
+    res = runner.invoke(main, ["status", "--json", "--redis-url", redis_url])
+    assert res.exit_code == 0, res.output
+    status = json.loads(res.output)
+    cam = status["cameras"]["cam0"]
+    assert (cam["produced"], cam["read"], cam["failed"], cam["in_flight"]) == (3, 1, 1, 1)
+    assert cam["failed_by_reason"] == {"bad_image": 1} and status["invariant_ok"] is True
+    res = runner.invoke(main, ["status", "--redis-url", redis_url])
+    assert res.exit_code == 0 and "TOTAL" in res.output and "bad_image=1" in res.output
+    res = runner.invoke(main, ["status", "--redis-url", redis_url, "--seen", "abc1234", "--within", "60"])
+    assert res.exit_code == 0 and "seen" in res.output and "cam0" in res.output
+    res = runner.invoke(main, ["status", "--redis-url", redis_url, "--seen", "ABC1234", "--within", "1"])
+    assert res.exit_code == 1 and "not seen" in res.output
+    res = runner.invoke(main, ["fleet", "drain", "n9", "--redis-url", redis_url])
+    assert res.exit_code == 0 and redis_client.sismember(keys.drained(), "n9")
+    res = runner.invoke(main, ["fleet", "undrain", "n9", "--redis-url", redis_url])
+    assert res.exit_code == 0 and not redis_client.sismember(keys.drained(), "n9")
