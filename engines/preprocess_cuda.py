@@ -1,0 +1,345 @@
+"""GPU pre-processing: letterbox and OCR crops as CUDA kernels, with a CPU fallback.
+
+`CudaPreprocessor` launches engines.preprocess_kernels through pycuda (SourceModule), so a
+Nano's weak CPU does not spend its frame budget on resizing; the same class with
+`backend="cupy"` launches the same source through CuPy's RawKernel (used to check the
+kernels where pycuda is not built). `make_preprocessor` falls back to `CpuPreprocessor`
+when no CUDA backend imports. Each GPU preprocessor owns its context use, stream and
+buffers and is a context manager; open it after any fork (the worker does).
+"""
+import logging
+from typing import Any, Dict, Optional, Sequence, Tuple
+
+import numpy as np
+
+from alpr import defaults
+from alpr.errors import ConfigError, EngineError
+from engines.preprocess_cpu import (ENCODER_MEAN, ENCODER_STD, Letterbox, check_frame,
+                                    clamp_boxes, crops_normalized_cpu, crops_u8_cpu,
+                                    letterbox_cpu, letterbox_geometry)
+from engines.preprocess_kernels import BLOCK, KERNEL_NAMES, KERNEL_SOURCE, grid_for
+
+log = logging.getLogger(__name__)
+
+_i32, _f32, _ptr = np.int32, np.float32, np.uint64  # kernel argument types
+
+
+class CpuPreprocessor(object):
+    """The OpenCV path behind the same interface as CudaPreprocessor (the fallback)."""
+
+    backend = "cpu"
+
+    def __init__(self, fill: int = defaults.LETTERBOX_FILL, swap_rb: bool = True) -> None:
+        self.fill, self.swap_rb = fill, swap_rb
+
+    def letterbox(self, frame: np.ndarray, in_h: int, in_w: int) -> Tuple[np.ndarray, Letterbox]:
+        """Detector input [1, 3, in_h, in_w] float32 and its geometry."""
+        return letterbox_cpu(frame, in_h, in_w, self.fill, self.swap_rb)
+
+    def crops_u8(self, frame: np.ndarray, boxes: Sequence[Sequence[float]], out_h: int,
+                 out_w: int, grey: bool = False) -> np.ndarray:
+        """Slot-OCR input uint8 [n, out_h, out_w, 1|3]."""
+        return crops_u8_cpu(frame, boxes, out_h, out_w, grey, self.swap_rb)
+
+    def crops_normalized(self, frame: np.ndarray, boxes: Sequence[Sequence[float]],
+                         out_h: int = 224, out_w: int = 224,
+                         mean: Sequence[float] = ENCODER_MEAN,
+                         std: Sequence[float] = ENCODER_STD) -> np.ndarray:
+        """Encoder-OCR input float32 [n, 3, out_h, out_w]."""
+        return crops_normalized_cpu(frame, boxes, out_h, out_w, mean, std, self.swap_rb)
+
+    def open(self) -> "CpuPreprocessor":
+        return self
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def __enter__(self) -> "CpuPreprocessor":
+        return self.open()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+class _PycudaBackend(object):
+    """Allocation, copies and launches through pycuda on the device's primary context."""
+
+    name = "pycuda"
+
+    def __init__(self, device_id: int, stream: Any = None) -> None:
+        import pycuda.driver as cuda
+        from pycuda.compiler import SourceModule
+
+        self.cuda = cuda
+        cuda.init()
+        self.context = cuda.Device(device_id).retain_primary_context()
+        self.context.push()  # shared with TensorRT / other libraries in this process
+        self.stream = stream or cuda.Stream()
+        module = SourceModule(KERNEL_SOURCE, no_extern_c=True)
+        self.kernels = {name: module.get_function(name) for name in KERNEL_NAMES}
+
+    def alloc(self, nbytes: int) -> Tuple[Any, int]:
+        mem = self.cuda.mem_alloc(max(1, nbytes))
+        return mem, int(mem)
+
+    def pinned(self, shape: Tuple[int, ...], dtype: Any) -> np.ndarray:
+        return self.cuda.pagelocked_empty(shape, dtype)
+
+    def h2d(self, ptr: int, host: np.ndarray) -> None:
+        self.cuda.memcpy_htod_async(ptr, host, self.stream)
+
+    def d2h(self, host: np.ndarray, ptr: int) -> None:
+        self.cuda.memcpy_dtoh_async(host, ptr, self.stream)
+
+    def launch(self, name: str, grid: Tuple[int, int, int], args: Sequence[Any]) -> None:
+        self.kernels[name](*args, block=BLOCK, grid=grid, stream=self.stream)
+
+    def synchronize(self) -> None:
+        self.stream.synchronize()
+
+    def close(self, buffers: Sequence[Any]) -> None:
+        for mem in buffers:
+            mem.free()
+        self.context.pop()
+        self.context.detach()
+
+
+class _CupyBackend(object):
+    """The same operations through CuPy (RawKernel on the same source), for checking."""
+
+    name = "cupy"
+
+    def __init__(self, device_id: int, stream: Any = None) -> None:
+        import cupy
+
+        self.cupy = cupy
+        self.device = cupy.cuda.Device(device_id)
+        self.device.use()
+        self.stream = stream or cupy.cuda.Stream(non_blocking=True)
+        module = cupy.RawModule(code=KERNEL_SOURCE)
+        self.kernels = {name: module.get_function(name) for name in KERNEL_NAMES}
+
+    def alloc(self, nbytes: int) -> Tuple[Any, int]:
+        mem = self.cupy.cuda.alloc(max(1, nbytes))
+        return mem, int(mem.ptr)
+
+    def pinned(self, shape: Tuple[int, ...], dtype: Any) -> np.ndarray:
+        count = int(np.prod(shape)) * np.dtype(dtype).itemsize
+        mem = self.cupy.cuda.alloc_pinned_memory(max(1, count))
+        return np.frombuffer(mem, dtype, int(np.prod(shape))).reshape(shape)
+
+    def h2d(self, ptr: int, host: np.ndarray) -> None:
+        self.cupy.cuda.runtime.memcpyAsync(ptr, host.ctypes.data, host.nbytes, 1, self.stream.ptr)
+
+    def d2h(self, host: np.ndarray, ptr: int) -> None:
+        self.cupy.cuda.runtime.memcpyAsync(host.ctypes.data, ptr, host.nbytes, 2, self.stream.ptr)
+
+    def launch(self, name: str, grid: Tuple[int, int, int], args: Sequence[Any]) -> None:
+        self.kernels[name](grid, BLOCK, tuple(args), stream=self.stream)
+
+    def synchronize(self) -> None:
+        self.stream.synchronize()
+
+    def close(self, buffers: Sequence[Any]) -> None:
+        del buffers[:]
+
+
+_BACKENDS = {"pycuda": _PycudaBackend, "cupy": _CupyBackend}
+
+
+class CudaPreprocessor(object):
+    """GPU letterbox and crops; buffers grow to the largest frame seen and are reused.
+
+    Host results are views of pinned buffers, valid until the next call of the same method.
+    `letterbox_to_device` writes into a caller's device buffer (a TensorRT input binding).
+    """
+
+    def __init__(self, backend: str = "pycuda", device_id: int = 0, stream: Any = None,
+                 fill: int = defaults.LETTERBOX_FILL, swap_rb: bool = True) -> None:
+        if backend not in _BACKENDS:
+            raise ConfigError("unknown CUDA backend %r (use %s)" % (backend, sorted(_BACKENDS)))
+        self.backend = backend
+        self.device_id, self._shared_stream = device_id, stream
+        self.fill, self.swap_rb = fill, swap_rb
+        self._gpu = None  # type: Any
+        self._dev = {}  # type: Dict[str, Tuple[Any, int, int]]  # name -> (handle, ptr, nbytes)
+        self._host = {}  # type: Dict[str, np.ndarray]
+
+    # -- lifecycle ---------------------------------------------------------------
+    def open(self) -> "CudaPreprocessor":
+        """Compile the kernels and create the stream (after any fork)."""
+        if self._gpu is None:
+            try:
+                self._gpu = _BACKENDS[self.backend](self.device_id, self._shared_stream)
+            except ImportError:
+                raise
+            except Exception as exc:  # driver, compiler or device errors
+                raise EngineError("cannot set up %s pre-processing: %s" % (self.backend, exc)) from exc
+        return self
+
+    def close(self) -> None:
+        """Free device buffers and leave the context."""
+        if self._gpu is not None:
+            self._gpu.synchronize()
+            self._gpu.close([handle for handle, _, _ in self._dev.values()])
+            self._dev.clear()
+            self._host.clear()
+            self._gpu = None
+
+    def __enter__(self) -> "CudaPreprocessor":
+        return self.open()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    @property
+    def stream(self) -> Any:
+        """The stream every copy and launch goes on (share it with the inference runtime)."""
+        return self._require().stream
+
+    # -- operations ----------------------------------------------------------------
+    def letterbox(self, frame: np.ndarray, in_h: int, in_w: int) -> Tuple[np.ndarray, Letterbox]:
+        """Detector input [1, 3, in_h, in_w] float32 (pinned host view) and its geometry."""
+        out_bytes = 3 * in_h * in_w * 4
+        dst = self._buffer("det", out_bytes)
+        geo = self.letterbox_to_device(frame, in_h, in_w, dst, synchronize=False)
+        host = self._pinned("det", (1, 3, in_h, in_w), np.float32)
+        self._gpu.d2h(host, dst)
+        self._gpu.synchronize()
+        return host, geo
+
+    def letterbox_to_device(self, frame: np.ndarray, in_h: int, in_w: int, dst_ptr: int,
+                            synchronize: bool = True) -> Letterbox:
+        """Write the detector input into the float32 [3, in_h, in_w] device buffer at dst_ptr."""
+        frame = check_frame(frame)
+        src = self.upload(frame)
+        geo = self.launch_letterbox(src, frame.shape[0], frame.shape[1], in_h, in_w, dst_ptr)
+        if synchronize:
+            self._gpu.synchronize()
+        return geo
+
+    def launch_letterbox(self, src_ptr: int, src_h: int, src_w: int, in_h: int, in_w: int,
+                         dst_ptr: int) -> Letterbox:
+        """Only the kernel launch, for a BGR frame already on the device (and for timing)."""
+        geo = letterbox_geometry(src_h, src_w, in_h, in_w)
+        args = (_ptr(src_ptr), _i32(src_h), _i32(src_w), _i32(src_w * 3), _ptr(dst_ptr),
+                _i32(in_h), _i32(in_w), _i32(geo.new_h), _i32(geo.new_w), _i32(geo.top),
+                _i32(geo.left), _f32(src_h / float(geo.new_h)), _f32(src_w / float(geo.new_w)),
+                _f32(self.fill / 255.0), _i32(self.swap_rb))
+        self._require().launch("letterbox_chw", grid_for(in_h, in_w), args)
+        return geo
+
+    def crops_u8(self, frame: np.ndarray, boxes: Sequence[Sequence[float]], out_h: int,
+                 out_w: int, grey: bool = False) -> np.ndarray:
+        """Slot-OCR input uint8 [n, out_h, out_w, 1|3] (pinned host view)."""
+        channels = 1 if grey else 3
+        frame, src, ints, box_ptr = self._crop_inputs(frame, boxes)
+        shape = (len(ints), out_h, out_w, channels)
+        dst = self._buffer("ocr_u8", int(np.prod(shape)))
+        if len(ints):
+            args = (_ptr(src), _i32(frame.shape[1] * 3), _ptr(box_ptr), _ptr(dst), _i32(out_h),
+                    _i32(out_w), _i32(channels), _i32(self.swap_rb))
+            self._gpu.launch("crop_resize_u8", grid_for(out_h, out_w, len(ints)), args)
+        return self._download("ocr_u8", dst, shape, np.uint8)
+
+    def crops_normalized(self, frame: np.ndarray, boxes: Sequence[Sequence[float]],
+                         out_h: int = 224, out_w: int = 224,
+                         mean: Sequence[float] = ENCODER_MEAN,
+                         std: Sequence[float] = ENCODER_STD) -> np.ndarray:
+        """Encoder-OCR input float32 [n, 3, out_h, out_w] (pinned host view)."""
+        frame, src, ints, box_ptr = self._crop_inputs(frame, boxes)
+        shape = (len(ints), 3, out_h, out_w)
+        dst = self._buffer("ocr_f32", int(np.prod(shape)) * 4)
+        if len(ints):
+            args = ((_ptr(src), _i32(frame.shape[1] * 3), _ptr(box_ptr), _ptr(dst), _i32(out_h),
+                     _i32(out_w)) + tuple(_f32(m) for m in mean) + tuple(_f32(s) for s in std)
+                    + (_i32(self.swap_rb),))
+            self._gpu.launch("crop_resize_norm_chw", grid_for(out_h, out_w, len(ints)), args)
+        return self._download("ocr_f32", dst, shape, np.float32)
+
+    # -- buffers -----------------------------------------------------------------------
+    def _require(self) -> Any:
+        if self._gpu is None:
+            raise EngineError("CudaPreprocessor is not open (use it as a context manager)")
+        return self._gpu
+
+    def _buffer(self, name: str, nbytes: int) -> int:
+        """Device buffer `name` of at least nbytes, grown (never shrunk) as needed."""
+        gpu = self._require()
+        have = self._dev.get(name)
+        if have is None or have[2] < nbytes:
+            if have is not None:
+                gpu.synchronize()
+                if hasattr(have[0], "free"):
+                    have[0].free()
+            handle, ptr = gpu.alloc(nbytes)
+            self._dev[name] = (handle, ptr, nbytes)
+        return self._dev[name][1]
+
+    def _pinned(self, name: str, shape: Tuple[int, ...], dtype: Any) -> np.ndarray:
+        """Pinned host staging array `name` reshaped to shape (regrown when too small)."""
+        count = int(np.prod(shape))
+        have = self._host.get(name)
+        if have is None or have.size < count or have.dtype != np.dtype(dtype):
+            have = self._require().pinned((max(count, 1),), dtype)
+            self._host[name] = have
+        return have[:count].reshape(shape)
+
+    def upload(self, frame: np.ndarray) -> int:
+        """Frame -> pinned staging -> device (async on the stream); returns the device pointer."""
+        staging = self._pinned("frame", frame.shape, np.uint8)
+        np.copyto(staging, frame)
+        ptr = self._buffer("frame", frame.nbytes)
+        self._gpu.h2d(ptr, staging)
+        return ptr
+
+    def _crop_inputs(self, frame: np.ndarray, boxes: Sequence[Sequence[float]]
+                     ) -> Tuple[np.ndarray, int, np.ndarray, int]:
+        frame = check_frame(frame)
+        ints = clamp_boxes(boxes, frame.shape[0], frame.shape[1])
+        src = self.upload(frame)
+        staging = self._pinned("boxes", ints.shape, np.int32)
+        np.copyto(staging, ints)
+        box_ptr = self._buffer("boxes", max(ints.nbytes, 16))
+        if len(ints):
+            self._gpu.h2d(box_ptr, staging)
+        return frame, src, ints, box_ptr
+
+    def _download(self, name: str, ptr: int, shape: Tuple[int, ...], dtype: Any) -> np.ndarray:
+        host = self._pinned(name, shape, dtype)
+        if host.size:
+            self._gpu.d2h(host, ptr)
+        self._gpu.synchronize()
+        return host
+
+
+def cuda_backend_available(backend: str = "pycuda") -> Optional[str]:
+    """None when `backend` imports and sees a GPU, else the reason it cannot be used."""
+    try:
+        if backend == "pycuda":
+            import pycuda.driver as cuda
+
+            cuda.init()
+            count = cuda.Device.count()
+        elif backend == "cupy":
+            import cupy
+
+            count = cupy.cuda.runtime.getDeviceCount()
+        else:
+            return "unknown backend %r" % backend
+    except ImportError as exc:
+        return "%s is not installed (%s)" % (backend, exc)
+    except Exception as exc:  # no driver, no device
+        return "%s cannot reach a CUDA device (%s)" % (backend, exc)
+    return None if count > 0 else "%s sees no CUDA device" % backend
+
+
+def make_preprocessor(prefer: str = "pycuda", device_id: int = 0, stream: Any = None,
+                      fill: int = defaults.LETTERBOX_FILL, swap_rb: bool = True) -> Any:
+    """A CudaPreprocessor on `prefer` ("pycuda", "cupy") when usable, else CpuPreprocessor."""
+    if prefer != "cpu":
+        reason = cuda_backend_available(prefer)
+        if reason is None:
+            return CudaPreprocessor(prefer, device_id, stream, fill, swap_rb)
+        log.warning("GPU pre-processing unavailable, using the CPU path: %s", reason)
+    return CpuPreprocessor(fill, swap_rb)
