@@ -34,6 +34,8 @@ NODE_TTL_FACTOR = 3  # alive key expires after this many missed heartbeats
 REAPER_GRACE_S = 3.0  # after a node's alive key lapses, wait this long before reaping its frames
 WARMUP_RUNS = 2  # first inferences allocate and autotune; keep them out of frame latency
 METRICS_PORT = 0  # 0 = no Prometheus endpoint unless asked for
+WORKER_ENGINE = "pipeline"  # the real models; null / sleep:<s> are for benchmarks
+DEQUEUE_POLL_S = 1  # idle workers re-check drain state this often (RQ blocks up to 405 s)
 
 # --- Detection -----------------------------------------------------------------
 DET_CONF = 0.4  # platedet's own detect_read threshold; lower adds false plates

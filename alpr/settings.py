@@ -37,6 +37,7 @@ class Settings:
     events_maxlen: int = defaults.EVENTS_MAXLEN
     heartbeat_s: float = defaults.HEARTBEAT_S
     metrics_port: int = defaults.METRICS_PORT
+    engine: str = defaults.WORKER_ENGINE  # pipeline | null | sleep:<seconds>
     # producer
     camera: str = "cam0"
     site: str = ""
