@@ -32,12 +32,16 @@ def _connect(settings: Settings, should_stop: Any = None) -> Any:
 
 
 def make_requeue_fn(settings: Settings, redis: Any) -> Any:
-    """Enqueue RQ jobs for frames the reaper put back (the worker package owns the job format)."""
-    from worker.enqueue import enqueue_frames
+    """Enqueue jobs on the shared queue for frames the reaper put back (worker.jobs owns the format)."""
+    from worker.jobs import enqueue_frames, make_queue
+
+    queue = make_queue(settings.queue, redis, timeout=settings.job_timeout_s)
+    size = max(1, settings.batch_max)
 
     def requeue(frames: List[Tuple[str, str]]) -> None:
-        enqueue_frames(redis, settings.queue, [frame_id for frame_id, _camera in frames],
-                       keys=Keys(settings.namespace), settings=settings)
+        for start in range(0, len(frames), size):
+            enqueue_frames(queue, frames[start:start + size], result_ttl=settings.result_ttl_s,
+                           failure_ttl=settings.failure_ttl_s, timeout=settings.job_timeout_s)
 
     return requeue
 
