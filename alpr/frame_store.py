@@ -156,12 +156,14 @@ class FrameStore(object):
         ttl_ms = max(1, int(math.ceil(env.max_age_s * 1000.0)))
         score = time.time() if now is None else now
         pipe = self.redis.pipeline(transaction=True)
-        self._put(keys=[self.keys.frame(env.frame_id), self.keys.inflight(env.camera),
-                        self.keys.counts(env.camera), self.keys.cameras],
-                  args=[data, ttl_ms, env.frame_id, repr(float(score)), env.camera],
-                  client=pipe)
         if queue_job_fn is not None:
+            # first: rq calls pipeline.multi(), which redis-py allows only on an empty pipeline
             queue_job_fn(pipe)
+        # EVAL, not EVALSHA: inside MULTI a flushed script cache (Redis restart) cannot be
+        # reloaded mid-transaction, and redis-py would add a SCRIPT EXISTS round trip per call
+        pipe.eval(_PUT, 4, self.keys.frame(env.frame_id), self.keys.inflight(env.camera),
+                  self.keys.counts(env.camera), self.keys.cameras,
+                  data, ttl_ms, env.frame_id, repr(float(score)), env.camera)
         pipe.execute()
 
     def drop_oldest(self, camera: str, cap: int, now: Optional[float] = None) -> List[str]:
@@ -189,18 +191,19 @@ class FrameStore(object):
         """Terminal transition: count + XADD the record only if this call removed the id.
 
         Always clears the node's running entry. Returns whether it counted (False = the frame
-        was already terminal, e.g. dropped, swept or finished by a re-queued copy).
+        was already terminal, e.g. dropped, swept or finished by a re-queued copy). With
+        ``client`` (a pipeline) the call is queued there and its reply is 1/0 in execute().
         """
         fields = encode_result(record)
         args = [record.frame_id, counter_field(record), self.results_maxlen]
         for name, value in fields.items():
             args.extend([name, value])
-        result = self._finish(
-            keys=[self.keys.inflight(record.camera), self.keys.counts(record.camera),
-                  self.keys.results, self.keys.running(node) if node else "",
-                  self.keys.frame(record.frame_id)],
-            args=args, client=client)
-        return bool(result) if client is None else result
+        keys = [self.keys.inflight(record.camera), self.keys.counts(record.camera),
+                self.keys.results, self.keys.running(node) if node else "",
+                self.keys.frame(record.frame_id)]
+        if client is not None:  # a pipeline: the caller executes it (see put for why EVAL)
+            return client.eval(_FINISH, len(keys), *(keys + args))
+        return bool(self._finish(keys=keys, args=args))
 
     # --- reaper side -------------------------------------------------------------------
     def requeue_node(self, node: str, now: Optional[float] = None

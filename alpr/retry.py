@@ -34,8 +34,10 @@ class ExponentialBackoff(object):
 def _redis_errors() -> Tuple[Type[BaseException], ...]:
     import redis
 
+    from alpr.errors import TransientError
+
     return (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
-            ConnectionError, TimeoutError)
+            ConnectionError, TimeoutError, TransientError)
 
 
 class Retry(object):

@@ -1,0 +1,100 @@
+"""Pluggable engines behind the worker: the real recognition pipeline, or benchmark engines.
+
+``null`` answers instantly with no plates (measures the queue alone); ``sleep:<s>`` holds each
+frame for a fixed service time (``sleep:0.0667`` = a 15-FPS Jetson Nano). Both are real code
+paths used by `alpr bench`, not test fakes. ``pipeline`` imports the models lazily.
+"""
+import time
+from typing import Any, Dict
+
+from alpr.errors import ConfigError
+from alpr.protocol import FrameEnvelope
+from engines.types import FrameResult
+
+
+class NullEngine(object):
+    """Returns no plates instantly."""
+
+    name = "null"
+
+    def warmup(self, runs: int) -> None:
+        """Nothing to warm."""
+
+    def process(self, env: FrameEnvelope) -> FrameResult:
+        return FrameResult(timings={"engine": 0.0})
+
+    def info(self) -> Dict[str, Any]:
+        return {"engine": self.name}
+
+
+class SleepEngine(object):
+    """Fixed service time per frame, no plates: emulates a slower node's throughput."""
+
+    def __init__(self, seconds: float) -> None:
+        if not 0 <= seconds <= 60:
+            raise ConfigError("sleep engine needs 0..60 seconds, got %r" % seconds)
+        self.seconds = float(seconds)
+        self.name = "sleep:%g" % self.seconds
+
+    def warmup(self, runs: int) -> None:
+        """Nothing to warm."""
+
+    def process(self, env: FrameEnvelope) -> FrameResult:
+        started = time.perf_counter()
+        time.sleep(self.seconds)
+        return FrameResult(timings={"engine": (time.perf_counter() - started) * 1000.0})
+
+    def info(self) -> Dict[str, Any]:
+        return {"engine": self.name}
+
+
+class PipelineEngine(object):
+    """The recognition pipeline (detector + OCR) built once from Settings."""
+
+    name = "pipeline"
+
+    def __init__(self, settings: Any) -> None:
+        from engines.models import build_pipeline  # heavy: onnxruntime / tensorrt
+
+        self.settings = settings
+        self.pipeline = build_pipeline(settings)
+
+    def warmup(self, runs: int) -> None:
+        self.pipeline.warmup(runs)
+
+    def process(self, env: FrameEnvelope) -> FrameResult:
+        if env.fmt == "raw":
+            import numpy as np
+
+            image = np.frombuffer(env.data, dtype=np.dtype(env.dtype)).reshape(env.shape)
+            process_image = getattr(self.pipeline, "process_image", None)
+            if process_image is None:
+                return FrameResult(error="bad_image: this pipeline accepts JPEG frames only")
+            return process_image(image)
+        return self.pipeline.process_bytes(env.data)
+
+    def info(self) -> Dict[str, Any]:
+        out = {"engine": self.name, "runtime": self.settings.runtime,
+               "detector": self.settings.detector, "ocr": self.settings.ocr}
+        describe = getattr(self.pipeline, "describe", None)
+        if callable(describe):
+            try:
+                out.update({str(k): v for k, v in describe().items()})
+            except Exception:  # info is cosmetic; never fail the worker on it
+                pass
+        return out
+
+
+def build_engine(spec: str, settings: Any) -> Any:
+    """``pipeline`` | ``null`` | ``sleep:<seconds>`` -> an engine with process/warmup/info."""
+    spec = (spec or "pipeline").strip()
+    if spec == "null":
+        return NullEngine()
+    if spec.startswith("sleep:"):
+        try:
+            return SleepEngine(float(spec.split(":", 1)[1]))
+        except ValueError:
+            raise ConfigError("bad engine %r: use sleep:<seconds>, e.g. sleep:0.0667" % spec) from None
+    if spec == "pipeline":
+        return PipelineEngine(settings)
+    raise ConfigError("unknown engine %r (pipeline, null or sleep:<seconds>)" % spec)

@@ -1,0 +1,107 @@
+"""The RQ side of the wire: the one allowlisted job function, the refusing Job class, enqueueing.
+
+A job carries only frame keys ``[[frame_id, camera], ...]``, never pixels. The worker runs
+only functions named in ALLOWED_FUNCTIONS; anything else (``os.system``, ``builtins.eval``)
+or a payload that is not msgpack is refused before any import or call.
+"""
+import logging
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from rq.exceptions import DeserializationError
+from rq.job import Job
+
+from alpr import defaults
+from alpr.errors import RefusedJobError
+from alpr.protocol import MAX_ID_LEN
+from worker.serializer import MsgpackSerializer
+
+log = logging.getLogger(__name__)
+
+FUNC_NAME = "worker.jobs.process_frames"
+ALLOWED_FUNCTIONS = frozenset([FUNC_NAME])
+MAX_FRAMES_PER_JOB = 256  # a job is a micro-batch of keys; more is malformed
+
+Frame = Tuple[str, str]  # (frame_id, camera)
+
+_state = {"processor": None}  # type: Dict[str, Any]
+
+
+def bind_processor(processor: Any) -> None:
+    """Make ``processor.run_job`` the body of process_frames in this process (the worker does it)."""
+    _state["processor"] = processor
+
+
+def process_frames(frames: Sequence[Sequence[str]]) -> Dict[str, int]:
+    """The job function: process the frames named by the job (and drain ready ones) in-process."""
+    processor = _state["processor"]
+    if processor is None:
+        raise RuntimeError("process_frames runs only inside `alpr worker` (no engine bound)")
+    return processor.run_job(parse_frames(frames))
+
+
+def parse_frames(value: Any) -> List[Frame]:
+    """Validate a job's frames argument: a list of [frame_id, camera] text pairs."""
+    if not isinstance(value, (list, tuple)) or not 0 < len(value) <= MAX_FRAMES_PER_JOB:
+        raise ValueError("frames must be a non-empty list of at most %d pairs" % MAX_FRAMES_PER_JOB)
+    out = []
+    for item in value:
+        if (not isinstance(item, (list, tuple)) or len(item) != 2
+                or not all(isinstance(v, str) and 0 < len(v) <= MAX_ID_LEN for v in item)):
+            raise ValueError("each frame must be [frame_id, camera] text")
+        out.append((item[0], item[1]))
+    return out
+
+
+def refusal(job: Job) -> Optional[Tuple[str, str]]:
+    """None if the job may run, else (security counter, reason) — decided without importing."""
+    try:
+        name = job.func_name
+        instance = job.instance
+    except DeserializationError as exc:
+        cause = exc.__cause__ or exc
+        return "refused_payload", "payload refused: %s" % cause
+    if instance is not None:
+        return "refused_function", "instance methods are not allowed"
+    if name not in ALLOWED_FUNCTIONS:
+        return "refused_function", "function %r is not in the allowlist" % (str(name)[:200],)
+    return None
+
+
+def frames_of(job: Job) -> List[Frame]:
+    """The frames a (possibly refused) job names, or [] when its arguments do not decode."""
+    try:
+        args = job.args
+        return parse_frames(args[0]) if args else []
+    except Exception:
+        return []
+
+
+class AllowlistJob(Job):
+    """An RQ Job whose ``func`` refuses anything outside ALLOWED_FUNCTIONS before importing it."""
+
+    @property
+    def func(self):
+        refused = refusal(self)
+        if refused is not None:
+            raise RefusedJobError(refused[1])
+        return super().func
+
+
+def make_queue(name: str, connection: Any, timeout: int = defaults.JOB_TIMEOUT_S) -> Any:
+    """An rq.Queue speaking msgpack with the allowlisting Job class."""
+    from rq import Queue
+
+    return Queue(name, connection=connection, serializer=MsgpackSerializer,
+                 job_class=AllowlistJob, default_timeout=timeout)
+
+
+def enqueue_frames(queue: Any, frames: Sequence[Frame], pipeline: Any = None,
+                   job_id: Optional[str] = None, result_ttl: int = defaults.RESULT_TTL_S,
+                   failure_ttl: int = defaults.FAILURE_TTL_S,
+                   timeout: int = defaults.JOB_TIMEOUT_S) -> Any:
+    """Enqueue one job naming the frames (ids + cameras only); inside ``pipeline`` if given."""
+    frames = [[str(f), str(c)] for f, c in frames]
+    return queue.enqueue_call(
+        FUNC_NAME, args=(frames,), timeout=timeout, result_ttl=result_ttl,
+        failure_ttl=failure_ttl, job_id=job_id, pipeline=pipeline,
+        description="frames %s" % ",".join("%s/%s" % (c, f) for f, c in frames[:4]))

@@ -1,0 +1,166 @@
+"""The resident worker process: a SimpleWorker subclass (no fork, CUDA-safe) around one engine.
+
+It builds the engine once, warms it, then serves RQ jobs from the node's own queue first and
+the shared frame queue second (not the shared one while drained). A reconnect loop keeps it
+alive across Redis restarts; SIGTERM finishes the current frame, then exits.
+"""
+import logging
+import os
+import signal
+import socket
+import time
+import uuid
+from typing import Any, Dict, List, Optional
+
+import rq
+from rq.worker import SimpleWorker
+
+from alpr import defaults
+from alpr.frame_store import FrameStore
+from alpr.keys import Keys
+from alpr.redis_conn import connect_settings
+from alpr.retry import ExponentialBackoff, standard_retry
+from worker.engines import build_engine
+from worker.heartbeat import Heartbeat
+from worker.jobs import AllowlistJob, bind_processor, enqueue_frames, make_queue, refusal
+from worker.metrics import Metrics, serve_metrics
+from worker.processor import FrameProcessor
+from worker.serializer import MsgpackSerializer
+
+log = logging.getLogger(__name__)
+
+
+class FleetWorker(SimpleWorker):
+    """SimpleWorker that refuses non-allowlisted jobs (counted) and follows the node's drain state."""
+
+    def __init__(self, queues: List[Any], connection: Any, processor: FrameProcessor,
+                 failure_ttl: int = defaults.FAILURE_TTL_S, **kwargs: Any) -> None:
+        self.processor = processor
+        self.failure_ttl = int(failure_ttl)
+        self.fleet_stop = False
+        super().__init__(queues, connection=connection, job_class=AllowlistJob,
+                         serializer=MsgpackSerializer, **kwargs)
+        self._all_queues = list(self.queues)
+
+    @property
+    def dequeue_timeout(self) -> int:
+        """Short blocking pops, so an idle worker notices drain changes within a second."""
+        return defaults.DEQUEUE_POLL_S
+
+    def execute_job(self, job: Any, queue: Any) -> None:
+        refused = refusal(job)
+        if refused is not None:
+            self.processor.refuse(job, refused[0], refused[1])
+            job.failure_ttl = min(int(job.failure_ttl or self.failure_ttl), self.failure_ttl)
+        super().execute_job(job, queue)  # a refused job fails in AllowlistJob.func, unimported
+
+    def heartbeat(self, *args: Any, **kwargs: Any) -> None:
+        super().heartbeat(*args, **kwargs)
+        self._follow_drain()
+
+    def _follow_drain(self) -> None:
+        wanted = self.processor.queue_names()
+        if [q.name for q in self.queues] != wanted and wanted:
+            self.queues = [q for q in self._all_queues if q.name in wanted]
+            self._ordered_queues = self.queues[:]
+            log.info("node %s now listens on %s", self.processor.node, ", ".join(wanted))
+
+    def request_stop(self, signum: Any, frame: Any) -> None:
+        """Warm shutdown: the processor stops draining and the current frame finishes."""
+        self.fleet_stop = True
+        self.processor.stop_requested = True
+        super().request_stop(signum, frame)
+
+
+def node_name(settings: Any) -> str:
+    return settings.node_name or socket.gethostname()
+
+
+def serve(settings: Any, burst: bool = False, max_jobs: Optional[int] = None) -> int:
+    """Run the worker until SIGTERM (or, with ``burst``, until the queues are empty)."""
+    node = node_name(settings)
+    keys = Keys(settings.namespace)
+    engine = build_engine(settings.engine, settings)
+    engine.warmup(defaults.WARMUP_RUNS)
+    metrics = Metrics()
+    state = {"stop": False}
+
+    def on_term(signum: Any, frame: Any) -> None:
+        state["stop"] = True
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    retry = standard_retry(should_stop=lambda: state["stop"], name="redis (worker %s)" % node)
+    conn = retry.call(connect_settings, settings)
+    queues = ([keys.node_queue(node)] if settings.node_queue else []) + [settings.queue]
+    store = FrameStore(conn, keys, settings.results_maxlen, settings.max_frame_age_s)
+    processor = FrameProcessor(conn, store, keys, engine, node, queues, settings.queue,
+                               settings.batch_max, metrics, retry)
+    retry.should_stop = lambda: state["stop"] or processor.stop_requested
+    bind_processor(processor)
+    info = dict(engine.info(), node=node, rq=rq.__version__)
+    if settings.metrics_port:
+        _, port = serve_metrics(metrics, settings.metrics_port, info=info)
+        log.info("metrics on :%d/metrics", port)
+    retry.call(_recover_own_frames, conn, store, keys, node, settings)
+
+    def stats() -> Dict[str, Any]:
+        return dict(info, fps="%.2f" % metrics.fps(), p50_ms="%.1f" % metrics.latency("total"),
+                    infer_p50_ms="%.1f" % metrics.latency("infer"), frames=metrics.total_frames(),
+                    drained=int(processor.drained), state="running")
+
+    def on_drained(drained: bool) -> None:
+        if drained != processor.drained:
+            log.info("node %s %s", node, "drained: finishing own queue only" if drained
+                     else "undrained: taking shared work again")
+        processor.drained = drained
+
+    beat = Heartbeat(conn, keys, node, stats, on_drained, settings.heartbeat_s).start()
+    log.info("worker %s ready: engine %s, queues %s, batch_max %d", node, info.get("engine"),
+             ", ".join(queues), settings.batch_max)
+    backoff = ExponentialBackoff()
+    failures = 0
+    try:
+        while not state["stop"]:
+            worker = FleetWorker(
+                [make_queue(q, conn, settings.job_timeout_s) for q in processor.queue_names()],
+                conn, processor, failure_ttl=settings.failure_ttl_s,
+                name="%s.%d.%s" % (node, os.getpid(), uuid.uuid4().hex[:6]),
+                default_result_ttl=settings.result_ttl_s)
+            worker._all_queues = [make_queue(q, conn, settings.job_timeout_s) for q in queues]
+            try:
+                worker.work(burst=burst, logging_level=settings.log_level.upper(),
+                            max_jobs=max_jobs)
+            except Exception as exc:  # Redis gone at register/teardown time, etc.
+                log.warning("worker loop ended: %s: %s", type(exc).__name__, exc)
+            signal.signal(signal.SIGTERM, on_term)  # RQ's handlers are gone with its loop
+            signal.signal(signal.SIGINT, on_term)
+            if worker.fleet_stop or processor.stop_requested or burst or max_jobs:
+                break
+            failures += 1
+            delay = backoff.compute(failures)
+            log.warning("worker loop stopped (Redis unreachable?); restarting in %.1f s", delay)
+            time.sleep(delay)
+    finally:
+        beat.stop()
+        log.info("worker %s stopped after %d frames", node, metrics.total_frames())
+    return 0
+
+
+def _recover_own_frames(conn: Any, store: FrameStore, keys: Keys, node: str, settings: Any) -> None:
+    """At start, frames a previous process of this node left running go back (or fail).
+
+    Skipped when another live process already beats for this node name.
+    """
+    if conn.exists(keys.node_alive(node)):
+        return
+    requeued, failed = store.requeue_node(node)
+    if requeued:
+        queue = make_queue(settings.queue, conn, settings.job_timeout_s)
+        for frame_id, camera in requeued:
+            enqueue_frames(queue, [(frame_id, camera)], job_id="%s.r%s" % (frame_id, uuid.uuid4().hex[:4]),
+                           result_ttl=settings.result_ttl_s, failure_ttl=settings.failure_ttl_s,
+                           timeout=settings.job_timeout_s)
+    if requeued or failed:
+        log.info("node %s: re-queued %d and failed %d frames left by a previous run",
+                 node, len(requeued), len(failed))

@@ -1,0 +1,155 @@
+"""One frame through the worker: claim, stale check, engine, result record, finish — never a crash.
+
+Every outcome is a terminal record (read / stale / failed:<reason>) written through the
+FrameStore, so the per-camera accounting always balances. Redis calls go through a Retry
+(finish is idempotent, so retrying it after a lost reply cannot double-count).
+"""
+import logging
+import time
+from typing import Any, Dict, List, Optional, Sequence
+
+from alpr.errors import FrameDecodeError
+from alpr.frame_store import FrameStore, counter_field, reason_class
+from alpr.keys import Keys
+from alpr.protocol import (
+    STATUS_FAILED,
+    STATUS_READ,
+    STATUS_STALE,
+    FrameEnvelope,
+    ResultRecord,
+    decode_frame,
+)
+from alpr.retry import Retry
+from worker.drain import Drainer
+from worker.jobs import Frame, frames_of
+from worker.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+ENGINE_REASONS = ("bad_image", "bad_frame", "engine", "timeout", "model")
+
+
+class FrameProcessor(object):
+    """Processes the frames of RQ jobs (and drained ones) with one engine for one node."""
+
+    def __init__(self, redis_client: Any, store: FrameStore, keys: Keys, engine: Any, node: str,
+                 queues: Sequence[str], shared_queue: str, batch_max: int, metrics: Metrics,
+                 retry: Retry) -> None:
+        self.redis = redis_client
+        self.store = store
+        self.keys = keys
+        self.engine = engine
+        self.node = node
+        self.all_queues = list(queues)  # listening order: node queue first, then shared
+        self.shared_queue = shared_queue
+        self.batch_max = max(1, int(batch_max))
+        self.metrics = metrics
+        self.retry = retry
+        self.drainer = Drainer(redis_client)
+        self.stop_requested = False  # set on SIGTERM: finish the current frame, then stop
+        self.drained = False  # set by the heartbeat when an operator drained this node
+
+    def queue_names(self) -> List[str]:
+        """Queues to take work from now: a drained node keeps only its own queue."""
+        if self.drained:
+            own = [q for q in self.all_queues if q != self.shared_queue]
+            return own
+        return list(self.all_queues)
+
+    # --- jobs ----------------------------------------------------------------------------
+    def run_job(self, frames: Sequence[Frame]) -> Dict[str, int]:
+        """Process the job's frames, then drain ready frame jobs up to batch_max frames."""
+        for frame_id, camera in frames:
+            self.process_frame(frame_id, camera)
+        done, drained = len(frames), 0
+        while done < self.batch_max and not self.stop_requested:
+            job = self.retry.call(self.drainer.pop, self.queue_names())
+            if job is None:
+                break
+            for i, (frame_id, camera) in enumerate(job.frames):
+                last = i == len(job.frames) - 1
+                self.process_frame(frame_id, camera, cleanup_keys=[job.job_key] if last else ())
+            done += len(job.frames)
+            drained += 1
+        self.metrics.job_done(drained)
+        return {"frames": done, "drained": drained}
+
+    def refuse(self, job: Any, counter: str, reason: str) -> None:
+        """Count and log a refused job; fail the frames it names as failed:refused."""
+        self.metrics.refusal(counter)
+        log.warning("refused job %s: %s", job.id, reason)
+        self.retry.call(self.redis.hincrby, self.keys.security, counter, 1)
+        for frame_id, camera in frames_of(job):
+            record = ResultRecord(frame_id=frame_id, camera=camera, status=STATUS_FAILED,
+                                  node=self.node, reason="refused: %s" % reason)
+            self._finish(record, ())
+
+    # --- frames --------------------------------------------------------------------------
+    def process_frame(self, frame_id: str, camera: str, cleanup_keys: Sequence[str] = ()) -> str:
+        """Take one frame to a terminal state; returns its counter field (read, stale, ...)."""
+        started = time.time()
+        payload = self.retry.call(self.store.claim, frame_id, camera, self.node)
+        claimed = time.time()
+        timings = {"claim": (claimed - started) * 1000.0}  # type: Dict[str, float]
+        env = None  # type: Optional[FrameEnvelope]
+        if payload is None:
+            record = ResultRecord(frame_id=frame_id, camera=camera, status=STATUS_STALE,
+                                  node=self.node,
+                                  reason="expired: frame key gone before a worker claimed it")
+        else:
+            try:
+                env = decode_frame(payload)
+            except FrameDecodeError as exc:
+                record = ResultRecord(frame_id=frame_id, camera=camera, status=STATUS_FAILED,
+                                      node=self.node, reason="bad_frame: %s" % exc)
+            else:
+                timings["queue"] = (started - env.ts) * 1000.0
+                record = self._recognise(env, started, timings)
+        done = time.time()
+        if env is not None:
+            record.timings["total"] = (done - env.ts) * 1000.0
+        record.done = done
+        counted = self._finish(record, cleanup_keys)
+        field = counter_field(record)
+        if counted:
+            self.metrics.frame_done(field, record.timings)
+        return field
+
+    def _recognise(self, env: FrameEnvelope, started: float, timings: Dict[str, float]
+                   ) -> ResultRecord:
+        record = ResultRecord(frame_id=env.frame_id, camera=env.camera, status=STATUS_READ,
+                              node=self.node, ts=env.ts, seq=env.seq, site=env.site,
+                              truth=env.truth, timings=timings)
+        if env.is_stale(started):
+            record.status = STATUS_STALE
+            record.reason = "expired: age %.2f s > max %.2f s" % (env.age(started), env.max_age_s)
+            return record
+        t0 = time.perf_counter()
+        try:
+            result = self.engine.process(env)
+        except Exception as exc:  # an engine bug or runtime failure must not kill the worker
+            log.warning("engine failed on frame %s: %s: %s", env.frame_id, type(exc).__name__, exc)
+            record.status = STATUS_FAILED
+            record.reason = "engine: %s: %s" % (type(exc).__name__, str(exc)[:300])
+            timings["engine"] = (time.perf_counter() - t0) * 1000.0
+            return record
+        timings["infer"] = (time.perf_counter() - t0) * 1000.0
+        for stage, ms in (result.timings or {}).items():
+            timings[str(stage)] = float(ms)
+        if result.error:
+            record.status = STATUS_FAILED
+            error = str(result.error)
+            record.reason = error if reason_class(error) in ENGINE_REASONS else "bad_image: " + error
+            return record
+        record.reads = [r.to_dict() for r in result.reads]
+        return record
+
+    def _finish(self, record: ResultRecord, cleanup_keys: Sequence[str]) -> bool:
+        def write() -> bool:
+            pipe = self.redis.pipeline(transaction=False)
+            self.store.finish(record, node=self.node, client=pipe)
+            for key in cleanup_keys:
+                pipe.delete(key)
+            return bool(pipe.execute()[0])
+
+        return self.retry.call(write)
