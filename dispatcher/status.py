@@ -77,12 +77,12 @@ def format_table(status: Dict[str, Any]) -> str:
     """Plain-text tables for a terminal."""
     lines = []  # type: List[str]
     lines.append("NODES")
-    lines.append(_row(["node", "alive", "drained", "running", "fps", "latency_ms", "frames"]))
+    lines.append(_row(["node", "alive", "drained", "running", "fps", "p50_ms", "frames"]))
     for node in status["nodes"]:
         stats = node["stats"]
         lines.append(_row([node["name"], "yes" if node["alive"] else "NO",
                            "yes" if node["drained"] else "", node["running"],
-                           _pick(stats, "fps"), _pick(stats, "latency_ms", "latency"),
+                           _pick(stats, "fps"), _pick(stats, "p50_ms", "latency_ms"),
                            _pick(stats, "frames", "processed")]))
     if not status["nodes"]:
         lines.append("  (no node has registered)")
