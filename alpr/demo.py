@@ -61,6 +61,8 @@ class Fleet(object):
         self.redis_proc = None  # type: Optional[subprocess.Popen]
         self.keys = Keys(namespace)
         self._client = None  # type: Any
+        self.event_lines = []  # type: List[str]
+        self.event_thread = None  # type: Optional[threading.Thread]
 
     # --- processes ---------------------------------------------------------------------
     @staticmethod
@@ -111,8 +113,12 @@ class Fleet(object):
         return self.spawn(name, ["worker", "--engine", engine] + list(extra or []),
                           ALPR_NODE_NAME=name)
 
-    def start_dispatcher(self, name: str = "dispatcher", extra: Optional[List[str]] = None) -> Any:
-        return self.spawn(name, ["dispatch", "--print"] + list(extra or []), stdout=subprocess.PIPE)
+    def start_dispatcher(self, name: str = "dispatcher", extra: Optional[List[str]] = None,
+                         on_event: Optional[Callable[[str], None]] = None) -> Any:
+        """The dispatcher with --print; its EVENT lines go to `on_event` and self.event_lines."""
+        proc = self.spawn(name, ["dispatch", "--print"] + list(extra or []), stdout=subprocess.PIPE)
+        self.event_thread = follow_events(proc, on_event or (lambda line: None), self.event_lines)
+        return proc
 
     def start_producer(self, name: str, camera: str, source: str, extra: Optional[List[str]] = None) -> Any:
         return self.spawn(name, ["produce", source] + list(extra or []), ALPR_CAMERA=camera)
@@ -252,13 +258,15 @@ def _id_tuple(entry_id: Any) -> tuple:
     return (int(ms), int(seq or 0))
 
 
-def follow_events(proc: "subprocess.Popen", emit: Callable[[str], None]) -> threading.Thread:
-    """Relay the dispatcher's EVENT lines as they arrive (a daemon thread)."""
+def follow_events(proc: "subprocess.Popen", emit: Callable[[str], None],
+                  lines: List[str]) -> threading.Thread:
+    """Relay the dispatcher's EVENT lines as they arrive; always drains its stdout (a daemon thread)."""
 
     def pump() -> None:
         for raw in iter(proc.stdout.readline, b""):
             line = raw.decode("utf-8", "replace").rstrip()
             if line.startswith("EVENT"):
+                lines.append(line)
                 emit(line)
 
     thread = threading.Thread(target=pump, name="events", daemon=True)
@@ -356,7 +364,7 @@ def _run(fleet: Fleet, out: Callable[[str], None], workers: int, producers: int,
         fleet.start_worker(name, engine)
     out("starting %d worker(s) with the %s engine..." % (len(names), engine))
     fleet.wait_nodes(names)
-    events = follow_events(fleet.start_dispatcher(), out)
+    fleet.start_dispatcher(on_event=out)
     started = time.time()
     producers = max(1, producers)
     for i in range(producers):
@@ -378,7 +386,8 @@ def _run(fleet: Fleet, out: Callable[[str], None], workers: int, producers: int,
     elapsed = time.time() - started
     fleet.wait_dispatched(max(5.0, deadline - time.time()))
     fleet.stop("dispatcher")  # SIGTERM: it emits the groups still open, then exits
-    events.join(5)
+    if fleet.event_thread is not None:
+        fleet.event_thread.join(5)
     return summarize(fleet, fleet.accounting(), elapsed)
 
 
