@@ -1,0 +1,106 @@
+"""`alpr produce SOURCE`: feed one camera's frames into the fleet at a target rate."""
+import json
+import logging
+import signal
+import time
+from typing import Any, Optional
+
+import click
+
+from alpr.cli_options import build_settings, common_options
+
+log = logging.getLogger(__name__)
+
+SETTINGS_FLAGS = ("redis_url", "namespace", "log_level", "camera", "site", "fps", "jpeg_quality",
+                  "max_frame_age_s", "inflight_cap", "queue")
+
+
+@click.command("produce")
+@click.argument("source")
+@common_options
+@click.option("--camera", default=None, help="Camera id (default cam0; env ALPR_CAMERA).")
+@click.option("--site", default=None, help="Site name carried in each frame.")
+@click.option("--fps", type=float, default=None, help="Target frames/s (0 = as fast as possible).")
+@click.option("--every", type=int, default=1, show_default=True, help="Send every Nth source frame.")
+@click.option("--quality", "jpeg_quality", type=int, default=None, help="JPEG quality (1-100).")
+@click.option("--max-age", "max_frame_age_s", type=float, default=None,
+              help="Seconds a frame stays useful; older ones are answered stale.")
+@click.option("--resize", "max_width", type=int, default=0, show_default=True,
+              help="Downscale frames wider than this many pixels (0 = keep).")
+@click.option("--inflight-cap", type=int, default=None,
+              help="Frames of this camera in flight before the oldest unstarted is dropped.")
+@click.option("--queue", default=None, help="Shared frame queue (default frames).")
+@click.option("--node", "pin_node", default=None, help="Pin this camera to one node's queue.")
+@click.option("--frames", "max_frames", type=int, default=None, help="Stop after N frames sent.")
+@click.option("--loop", is_flag=True, help="Start the folder/video again at its end.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of generated scenes.")
+@click.option("--repeat", type=int, default=1, show_default=True,
+              help="Generated scenes: frames per scene (one vehicle seen in N frames).")
+@click.option("--json", "as_json", is_flag=True, help="End with one JSON summary line.")
+def produce_cmd(source: str, config_file: Any, every: int, max_width: int, pin_node: Optional[str],
+                max_frames: Optional[int], loop: bool, seed: int, repeat: int, as_json: bool,
+                **flags: Any) -> None:
+    """Read frames from SOURCE (folder, video, URL, device index or 'scenes') into Redis."""
+    from alpr.keys import Keys
+    from alpr.redis_conn import connect_settings
+    from alpr.retry import standard_retry
+    from producer.sender import FrameSender
+    from producer.sources import open_source
+
+    settings = build_settings(config_file, **{k: flags.get(k) for k in SETTINGS_FLAGS})
+    state = {"stop": False}
+
+    def on_term(signum: Any, frame: Any) -> None:
+        state["stop"] = True
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    retry = standard_retry(should_stop=lambda: state["stop"], name="redis (producer)")
+    keys = Keys(settings.namespace)
+    conn = retry.call(connect_settings, settings)
+    queue_name = keys.node_queue(pin_node) if pin_node else settings.queue
+    sender = FrameSender(conn, keys, queue_name, settings.camera, retry, site=settings.site,
+                         max_age_s=settings.max_frame_age_s, inflight_cap=settings.inflight_cap,
+                         jpeg_quality=settings.jpeg_quality, max_width=max_width,
+                         results_maxlen=settings.results_maxlen,
+                         job_timeout_s=settings.job_timeout_s, result_ttl_s=settings.result_ttl_s,
+                         failure_ttl_s=settings.failure_ttl_s)
+    src = open_source(source, loop=loop, decode=bool(max_width), seed=seed, repeat=repeat)
+    log.info("camera %s: producing from %s at %s fps into %s", settings.camera,
+             "scenes" if source == "scenes" else source.split("@")[-1],
+             settings.fps or "max", queue_name)
+    started = time.time()
+    summary = pace(src, sender, settings.fps, max(1, every), max_frames, lambda: state["stop"])
+    summary["elapsed_s"] = round(time.time() - started, 3)
+    summary["camera"] = settings.camera
+    log.info("camera %s: %s", settings.camera, summary)
+    if as_json:
+        click.echo(json.dumps(summary))
+
+
+def pace(source: Any, sender: Any, fps: float, every: int, max_frames: Optional[int],
+         should_stop: Any) -> dict:
+    """Send frames from ``source`` at ``fps`` (0 = unpaced), every Nth, up to ``max_frames``."""
+    period = 1.0 / fps if fps and fps > 0 else 0.0
+    next_at = time.time()
+    seq = 0
+    for index, frame in enumerate(source):
+        if should_stop() or (max_frames is not None and seq >= max_frames):
+            break
+        if index % every:
+            continue
+        if period:
+            now = time.time()
+            if next_at > now:
+                time.sleep(next_at - now)
+            elif now - next_at > 1.0:  # fell behind (slow source): do not burst to catch up
+                next_at = now
+            next_at += period
+        sender.send(frame, seq)
+        seq += 1
+        if max_frames is not None and seq >= max_frames:
+            break
+    put = sorted(sender.put_ms)
+    return dict(sender.stats, frames=seq,
+                put_ms_p50=round(put[len(put) // 2], 3) if put else 0.0,
+                put_ms_p99=round(put[min(len(put) - 1, int(len(put) * 0.99))], 3) if put else 0.0)

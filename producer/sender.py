@@ -1,0 +1,112 @@
+"""Put frames into the fleet: envelope under its own key (TTL = max age) + an RQ job naming it.
+
+One MULTI per frame (frame key, in-flight entry, produced counter, RQ job), then the
+per-camera backpressure cap (drop oldest unstarted, counted). Redis calls go through a Retry,
+so a Redis restart pauses the producer instead of killing it.
+"""
+import logging
+import time
+import uuid
+from typing import Any, Dict, List, Optional
+
+from alpr.frame_store import FrameStore
+from alpr.keys import Keys
+from alpr.protocol import STATUS_FAILED, FrameEnvelope, ResultRecord, encode_frame
+from alpr.retry import Retry
+from producer.sources import SourceFrame
+from worker.jobs import enqueue_frames, make_queue
+
+log = logging.getLogger(__name__)
+
+
+def encode_jpeg(frame: SourceFrame, quality: int, max_width: int = 0) -> bytes:
+    """JPEG bytes of a source frame: pass-through when possible, else (resize and) encode."""
+    if frame.jpeg is not None and not max_width:
+        return frame.jpeg
+    import cv2
+    import numpy as np
+
+    image = frame.image
+    if image is None:
+        image = cv2.imdecode(np.frombuffer(frame.jpeg or b"", np.uint8), cv2.IMREAD_COLOR)
+        if image is None:
+            raise ValueError("not a decodable image")
+    if max_width and image.shape[1] > max_width:
+        height = max(1, int(round(image.shape[0] * max_width / float(image.shape[1]))))
+        image = cv2.resize(image, (int(max_width), height), interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", image, [int(cv2.IMWRITE_JPEG_QUALITY), int(quality)])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return buf.tobytes()
+
+
+class FrameSender(object):
+    """Sends one camera's frames: store + enqueue in one MULTI, then enforce the in-flight cap."""
+
+    def __init__(self, redis_client: Any, keys: Keys, queue_name: str, camera: str, retry: Retry,
+                 site: str = "", producer_id: str = "", max_age_s: float = 5.0,
+                 inflight_cap: int = 8, jpeg_quality: int = 90, max_width: int = 0,
+                 results_maxlen: int = 100000, job_timeout_s: int = 60, result_ttl_s: int = 10,
+                 failure_ttl_s: int = 3600) -> None:
+        self.redis = redis_client
+        self.keys = keys
+        self.store = FrameStore(redis_client, keys, results_maxlen, max_age_s)
+        self.queue = make_queue(queue_name, redis_client, job_timeout_s)
+        self.camera = camera
+        self.retry = retry
+        self.site = site
+        self.producer_id = producer_id or "producer-%s" % uuid.uuid4().hex[:6]
+        self.max_age_s = float(max_age_s)
+        self.inflight_cap = int(inflight_cap)
+        self.jpeg_quality = int(jpeg_quality)
+        self.max_width = int(max_width)
+        self.job_ttls = {"timeout": int(job_timeout_s), "result_ttl": int(result_ttl_s),
+                         "failure_ttl": int(failure_ttl_s)}
+        self.stats = {"sent": 0, "dropped": 0, "bad": 0, "bytes": 0}  # type: Dict[str, int]
+        self.put_ms = []  # type: List[float]
+
+    def send(self, frame: SourceFrame, seq: int, ts: Optional[float] = None) -> bool:
+        """Send one frame; a bad one is produced-and-failed (accounted), never raised."""
+        ts = time.time() if ts is None else ts
+        frame_id = uuid.uuid4().hex
+        if frame.error:
+            self._bad(frame_id, seq, ts, frame.error, frame.truth)
+            return False
+        try:
+            data = encode_jpeg(frame, self.jpeg_quality, self.max_width)
+        except Exception as exc:  # cv2 errors on odd frames: count, go on
+            self._bad(frame_id, seq, ts, str(exc), frame.truth)
+            return False
+        env = FrameEnvelope(frame_id=frame_id, camera=self.camera, data=data, ts=ts, seq=seq,
+                            site=self.site, producer=self.producer_id, max_age_s=self.max_age_s,
+                            truth=frame.truth)
+        payload = encode_frame(env)
+        started = time.perf_counter()
+        self.retry.call(self.store.put, env, self._enqueue(env), payload)
+        dropped = self.retry.call(self.store.drop_oldest, self.camera, self.inflight_cap)
+        self.put_ms.append((time.perf_counter() - started) * 1000.0)
+        if len(self.put_ms) > 4096:
+            del self.put_ms[:2048]
+        self.stats["sent"] += 1
+        self.stats["bytes"] += len(data)
+        self.stats["dropped"] += len(dropped)
+        return True
+
+    def _enqueue(self, env: FrameEnvelope) -> Any:
+        def queue_job(pipe: Any) -> None:
+            enqueue_frames(self.queue, [(env.frame_id, env.camera)], pipeline=pipe,
+                           job_id=env.frame_id, **self.job_ttls)
+        return queue_job
+
+    def _bad(self, frame_id: str, seq: int, ts: float, error: str,
+             truth: Optional[List[str]]) -> None:
+        """A frame the camera delivered broken: counted as produced, then failed:bad_source."""
+        self.stats["bad"] += 1
+        log.warning("camera %s: bad frame %d: %s", self.camera, seq, error)
+        env = FrameEnvelope(frame_id=frame_id, camera=self.camera, data=b"", ts=ts, seq=seq,
+                            site=self.site, producer=self.producer_id, max_age_s=self.max_age_s)
+        record = ResultRecord(frame_id=frame_id, camera=self.camera, status=STATUS_FAILED,
+                              node="", reason="bad_source: %s" % error[:200], ts=ts, seq=seq,
+                              site=self.site, truth=truth)
+        self.retry.call(self.store.put, env)
+        self.retry.call(self.store.finish, record)

@@ -1,0 +1,195 @@
+"""Frame sources: image folder, video file, RTSP/HTTP URL, V4L2 device, generated scenes.
+
+Each source yields SourceFrame items (BGR pixels or ready JPEG bytes, plus labelled truth when
+known). cv2 is imported only inside the sources that need it. Live cameras reconnect with
+backoff through a Retry; a bad frame is counted by the caller and skipped, never fatal.
+"""
+import logging
+import os
+from typing import Any, Iterator, List, Optional
+
+from alpr.errors import ConfigError, TransientError
+from alpr.retry import ExponentialBackoff, Retry
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+JPEG_EXTS = (".jpg", ".jpeg")
+VIDEO_EXTS = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm", ".mjpeg", ".mjpg")
+
+
+class CameraLost(TransientError):
+    """A live camera stopped delivering frames (reconnect with backoff)."""
+
+    reason = "camera"
+
+
+class SourceFrame(object):
+    """One frame from a source: ``image`` (BGR ndarray) or ``jpeg`` bytes, optional truth."""
+
+    __slots__ = ("image", "jpeg", "truth", "name", "error")
+
+    def __init__(self, image: Any = None, jpeg: Optional[bytes] = None,
+                 truth: Optional[List[str]] = None, name: str = "", error: str = "") -> None:
+        self.image = image
+        self.jpeg = jpeg
+        self.truth = truth
+        self.name = name
+        self.error = error  # set for a frame the source could not read (counted, skipped)
+
+
+class FolderSource(object):
+    """Images of a folder (or one image file) in name order; OpenALPR-style ``<name>.txt`` beside an image gives truth.
+
+    JPEG files are passed through untouched (no decode) unless the caller must resize.
+    """
+
+    def __init__(self, path: str, loop: bool = False, decode: bool = False) -> None:
+        if os.path.isfile(path):
+            self.paths = [path]
+        else:
+            self.paths = sorted(
+                os.path.join(root, name) for root, _, names in os.walk(path) for name in names
+                if name.lower().endswith(IMAGE_EXTS))
+        if not self.paths:
+            raise ConfigError("no images (%s) under %s" % (", ".join(IMAGE_EXTS), path))
+        self.loop = loop
+        self.decode = decode
+
+    def __iter__(self) -> Iterator[SourceFrame]:
+        while True:
+            for path in self.paths:
+                yield self._read(path)
+            if not self.loop:
+                return
+
+    def _read(self, path: str) -> SourceFrame:
+        truth = _sidecar_truth(path)
+        name = os.path.basename(path)
+        if not self.decode and path.lower().endswith(JPEG_EXTS):
+            try:
+                with open(path, "rb") as fh:
+                    return SourceFrame(jpeg=fh.read(), truth=truth, name=name)
+            except OSError as exc:
+                return SourceFrame(truth=truth, name=name, error="unreadable: %s" % exc)
+        import cv2
+
+        image = cv2.imread(path, cv2.IMREAD_COLOR)
+        if image is None:
+            return SourceFrame(truth=truth, name=name, error="not a decodable image")
+        return SourceFrame(image=image, truth=truth, name=name)
+
+
+def _sidecar_truth(image_path: str) -> Optional[List[str]]:
+    """Plate text from an OpenALPR benchmark ``.txt`` (tab-separated, text last)."""
+    txt = os.path.splitext(image_path)[0] + ".txt"
+    try:
+        with open(txt, encoding="utf-8", errors="replace") as fh:
+            texts = [line.replace("\t", " ").split()[-1].upper() for line in fh if line.strip()]
+    except (OSError, IndexError):
+        return None
+    return texts or None
+
+
+class CaptureSource(object):
+    """cv2.VideoCapture over a video file, an RTSP/HTTP URL or a V4L2 device index.
+
+    Files end at EOF (or loop). Live sources (URL, device) reconnect with backoff when reads
+    fail, forever unless ``retries`` says otherwise.
+    """
+
+    def __init__(self, target: Any, live: bool, loop: bool = False,
+                 retry: Optional[Retry] = None) -> None:
+        self.target = target
+        self.live = live
+        self.loop = loop
+        self.retry = retry or Retry(ExponentialBackoff(0.5, 10.0), retries=0,
+                                    supported_errors=(CameraLost,), name="camera %s" % _safe(target))
+        self.cap = None  # type: Any
+
+    def _open(self) -> Any:
+        import cv2
+
+        cap = cv2.VideoCapture(self.target)
+        if not cap.isOpened():
+            cap.release()
+            if self.live:
+                raise CameraLost("cannot open %s" % _safe(self.target))
+            raise ConfigError("cannot open video %s" % _safe(self.target))
+        return cap
+
+    def _read(self) -> Any:
+        if self.cap is None:
+            self.cap = self._open()
+        ok, image = self.cap.read()
+        if not ok or image is None:
+            self.cap.release()
+            self.cap = None
+            if self.live:
+                raise CameraLost("no frame from %s" % _safe(self.target))
+            return None
+        return image
+
+    def __iter__(self) -> Iterator[SourceFrame]:
+        try:
+            while True:
+                image = self.retry.call(self._read) if self.live else self._read()
+                if image is None:  # end of file
+                    if not self.loop:
+                        return
+                    continue
+                yield SourceFrame(image=image)
+        finally:
+            if self.cap is not None:
+                self.cap.release()
+                self.cap = None
+
+
+class SceneSource(object):
+    """Generated labelled scenes (evaluation.scenes); each scene repeated ``repeat`` frames."""
+
+    def __init__(self, seed: int = 0, repeat: int = 1, count: Optional[int] = None) -> None:
+        from evaluation.scenes import generate_scene, scene_rng
+
+        self.generate_scene = generate_scene
+        self.scene_rng = scene_rng
+        self.seed = int(seed)
+        self.repeat = max(1, int(repeat))
+        self.count = count
+
+    def __iter__(self) -> Iterator[SourceFrame]:
+        index = 0
+        while self.count is None or index < self.count:
+            image, text, _box = self.generate_scene(self.scene_rng(self.seed, index))
+            for _ in range(self.repeat):
+                yield SourceFrame(image=image, truth=[text], name="scene-%d" % index)
+            index += 1
+
+
+def _safe(target: Any) -> str:
+    """A source name for logs with URL credentials masked."""
+    from alpr.settings import redact_url
+
+    return redact_url(str(target))
+
+
+def open_source(spec: str, loop: bool = False, decode: bool = False, seed: int = 0,
+                repeat: int = 1) -> Any:
+    """SOURCE argument -> a source: ``scenes``, a folder, a video file, a URL or a device index."""
+    if spec == "scenes":
+        return SceneSource(seed=seed, repeat=repeat)
+    if spec.isdigit():
+        return CaptureSource(int(spec), live=True)
+    if spec.startswith("/dev/video"):
+        return CaptureSource(spec, live=True)
+    if "://" in spec:
+        return CaptureSource(spec, live=not spec.startswith("file://"), loop=loop)
+    if os.path.isdir(spec):
+        return FolderSource(spec, loop=loop, decode=decode)
+    if os.path.isfile(spec):
+        if spec.lower().endswith(IMAGE_EXTS):
+            return FolderSource(spec, loop=loop, decode=decode)
+        return CaptureSource(spec, live=False, loop=loop)
+    raise ConfigError("source %s is not scenes, a folder, a file, a URL or a device index"
+                      % _safe(spec))
+
