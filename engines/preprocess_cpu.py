@@ -1,19 +1,19 @@
-"""CPU pre-processing with OpenCV/numpy: the reference the CUDA kernels must match.
+"""CPU pre-processing with OpenCV/numpy: the plain reference the CUDA kernels must match.
 
 Letterbox follows platedet's documented preprocessing (cv2.resize INTER_LINEAR to
 round(w*r) x round(h*r), pad 114 with top=int(round(pad_h-0.1)), left=int(round(pad_w-0.1)),
-then RGB, /255, CHW float32). Crops are resized with INTER_LINEAR as well.
+then RGB, /255, CHW float32), written the obvious way as an independent check of both the
+kernels and engines.letterbox (the pipeline's fast CPU path, whose geometry is shared).
+Crops are resized with INTER_LINEAR as well.
 """
-from collections import namedtuple
 from typing import Sequence, Tuple
 
 import numpy as np
 
 from alpr import defaults
 from alpr.errors import FrameDecodeError
-
-#: where the resized frame sits inside the detector input, and the scale used
-Letterbox = namedtuple("Letterbox", "ratio pad_w pad_h new_w new_h top left")
+from engines.letterbox import LetterboxParams as Letterbox  # one geometry for every path
+from engines.letterbox import letterbox_params
 
 #: platerec's encoder normalisation (ImageNet mean/std on RGB in 0..1)
 ENCODER_MEAN = (0.485, 0.456, 0.406)
@@ -33,10 +33,7 @@ def check_frame(frame: np.ndarray) -> np.ndarray:
 
 def letterbox_geometry(src_h: int, src_w: int, in_h: int, in_w: int) -> Letterbox:
     """Resized size and padding of an src_h x src_w frame letterboxed into in_h x in_w."""
-    r = min(in_h / float(src_h), in_w / float(src_w))
-    new_w, new_h = int(round(src_w * r)), int(round(src_h * r))
-    pad_w, pad_h = (in_w - new_w) / 2.0, (in_h - new_h) / 2.0
-    return Letterbox(r, pad_w, pad_h, new_w, new_h, int(round(pad_h - 0.1)), int(round(pad_w - 0.1)))
+    return letterbox_params(src_h, src_w, in_h, in_w)
 
 
 def letterbox_cpu(image_bgr: np.ndarray, in_h: int, in_w: int,

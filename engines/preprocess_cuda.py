@@ -16,7 +16,7 @@ from alpr import defaults
 from alpr.errors import ConfigError, EngineError
 from engines.preprocess_cpu import (ENCODER_MEAN, ENCODER_STD, Letterbox, check_frame,
                                     clamp_boxes, crops_normalized_cpu, crops_u8_cpu,
-                                    letterbox_cpu, letterbox_geometry)
+                                    letterbox_geometry)
 from engines.preprocess_kernels import BLOCK, KERNEL_NAMES, KERNEL_SOURCE, grid_for
 
 log = logging.getLogger(__name__)
@@ -31,10 +31,16 @@ class CpuPreprocessor(object):
 
     def __init__(self, fill: int = defaults.LETTERBOX_FILL, swap_rb: bool = True) -> None:
         self.fill, self.swap_rb = fill, swap_rb
+        self._letterboxers = {}  # type: Dict[Tuple[int, int], Any]
 
     def letterbox(self, frame: np.ndarray, in_h: int, in_w: int) -> Tuple[np.ndarray, Letterbox]:
-        """Detector input [1, 3, in_h, in_w] float32 and its geometry."""
-        return letterbox_cpu(frame, in_h, in_w, self.fill, self.swap_rb)
+        """Detector input [1, 3, in_h, in_w] float32 and its geometry (engines.letterbox)."""
+        key = (in_h, in_w)
+        if key not in self._letterboxers:
+            from engines.letterbox import Letterboxer
+
+            self._letterboxers[key] = Letterboxer(in_h, in_w, np.float32, self.fill, self.swap_rb)
+        return self._letterboxers[key](frame)
 
     def crops_u8(self, frame: np.ndarray, boxes: Sequence[Sequence[float]], out_h: int,
                  out_w: int, grey: bool = False) -> np.ndarray:

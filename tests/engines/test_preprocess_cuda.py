@@ -40,6 +40,15 @@ def test_letterbox_cpu_matches_platedets_own_preprocess():
     assert np.abs(out - ref).max() < 1e-6
 
 
+@pytest.mark.parametrize("h,w", [(480, 640), (1080, 1920), (333, 1001)])
+def test_cpu_fallback_is_the_pipelines_letterbox_and_matches_the_reference(h, w):
+    frame = _frame(h, w, seed=h)
+    fast, geo = CpuPreprocessor().letterbox(frame, 640, 640)
+    ref, ref_geo = letterbox_cpu(frame, 640, 640)
+    assert geo == ref_geo
+    assert np.abs(fast - ref).max() < 1e-6
+
+
 def test_letterbox_keeps_bgr_order_when_asked():
     frame = np.zeros((10, 10, 3), np.uint8)
     frame[:, :, 0] = 200  # blue
