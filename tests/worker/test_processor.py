@@ -1,0 +1,124 @@
+"""FrameProcessor in-process on a real Redis: read, stale, bad frames, engine errors, draining."""
+import time
+
+import pytest
+
+from alpr.frame_store import FrameStore
+from alpr.keys import Keys
+from alpr.retry import Retry
+from engines.types import FrameResult, PlateRead
+from worker_helpers import put_frames, results
+from worker.engines import NullEngine, SleepEngine, build_engine
+from worker.metrics import Metrics
+from worker.processor import FrameProcessor
+
+
+class fake_plate_engine(object):
+    """Unit-test stand-in for the recognition pipeline: one fixed plate, or an error / exception."""
+
+    def __init__(self, error=None, raises=False):
+        self.error = error
+        self.raises = raises
+
+    def process(self, env):
+        if self.raises:
+            raise RuntimeError("CUDA went away")
+        if self.error:
+            return FrameResult(error=self.error)
+        read = PlateRead(text="ABC1234", confidence=0.97, char_confidences=(0.99,) * 7,
+                         region="us", box=(10, 20, 110, 60), det_score=0.9)
+        return FrameResult(reads=[read], timings={"detect": 3.0, "ocr": 2.0})
+
+
+def make(redis_client, engine, batch_max=8, queues=("node-n1", "frames")):
+    keys = Keys("alpr:")
+    store = FrameStore(redis_client, keys)
+    proc = FrameProcessor(redis_client, store, keys, engine, "n1", list(queues), "frames",
+                          batch_max, Metrics(), Retry(retries=1, sleep=lambda s: None))
+    return proc, store, keys
+
+
+def test_read_record_has_reads_timings_truth(redis_client):
+    proc, store, keys = make(redis_client, fake_plate_engine())
+    (fid,) = put_frames(redis_client, keys, 1, truth=["ABC1234"])
+    assert proc.process_frame(fid, "cam1") == "read"
+    rec = results(redis_client, keys)[fid]
+    assert rec.status == "read" and rec.node == "n1" and rec.truth == ["ABC1234"]
+    assert rec.reads[0]["text"] == "ABC1234" and rec.reads[0]["box"] == [10, 20, 110, 60]
+    assert {"claim", "queue", "infer", "detect", "ocr", "total"} <= set(rec.timings)
+    assert not redis_client.hlen(keys.running("n1"))
+    assert store.accounting("cam1")["read"] == 1
+
+
+def test_stale_when_old_or_expired_without_inference(redis_client):
+    calls = []
+
+    class counting(NullEngine):
+        def process(self, env):
+            calls.append(env.frame_id)
+            return super().process(env)
+
+    proc, store, keys = make(redis_client, counting())
+    (old,) = put_frames(redis_client, keys, 1, ts=time.time() - 60, max_age=5.0)
+    (gone,) = put_frames(redis_client, keys, 1)
+    redis_client.delete(keys.frame(gone))  # the key expired before any worker took it
+    assert proc.process_frame(old, "cam1") == "stale"
+    assert proc.process_frame(gone, "cam1") == "stale"
+    recs = results(redis_client, keys)
+    assert recs[old].reason.startswith("expired: age") and recs[gone].reason.startswith("expired")
+    assert calls == []
+    assert store.accounting("cam1") == {"produced": 2, "read": 0, "stale": 2, "dropped": 0,
+                                        "failed": 0, "in_flight": 0}
+
+
+@pytest.mark.parametrize("engine,reason", [
+    (fake_plate_engine(error="cannot decode image"), "failed:bad_image"),
+    (fake_plate_engine(error="bad_image: truncated JPEG"), "failed:bad_image"),
+    (fake_plate_engine(raises=True), "failed:engine"),
+])
+def test_engine_errors_become_failed_records(redis_client, engine, reason):
+    proc, store, keys = make(redis_client, engine)
+    (fid,) = put_frames(redis_client, keys, 1)
+    assert proc.process_frame(fid, "cam1") == reason
+    assert store.counts("cam1")[reason] == 1
+
+
+def test_undecodable_envelope_is_bad_frame(redis_client):
+    proc, store, keys = make(redis_client, NullEngine())
+    (fid,) = put_frames(redis_client, keys, 1)
+    redis_client.set(keys.frame(fid), b"\x93not an envelope")
+    assert proc.process_frame(fid, "cam1") == "failed:bad_frame"
+    assert results(redis_client, keys)[fid].reason.startswith("bad_frame")
+
+
+def test_run_job_drains_ready_jobs_up_to_batch_max(redis_client):
+    proc, store, keys = make(redis_client, NullEngine(), batch_max=4)
+    ids = put_frames(redis_client, keys, 6)
+    redis_client.lpop("rq:queue:frames")  # RQ itself dequeued the first job
+    out = proc.run_job([(ids[0], "cam1")])
+    assert out == {"frames": 4, "drained": 3}
+    assert redis_client.llen("rq:queue:frames") == 2
+    assert not any(redis_client.exists("rq:job:%s" % i) for i in ids[1:4])  # drained jobs cleaned
+    assert store.accounting("cam1")["read"] == 4
+    proc.drained = True  # an operator drained the node: shared queue no longer drained
+    assert proc.queue_names() == ["node-n1"]
+    assert proc.run_job([(ids[4], "cam1")]) == {"frames": 1, "drained": 0}
+
+
+def test_stop_request_stops_draining(redis_client):
+    proc, store, keys = make(redis_client, NullEngine())
+    ids = put_frames(redis_client, keys, 3)
+    proc.stop_requested = True
+    assert proc.run_job([(ids[0], "cam1")])["frames"] == 1
+
+
+def test_build_engine_specs():
+    assert build_engine("null", None).name == "null"
+    sleeper = build_engine("sleep:0.01", None)
+    assert isinstance(sleeper, SleepEngine) and sleeper.seconds == 0.01
+    started = time.time()
+    sleeper.process(None)
+    assert time.time() - started >= 0.01
+    for bad in ("sleep:x", "gpu", "sleep:-1"):
+        with pytest.raises(Exception):
+            build_engine(bad, None)

@@ -1,0 +1,90 @@
+"""RQ wire: msgpack serializer, allowlisted Job, refusal of pickled and foreign jobs, drain decoding."""
+import pickle  # tests only: build the payload the worker must refuse
+import zlib
+
+import pytest
+
+from worker.drain import Drainer, decode_frame_job
+from worker.jobs import (
+    FUNC_NAME,
+    AllowlistJob,
+    enqueue_frames,
+    frames_of,
+    make_queue,
+    parse_frames,
+    refusal,
+)
+from worker.serializer import MsgpackSerializer, PayloadRefused
+
+
+def test_serializer_round_trip_and_refuses_pickle():
+    obj = [FUNC_NAME, None, [[["f1", "cam"]]], {}]
+    assert MsgpackSerializer.loads(MsgpackSerializer.dumps(obj)) == obj
+    with pytest.raises(PayloadRefused):
+        MsgpackSerializer.loads(pickle.dumps(("os.system", None, ("id",), {}), protocol=2))
+    with pytest.raises(PayloadRefused):
+        MsgpackSerializer.loads(b"\xc1garbage")
+    with pytest.raises(PayloadRefused):
+        MsgpackSerializer.loads("text, not bytes")
+
+
+@pytest.mark.parametrize("bad", [[], "x", [["a"]], [["a", 1]], [["", "c"]], [["a" * 500, "c"]],
+                                 [["a", "b"]] * 300, None])
+def test_parse_frames_rejects_malformed(bad):
+    with pytest.raises(ValueError):
+        parse_frames(bad)
+
+
+def test_enqueued_job_is_msgpack_and_allowed(redis_client):
+    queue = make_queue("frames", redis_client)
+    job = enqueue_frames(queue, [("f1", "cam1")], job_id="f1")
+    stored = redis_client.hget("rq:job:f1", "data")
+    assert decode_frame_job(stored) == [("f1", "cam1")]
+    fetched = AllowlistJob.fetch("f1", connection=redis_client, serializer=MsgpackSerializer)
+    assert refusal(fetched) is None and frames_of(fetched) == [("f1", "cam1")]
+    assert fetched.result_ttl == 10 and fetched.failure_ttl == 3600 and job.id == "f1"
+    assert len(stored) < 300  # keys only: no pixels inside RQ's job data
+
+
+def test_foreign_function_refused_before_import(redis_client):
+    from rq import Queue
+
+    q = Queue("frames", connection=redis_client, serializer=MsgpackSerializer)
+    q.enqueue_call("os.system", args=("echo pwned",), job_id="evil")
+    job = AllowlistJob.fetch("evil", connection=redis_client, serializer=MsgpackSerializer)
+    counter, reason = refusal(job)
+    assert counter == "refused_function" and "os.system" in reason
+    with pytest.raises(Exception) as info:
+        job.func  # noqa: B018 - the property itself must refuse
+    assert "allowlist" in str(info.value)
+
+
+def test_pickled_job_from_a_default_rq_queue_is_refused(redis_client):
+    from rq import Queue
+
+    Queue("frames", connection=redis_client).enqueue_call(FUNC_NAME, args=([["f", "c"]],),
+                                                        job_id="pickled")
+    raw = zlib.decompress(redis_client.hget("rq:job:pickled", "data"))
+    assert raw[:1] == b"\x80"  # it really is a pickle
+    job = AllowlistJob.fetch("pickled", connection=redis_client, serializer=MsgpackSerializer)
+    counter, reason = refusal(job)
+    assert counter == "refused_payload" and "pickle" in reason
+    assert frames_of(job) == []
+
+
+def test_drainer_pops_in_queue_order_and_gives_back_foreign_jobs(redis_client):
+    from rq import Queue
+
+    shared = make_queue("frames", redis_client)
+    own = make_queue("node-n1", redis_client)
+    enqueue_frames(shared, [("s1", "c")], job_id="s1")
+    enqueue_frames(own, [("o1", "c")], job_id="o1")
+    drainer = Drainer(redis_client)
+    first = drainer.pop(["node-n1", "frames"])
+    assert first.job_id == "o1" and first.frames == [("o1", "c")]
+    assert drainer.pop(["node-n1", "frames"]).job_id == "s1"
+    assert drainer.pop(["node-n1", "frames"]) is None
+    Queue("frames", connection=redis_client).enqueue_call(FUNC_NAME, args=([["x", "c"]],),
+                                                        job_id="pickled")
+    assert drainer.pop(["frames"]) is None  # not ours to run here: back to RQ's path
+    assert redis_client.lrange("rq:queue:frames", 0, -1) == [b"pickled"]

@@ -1,0 +1,146 @@
+"""The real `alpr worker` process: end to end, heartbeat, metrics, drain, refusals, SIGTERM."""
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+from alpr.frame_store import FrameStore
+from alpr.keys import Keys
+from conftest import subprocess_env
+from redis_server import free_port
+from worker_helpers import put_frames, results, wait_for
+
+KEYS = Keys("alpr:")
+
+
+def start_worker(redis_url, tmp_path, node="n1", engine="null", extra=()):
+    log = open(str(tmp_path / ("%s.log" % node)), "wb")
+    args = [sys.executable, "-m", "alpr", "worker", "--redis-url", redis_url, "--node", node,
+            "--engine", engine, "--heartbeat", "0.2"] + list(extra)
+    return subprocess.Popen(args, env=subprocess_env(), stdout=log, stderr=subprocess.STDOUT)
+
+
+def log_text(tmp_path, node="n1"):
+    with open(str(tmp_path / ("%s.log" % node)), "rb") as fh:
+        return fh.read().decode("utf-8", "replace")
+
+
+def stop(proc, timeout=20):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    return proc.returncode
+
+
+def test_burst_worker_reads_every_frame(redis_client, redis_url, tmp_path):
+    ids = put_frames(redis_client, KEYS, 25)
+    proc = start_worker(redis_url, tmp_path, extra=["--burst"])
+    assert proc.wait(60) == 0, log_text(tmp_path)
+    recs = results(redis_client, KEYS)
+    assert set(recs) == set(ids) and all(r.status == "read" for r in recs.values())
+    acc = FrameStore(redis_client, KEYS).accounting("cam1")
+    assert acc == {"produced": 25, "read": 25, "stale": 0, "dropped": 0, "failed": 0,
+                   "in_flight": 0}
+
+
+def test_heartbeat_metrics_drain_and_graceful_sigterm(redis_client, redis_url, tmp_path):
+    port = free_port()
+    proc = start_worker(redis_url, tmp_path, engine="sleep:0.4", extra=["--metrics-port", str(port)])
+    try:
+        assert wait_for(lambda: redis_client.exists(KEYS.node_alive("n1")), 60), log_text(tmp_path)
+        assert 0 < redis_client.pttl(KEYS.node_alive("n1")) <= 600 * 3 + 1000
+        assert redis_client.sismember(KEYS.nodes, "n1")
+        stats = redis_client.hgetall(KEYS.node_stats("n1"))
+        assert stats[b"engine"] == b"sleep:0.4" and b"fps" in stats
+
+        # work arrives; the metrics endpoint shows it
+        ids = put_frames(redis_client, KEYS, 2)
+        assert wait_for(lambda: len(results(redis_client, KEYS)) == 2, 20)
+        body = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5).read()
+        text = body.decode()
+        assert 'alpr_frames_total{status="read"} 2' in text
+        assert 'alpr_stage_ms_count{stage="infer"} 2' in text
+        assert wait_for(lambda: int(redis_client.hget(KEYS.node_stats("n1"), "frames")) == 2, 5)
+
+        # drained: shared-queue work waits, the node's own queue is still served
+        redis_client.sadd(KEYS.drained(), "n1")
+        assert wait_for(lambda: redis_client.hget(KEYS.node_stats("n1"), "drained") == b"1", 10)
+        time.sleep(1.2)  # the idle pop in flight when the drain landed times out (1 s)
+        (shared,) = put_frames(redis_client, KEYS, 1)
+        (own,) = put_frames(redis_client, KEYS, 1, queue=KEYS.node_queue("n1"))
+        assert wait_for(lambda: own in results(redis_client, KEYS), 10)
+        time.sleep(0.8)
+        assert shared not in results(redis_client, KEYS)
+        redis_client.srem(KEYS.drained(), "n1")
+        assert wait_for(lambda: shared in results(redis_client, KEYS), 10)
+
+        # SIGTERM mid-frame: that frame finishes, the rest stay queued, exit code 0
+        more = put_frames(redis_client, KEYS, 4)
+        assert wait_for(lambda: redis_client.hlen(KEYS.running("n1")) == 1, 10)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0, log_text(tmp_path)
+        recs = results(redis_client, KEYS)
+        finished = [i for i in more if i in recs]
+        assert len(finished) == 1 and recs[finished[0]].status == "read"
+        assert redis_client.hlen(KEYS.running("n1")) == 0
+        assert redis_client.llen("rq:queue:frames") == 3  # untouched, for another node
+        assert not redis_client.exists(KEYS.node_alive("n1"))  # clean exit is not a death
+        assert set(ids) <= set(recs)
+    finally:
+        stop(proc)
+
+
+def test_refused_jobs_counted_and_worker_goes_on(redis_client, redis_url, tmp_path):
+    from rq import Queue
+
+    from worker.serializer import MsgpackSerializer
+
+    Queue("frames", connection=redis_client).enqueue_call(
+        "worker.jobs.process_frames", args=([["x", "cam1"]],))  # pickle payload
+    Queue("frames", connection=redis_client, serializer=MsgpackSerializer).enqueue_call(
+        "builtins.eval", args=("1+1",))
+    (good,) = put_frames(redis_client, KEYS, 1)
+    proc = start_worker(redis_url, tmp_path, extra=["--burst"])
+    assert proc.wait(60) == 0, log_text(tmp_path)
+    security = {k.decode(): int(v) for k, v in redis_client.hgetall(KEYS.security).items()}
+    assert security == {"refused_payload": 1, "refused_function": 1}
+    assert results(redis_client, KEYS)[good].status == "read"
+    assert "refused job" in log_text(tmp_path)
+
+
+def test_bad_frames_and_stale_do_not_stop_the_worker(redis_client, redis_url, tmp_path):
+    (bad,) = put_frames(redis_client, KEYS, 1)
+    redis_client.set(KEYS.frame(bad), b"garbage")
+    (old,) = put_frames(redis_client, KEYS, 1, ts=time.time() - 100, max_age=5.0)
+    (good,) = put_frames(redis_client, KEYS, 1)
+    proc = start_worker(redis_url, tmp_path, extra=["--burst"])
+    assert proc.wait(60) == 0, log_text(tmp_path)
+    recs = results(redis_client, KEYS)
+    assert (recs[bad].status, recs[old].status, recs[good].status) == ("failed", "stale", "read")
+    assert FrameStore(redis_client, KEYS).counts("cam1")["failed:bad_frame"] == 1
+
+
+def test_real_pipeline_on_a_generated_plate(redis_client, redis_url, tmp_path):
+    """When the engines' pipeline is installed, the worker reads a real plate through it."""
+    import pytest
+
+    try:
+        import engines.models  # noqa: F401
+        import cv2
+        from evaluation.scenes import generate_scene, scene_rng
+    except ImportError as exc:
+        pytest.skip("recognition pipeline not available here: %s" % exc)
+    image, text, _ = generate_scene(scene_rng(7, 0))
+    ok, buf = cv2.imencode(".jpg", image, [int(cv2.IMWRITE_JPEG_QUALITY), 90])
+    (fid,) = put_frames(redis_client, KEYS, 1, data=buf.tobytes(), truth=[text], max_age=120)
+    proc = start_worker(redis_url, tmp_path, engine="pipeline", extra=["--burst"])
+    assert proc.wait(180) == 0, log_text(tmp_path)
+    rec = results(redis_client, KEYS)[fid]
+    assert rec.status == "read", rec.reason
+    assert text in [r["text"] for r in rec.reads], (text, rec.reads)

@@ -1,0 +1,37 @@
+"""Shared helpers of the worker tests: put frames exactly as the producer does."""
+import time
+import uuid
+
+from alpr.frame_store import FrameStore
+from alpr.protocol import FrameEnvelope, decode_result
+from worker.jobs import enqueue_frames, make_queue
+
+
+def put_frames(client, keys, count, camera="cam1", queue="frames", data=b"\xff\xd8jpeg",
+               max_age=30.0, ts=None, truth=None):
+    """Store ``count`` envelopes and enqueue one RQ job per frame (one MULTI each); ids back."""
+    store = FrameStore(client, keys)
+    rq_queue = make_queue(queue, client)
+    ids = []
+    for i in range(count):
+        env = FrameEnvelope(frame_id=uuid.uuid4().hex, camera=camera, data=data, seq=i,
+                            ts=time.time() if ts is None else ts, max_age_s=max_age, truth=truth)
+        store.put(env, queue_job_fn=lambda pipe, e=env: enqueue_frames(
+            rq_queue, [(e.frame_id, e.camera)], pipeline=pipe, job_id=e.frame_id))
+        ids.append(env.frame_id)
+    return ids
+
+
+def results(client, keys):
+    """Result records of the stream, in order, keyed by frame id."""
+    return {r.frame_id: r for r in (decode_result(f) for _, f in client.xrange(keys.results))}
+
+
+def wait_for(predicate, timeout=20.0, step=0.05):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    return predicate()
