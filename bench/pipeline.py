@@ -1,0 +1,218 @@
+"""`alpr bench pipeline DIR`: our pipeline against platerec's own `detect_read`, same run.
+
+Both read every image of the folder from its JPEG bytes (decode counted for both), with the
+same ONNX Runtime thread settings, warm-up excluded, frames interleaved (one reference
+call, then one pipeline call) so machine noise hits both alike. Reported: frames/s of each,
+exact reads of each, the pipeline's overhead beyond the two models' own inference time,
+and `prep_ms` (JPEG decode + detector input prep, median per frame).
+"""
+import io
+import os
+import time
+from typing import Any, Dict, List, Optional, Sequence
+
+import click
+
+from alpr import defaults
+from alpr.cli_options import build_settings, model_options
+from bench.report import emit, ms_median, plot_bars, report_options
+from evaluation.openalpr import LabelledImage, read_dataset
+from evaluation.score import Scorer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_DIR = os.path.normpath(os.path.join(ROOT, defaults.OPENALPR_DIR, "br"))
+PREP_STAGES = ("decode", "det_prep")
+STAGES = ("decode", "det_prep", "det_infer", "det_post", "ocr_prep", "ocr_infer", "ocr_post")
+
+
+def find_runtimes(obj: Any, depth: int = 4) -> List[Any]:
+    """Every engines.runtime.Runtime reachable from the pipeline (its models' own timers)."""
+    from engines.runtime import Runtime
+
+    explicit = getattr(obj, "runtimes", None)
+    if explicit is not None:
+        found = explicit() if callable(explicit) else explicit
+        return list(found)
+    seen = {}  # type: Dict[int, Any]
+
+    def walk(value: Any, level: int) -> None:
+        if isinstance(value, Runtime):
+            seen.setdefault(id(value), value)
+            return
+        if level <= 0 or isinstance(value, (str, bytes, int, float)):
+            return
+        if isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item, level - 1)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item, level - 1)
+        elif hasattr(value, "__dict__"):
+            for item in vars(value).values():
+                walk(item, level - 1)
+
+    walk(obj, depth)
+    return list(seen.values())
+
+
+def reference_reader(settings: Any) -> Any:
+    """platerec's own Platerec (with platedet) on the same providers and thread counts."""
+    import onnxruntime as ort
+    from platerec import Platerec
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = settings.intra_op_threads
+    options.inter_op_num_threads = settings.inter_op_threads
+    return Platerec(sess_options=options, providers=list(settings.providers))
+
+
+def reference_read(reader: Any, data: bytes) -> List[Any]:
+    """Decode with PIL as platerec's users do, then detect_read; reads as (text, box)."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(data)).convert("RGB")
+    out = reader.detect_read(image)
+    return [(w, [int(v) for v in b]) for w, b in zip(out.get("words", []), out.get("boxes", []))]
+
+
+def _fps(frames: int, seconds: float) -> float:
+    return frames / seconds if seconds > 0 else 0.0
+
+
+def run_bench(images: Sequence[LabelledImage], settings: Any, repeat: int = 1, warmup: int = 2,
+              reference: bool = True, progress: Optional[Any] = None) -> Dict[str, Any]:
+    """Time and score both readers on the images; returns the JSON-ready summary."""
+    from engines.models import build_pipeline
+
+    blobs = []
+    for image in images:
+        with open(image.path, "rb") as fh:
+            blobs.append(fh.read())
+    pipeline = build_pipeline(settings)
+    runtimes = find_runtimes(pipeline)
+    ref = reference_reader(settings) if reference else None
+    for data in (blobs * max(1, warmup))[:warmup]:  # allocations and first-call costs
+        pipeline.process_bytes(data)
+        if ref is not None:
+            reference_read(ref, data)
+    ours, theirs = Scorer(defaults.EVAL_IOU), Scorer(defaults.EVAL_IOU)
+    pipe_s = ref_s = 0.0
+    infer_ms = 0.0
+    stage_ms = {}  # type: Dict[str, List[float]]
+    prep = []  # type: List[float]
+    errors = 0
+    for rep in range(repeat):
+        for image, data in zip(images, blobs):
+            if ref is not None:
+                start = time.perf_counter()
+                ref_reads = reference_read(ref, data)
+                ref_s += time.perf_counter() - start
+                if rep == 0:
+                    theirs.add(image, ref_reads)
+            before = sum(r.total_ms for r in runtimes)
+            start = time.perf_counter()
+            result = pipeline.process_bytes(data)
+            pipe_s += time.perf_counter() - start
+            infer_ms += sum(r.total_ms for r in runtimes) - before
+            errors += 1 if result.error else 0
+            for stage, ms in result.timings.items():
+                stage_ms.setdefault(stage, []).append(float(ms))
+            prep.append(sum(float(result.timings.get(s, 0.0)) for s in PREP_STAGES))
+            if rep == 0:
+                ours.add(image, [(r.text, r.box) for r in result.reads], result.timings, result.error)
+            if progress is not None:
+                progress(1)
+    close = getattr(pipeline, "close", None)
+    if callable(close):
+        close()
+    frames = len(images) * repeat
+    mine, ref_summary = ours.summary(), theirs.summary()
+    fps = _fps(frames, pipe_s)
+    ref_fps = _fps(frames, ref_s) if ref is not None else None
+    pipe_ms = pipe_s * 1000.0
+    return {
+        "images": len(images),
+        "repeat": repeat,
+        "frames": frames,
+        "fps": round(fps, 3),
+        "reference_fps": round(ref_fps, 3) if ref_fps else None,
+        "speedup": round(fps / ref_fps, 3) if ref_fps else None,
+        "overhead_fraction": round((pipe_ms - infer_ms) / pipe_ms, 4) if pipe_ms > 0 else None,
+        "inference_ms_per_frame": round(infer_ms / frames, 2) if frames else None,
+        "pipeline_ms_per_frame": round(pipe_ms / frames, 2) if frames else None,
+        "reference_ms_per_frame": round(ref_s * 1000.0 / frames, 2) if ref is not None else None,
+        "exact": mine["exact"],
+        "reference_exact": ref_summary["exact"] if ref is not None else None,
+        "detected": mine["detected"],
+        "reference_detected": ref_summary["detected"] if ref is not None else None,
+        "prep_ms": round(ms_median(prep), 3) if prep else None,
+        "median_ms": {s: round(ms_median(v), 3) for s, v in sorted(stage_ms.items()) if v},
+        "errors": errors,
+        "runtimes": len(runtimes),
+        "threads": {"intra_op": settings.intra_op_threads, "inter_op": settings.inter_op_threads},
+        "providers": list(settings.providers),
+        "misses": [m["image"] for m in mine["misses"]],
+        "reference_misses": [m["image"] for m in ref_summary["misses"]] if ref is not None else None,
+    }
+
+
+def summary_rows(s: Dict[str, Any]) -> List[List[Any]]:
+    """Table rows: one per reader, then the derived figures with their targets."""
+    rows = [["pipeline", s["fps"], s["pipeline_ms_per_frame"], "%d/%d" % (s["exact"], s["images"]),
+             "%d/%d" % (s["detected"], s["images"])]]
+    if s["reference_fps"] is not None:
+        rows.append(["platerec detect_read", s["reference_fps"], s["reference_ms_per_frame"],
+                     "%d/%d" % (s["reference_exact"], s["images"]),
+                     "%d/%d" % (s["reference_detected"], s["images"])])
+    return rows
+
+
+@click.command("pipeline")
+@click.argument("directory", required=False, type=click.Path(file_okay=False))
+@model_options
+@click.option("--repeat", type=int, default=defaults.BENCH_REPEAT, show_default=True,
+              help="Passes over the image set.")
+@click.option("--warmup", type=int, default=defaults.BENCH_WARMUP, show_default=True,
+              help="Untimed frames run first.")
+@click.option("--limit", type=int, default=0, help="Use only the first N images (0 = all).")
+@click.option("--no-reference", is_flag=True, help="Skip platerec's own detect_read.")
+@report_options
+def pipeline_cmd(directory: Optional[str], repeat: int, warmup: int, limit: int, no_reference: bool,
+                 as_json: bool, plot_path: Optional[str], config_file: Optional[str],
+                 **flags: Any) -> None:
+    """Frames/s and reads of our pipeline vs platerec's own detect_read on DIR (default: br).
+
+    Also the pipeline's overhead beyond the models' own inference time, and prep_ms
+    (JPEG decode + detector input prep, median). Targets: speedup >= 1.1 at equal or
+    better reads, overhead <= 0.05, prep_ms <= 6 for a 1080p JPEG.
+    """
+    directory = directory or DEFAULT_DIR
+    if not os.path.isdir(directory):
+        raise click.ClickException("image folder not found: %s" % directory)
+    dataset = read_dataset(directory)
+    for problem in dataset.problems:
+        click.echo("warning: %s" % problem, err=True)
+    images = dataset.images[:limit] if limit > 0 else dataset.images
+    if not images:
+        raise click.ClickException("no labelled images under %s" % directory)
+    if repeat < 1:
+        raise click.BadParameter("must be at least 1", param_hint="--repeat")
+    settings = build_settings(config_file, **flags)
+    with click.progressbar(length=len(images) * repeat, label="bench pipeline",
+                           file=click.get_text_stream("stderr")) as bar:
+        summary = run_bench(images, settings, repeat, max(0, warmup), not no_reference, bar.update)
+    summary["directory"] = directory
+    notes = ["overhead beyond model inference: %s of pipeline time (target <= 0.05)"
+             % summary["overhead_fraction"],
+             "prep_ms (decode + detector prep, median): %s (target <= 6 for 1080p)" % summary["prep_ms"],
+             "median ms: " + "  ".join("%s=%.1f" % (k, v) for k, v in summary["median_ms"].items())]
+    if summary["speedup"] is not None:
+        notes.insert(0, "speedup: %.2fx (target >= 1.1 at equal or better reads: %s)"
+                     % (summary["speedup"], summary["exact"] >= summary["reference_exact"]))
+    if plot_path:
+        stages = [s for s in STAGES if s in summary["median_ms"]]
+        plot_bars(plot_path, "pipeline stages (median ms per frame)", ["pipeline"],
+                  {s: [summary["median_ms"][s]] for s in stages}, ylabel="ms", stacked=True)
+        notes.append("plot: %s" % plot_path)
+    emit(summary, ["reader", "frames/s", "ms/frame", "exact", "detected"], summary_rows(summary),
+         as_json, title="%d images x %d from %s" % (len(images), repeat, directory), notes=notes)

@@ -1,0 +1,124 @@
+"""`alpr eval DIR` (score a labelled folder) and `alpr scenes OUT_DIR` (make one)."""
+import json
+import sys
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+import click
+
+from alpr import defaults
+from alpr.cli_options import build_settings, model_options
+from alpr.errors import AlprError
+from evaluation.openalpr import read_dataset
+from evaluation.score import Scorer
+
+MAX_MISSES_SHOWN = 40  # the human table lists at most this many misses; --json has all
+
+
+def _stderr_bar(items: List[Any], label: str) -> Any:
+    return click.progressbar(items, label=label, file=sys.stderr, show_pos=True)
+
+
+def read_image_file(pipeline: Any, path: str) -> Tuple[List[Tuple[str, Any]], Dict[str, float], Optional[str]]:
+    """Run the pipeline on one image file: (reads as (text, box), timings, error or None)."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+        result = pipeline.process_bytes(data)
+    except (AlprError, OSError) as exc:  # one bad file is a scored miss, not a crash
+        return [], {}, "%s: %s" % (type(exc).__name__, exc)
+    reads = [(r.text, r.box) for r in result.reads]
+    return reads, dict(result.timings), result.error
+
+
+def format_summary(summary: Dict[str, Any]) -> str:
+    """The human table of an eval summary: totals (and per region), stage medians, misses."""
+    lines = ["%-8s %7s %9s %8s %7s %8s" % ("region", "plates", "detected", "recall", "exact", "rate")]
+
+    def row(name: str, t: Dict[str, Any]) -> str:
+        return "%-8s %7d %9d %7.1f%% %7d %7.1f%%" % (
+            name, t["plates"], t["detected"], 100 * t["detection_recall"], t["exact"],
+            100 * t["exact_rate"])
+
+    for region, totals in sorted(summary.get("by_region", {}).items()):
+        lines.append(row(region, totals))
+    lines.append(row("all", summary))
+    if summary.get("errors"):
+        lines.append("frames with errors: %d" % summary["errors"])
+    stages = summary.get("median_ms", {})
+    if stages:
+        lines.append("median ms: " + "  ".join("%s=%.1f" % kv for kv in sorted(stages.items())))
+    misses = summary.get("misses", [])
+    if misses:
+        lines.append("misses (%d):" % len(misses))
+        for miss in misses[:MAX_MISSES_SHOWN]:
+            why = "error: %s" % miss["error"] if miss.get("error") else (
+                "not detected" if not miss["detected"] else "misread")
+            lines.append("  %-28s %-10s -> %-14s (%s)" % (
+                miss["region"] + "/" + miss["image"], miss["label"],
+                ",".join(miss["reads"]) or "-", why))
+        if len(misses) > MAX_MISSES_SHOWN:
+            lines.append("  ... %d more (see --json)" % (len(misses) - MAX_MISSES_SHOWN))
+    return "\n".join(lines)
+
+
+@click.command("eval")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@model_options
+@click.option("--regions", default="", help="Comma-separated region folders to keep (DIR of regions).")
+@click.option("--limit", type=int, default=0, help="Score only the first N images (0 = all).")
+@click.option("--json", "as_json", is_flag=True, help="End with one JSON object on the last line.")
+def eval_cmd(directory: str, regions: str, limit: int, as_json: bool,
+             config_file: Optional[str], **flags: Any) -> None:
+    """Score the pipeline on an OpenALPR-format folder (a region folder or a folder of them).
+
+    Detection recall (IoU >= 0.3 with the labelled box), exact-read rate (spaces, dashes and
+    case ignored; a plate is exact when any read on its frame equals the label), and the
+    median milliseconds of each pipeline stage.
+    """
+    from engines.models import build_pipeline
+
+    dataset = read_dataset(directory, [r for r in regions.split(",") if r])
+    for problem in dataset.problems:
+        click.echo("warning: %s" % problem, err=True)
+    images = dataset.images[:limit] if limit > 0 else dataset.images
+    if not images:
+        raise click.ClickException("no labelled images under %s" % directory)
+    settings = build_settings(config_file, **flags)
+    pipeline = build_pipeline(settings)
+    scorer = Scorer(defaults.EVAL_IOU)
+    start = time.perf_counter()
+    try:
+        with _stderr_bar(images, "eval") as bar:
+            for image in bar:
+                reads, timings, error = read_image_file(pipeline, image.path)
+                scorer.add(image, reads, timings, error)
+    finally:
+        close = getattr(pipeline, "close", None)
+        if callable(close):
+            close()
+    summary = scorer.summary()
+    summary["elapsed_s"] = round(time.perf_counter() - start, 3)
+    summary["label_problems"] = dataset.problems
+    summary["detector"], summary["ocr"] = settings.detector, settings.ocr
+    click.echo(format_summary(summary))
+    if as_json:
+        click.echo(json.dumps(summary, sort_keys=True))
+
+
+@click.command("scenes")
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("--count", type=int, default=50, show_default=True, help="Scenes to write.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same scenes.")
+@click.option("--width", type=int, default=defaults.SCENE_SIZE[0], show_default=True)
+@click.option("--height", type=int, default=defaults.SCENE_SIZE[1], show_default=True)
+def scenes_cmd(out_dir: str, count: int, seed: int, width: int, height: int) -> None:
+    """Write labelled synthetic scenes (Mercosul-style plates on simple cars) in OpenALPR format."""
+    from evaluation.scenes import write_scenes
+
+    if count < 1:
+        raise click.BadParameter("must be at least 1", param_hint="--count")
+    if width < 640 or height < 360:
+        raise click.BadParameter("scenes need at least 640 x 360 pixels", param_hint="--width/--height")
+    paths = write_scenes(out_dir, count, seed, (width, height))
+    click.echo("wrote %d scenes (seed %d) to %s" % (len(paths), seed, out_dir))
