@@ -19,8 +19,8 @@ _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 def child_env(extra: Optional[Dict[str, Any]] = None, python_path: str = ROOT) -> Dict[str, str]:
-    """Environment for children that import this checkout (unbuffered, ALPR_* cleared)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ALPR_")}
+    """Environment for children that import this checkout (unbuffered); flags beat ALPR_* env."""
+    env = dict(os.environ)
     env["PYTHONPATH"] = python_path + os.pathsep + env.get("PYTHONPATH", "")
     env["PYTHONUNBUFFERED"] = "1"
     for key, value in (extra or {}).items():
