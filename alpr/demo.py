@@ -227,13 +227,12 @@ class Fleet(object):
         from alpr.protocol import decode_result
 
         labelled = exact = 0
-        last = "-"
+        start = "-"
         while True:
-            batch = self.redis.xrange(self.keys.results, min=last, count=1000)
-            batch = [b for b in batch if b[0] != last] if last != "-" else batch
+            batch = self.redis.xrange(self.keys.results, min=start, count=1000)
             if not batch:
                 break
-            for entry_id, fields in batch:
+            for _entry_id, fields in batch:
                 try:
                     rec = decode_result(fields)
                 except Exception:  # noqa: BLE001 - malformed entries do not count
@@ -245,7 +244,8 @@ class Fleet(object):
                     best = max(rec.reads, key=lambda r: float(r.get("confidence") or 0.0))
                     if normalize_plate(str(best.get("text") or "")) == normalize_plate(rec.truth[0]):
                         exact += 1
-            last = batch[-1][0].decode() if isinstance(batch[-1][0], bytes) else batch[-1][0]
+            last = batch[-1][0]
+            start = "(" + (last.decode() if isinstance(last, bytes) else str(last))
         return {"labelled": labelled, "exact": exact}
 
     def events(self) -> List[Dict[str, Any]]:
