@@ -146,7 +146,7 @@ def reference_model(original: onnx.ModelProto, converted: onnx.ModelProto) -> on
     from onnx.utils import Extractor
 
     inputs = [name for name, _, _ in graph_inputs(original)]
-    return Extractor(original).extract_model(inputs, [str(info["boxes"]), str(info["scores"])])
+    return Extractor(onnx.shape_inference.infer_shapes(original)).extract_model(inputs, [str(info["boxes"]), str(info["scores"])])
 
 
 def reference_runs(original: onnx.ModelProto, converted: onnx.ModelProto, seed: int = 0,

@@ -181,9 +181,16 @@ def _patch_graph(graph: onnx.GraphProto, source: int, target: int,
             notes[label] = notes.get(label, 0) + 1
 
 
+def _onnx_version() -> Tuple[int, int]:
+    parts = (onnx.__version__.split(".") + ["0"])[:2]
+    return int(parts[0]), int("".join(c for c in parts[1] if c.isdigit()) or 0)
+
+
 def _converter_is_safe(source: int) -> bool:
-    # onnx's C++ converter aborts the process on opsets newer than its own release knows
-    return source <= defs.onnx_opset_version()
+    """Whether onnx.version_converter may be tried: its C++ code kills the process (SIGSEGV)
+    on opsets newer than its release knows, and onnx 1.11 (the Nano's Python 3.6) also
+    crashed here on a graph cut before NMS, so it is only used from onnx 1.13 on."""
+    return source <= defs.onnx_opset_version() and _onnx_version() >= (1, 13)
 
 
 def convert_opset(model: onnx.ModelProto, target: int, notes: List[str]) -> onnx.ModelProto:

@@ -159,7 +159,7 @@ def cut_before_nms(model: onnx.ModelProto, notes: List[str]) -> Optional[onnx.Mo
     inputs = [i.name for i in model.graph.input
               if i.name not in {t.name for t in model.graph.initializer}]
     try:
-        cut = Extractor(model).extract_model(inputs, [node.input[0], node.input[1]])
+        cut = Extractor(onnx.shape_inference.infer_shapes(model)).extract_model(inputs, [node.input[0], node.input[1]])
     except Exception as exc:
         raise ModelError("cannot cut the model before NMS: %s" % exc) from exc
     cut.metadata_props.extend(model.metadata_props)
