@@ -50,6 +50,7 @@ def check_backend(pre: CudaPreprocessor, frames: List[np.ndarray], seed: int) ->
         worst["letterbox_vs_engines_letterbox"] = 0.0
     for frame in frames:
         h, w = frame.shape[:2]
+        _poison(pre, "det", 3 * DET_SIZE * DET_SIZE * 4)  # NaN: any unwritten element shows
         got, geo = pre.letterbox(frame, DET_SIZE, DET_SIZE)
         ref, ref_geo = letterbox_cpu(frame, DET_SIZE, DET_SIZE)
         assert geo == ref_geo, (geo, ref_geo)
@@ -64,11 +65,26 @@ def check_backend(pre: CudaPreprocessor, frames: List[np.ndarray], seed: int) ->
             got_u8 = pre.crops_u8(frame, boxes, OCR_U8[0], OCR_U8[1], grey=grey).astype(np.int16)
             ref_u8 = crops_u8_cpu(frame, boxes, OCR_U8[0], OCR_U8[1], grey=grey).astype(np.int16)
             worst[key] = max(worst[key], float(np.abs(got_u8 - ref_u8).max()))
+        _poison(pre, "ocr_f32", len(boxes) * 3 * ENC_SIZE * ENC_SIZE * 4)
         got_n = pre.crops_normalized(frame, boxes, ENC_SIZE, ENC_SIZE)
+        assert np.isfinite(got_n).all()
         ref_n = crops_normalized_cpu(frame, boxes, ENC_SIZE, ENC_SIZE)
         levels = np.abs(got_n - ref_n) * (np.asarray(ENCODER_STD, np.float32)[None, :, None, None] * 255)
         worst["crops_norm"] = max(worst["crops_norm"], float(levels.max()))
     return worst
+
+
+def _poison(pre: CudaPreprocessor, name: str, nbytes: int) -> None:
+    """Fill device buffer `name` with 0xFF bytes (float32 NaN) before a kernel writes it."""
+    ptr = pre._buffer(name, nbytes)
+    if pre.backend == "cupy":
+        import cupy
+
+        cupy.cuda.runtime.memset(ptr, 0xFF, nbytes)
+    else:
+        import pycuda.driver as cuda
+
+        cuda.memset_d8(ptr, 0xFF, nbytes)
 
 
 def _engines_letterbox() -> Optional[Callable]:
@@ -92,23 +108,33 @@ def median_ms(fn: Callable[[], Any], repeats: int, warmup: int = 5) -> float:
     return statistics.median(times)
 
 
-def kernel_ms(pre: CudaPreprocessor, frame: np.ndarray, repeats: int) -> float:
-    """Median device time of the letterbox kernel alone (CUDA events), frame already uploaded."""
+def kernel_ms(pre: CudaPreprocessor, frame: np.ndarray, repeats: int, batch: int = 50) -> float:
+    """Device time of one letterbox kernel, frame already uploaded: `batch` launches back to
+    back between two CUDA events (keeps the GPU busy and clocked up), median over batches."""
     src = pre.upload(frame)
     dst = pre._buffer("det", 3 * DET_SIZE * DET_SIZE * 4)
     h, w = frame.shape[:2]
     launch = lambda: pre.launch_letterbox(src, h, w, DET_SIZE, DET_SIZE, dst)  # noqa: E731
     start, stop, elapsed = _events(pre)
-    for _ in range(10):
+    for _ in range(batch):
         launch()
     times = []
-    for _ in range(repeats):
+    for _ in range(max(3, repeats // batch * 4)):
         start.record(pre.stream)
-        launch()
+        for _ in range(batch):
+            launch()
         stop.record(pre.stream)
         stop.synchronize()
-        times.append(elapsed(start, stop))
+        times.append(elapsed(start, stop) / batch)
     return statistics.median(times)
+
+
+def upload_ms(pre: CudaPreprocessor, frame: np.ndarray, repeats: int) -> float:
+    """Wall ms of frame -> pinned staging -> device, synchronized (the host-side share)."""
+    def once() -> None:
+        pre.upload(frame)
+        pre._gpu.synchronize()
+    return median_ms(once, repeats)
 
 
 def _events(pre: CudaPreprocessor) -> Tuple[Any, Any, Callable[[Any, Any], float]]:
@@ -211,6 +237,7 @@ def run_bench(frames_n: int, repeats: int, seed: int, backends: List[str]) -> Di
                 "letterbox_host_to_host": median_ms(
                     lambda: pre.letterbox(hd, DET_SIZE, DET_SIZE), repeats),
                 "letterbox_kernel_only": kernel_ms(pre, hd, repeats),
+                "upload_frame_pinned": upload_ms(pre, hd, repeats),
                 "crops_norm_4_host_to_host": median_ms(lambda: pre.crops_normalized(hd, boxes),
                                                        repeats),
             }
