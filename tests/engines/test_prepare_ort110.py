@@ -1,0 +1,85 @@
+"""The default models, prepared on this interpreter, run on its onnxruntime and match.
+
+On the Nano's Python 3.6 (onnx 1.11, onnxruntime 1.10) this is the acceptance check:
+prepare works there, the ort1.10 copies load in ORT 1.10, platerec (opset 15) matches its
+originals directly; platedet's original (opset 17) cannot load in ORT 1.10, so its ort1.10
+copy is shown node-for-node identical to the original and matched against the
+independently converted fp32 trt8.2 copy. Conversions are cached once per session.
+"""
+import importlib.util
+
+import numpy as np
+import onnx
+import pytest
+
+from engines.prepare import convert, equivalence as eq
+
+pytestmark = pytest.mark.node
+
+
+def _installed(package: str) -> bool:
+    return importlib.util.find_spec(package) is not None
+
+
+@pytest.fixture(scope="session")
+def default_models():
+    if not (_installed("platedet") and _installed("platerec")):
+        pytest.skip("default models not installed (pip install --no-deps platedet==0.0.2 platerec==0.0.3)")
+    from engines.prepare.cli import default_model_paths
+
+    return default_model_paths()
+
+
+@pytest.fixture(scope="session")
+def prepared(default_models, tmp_path_factory):
+    """label -> target -> prepared path, converted once per session."""
+    out_dir = tmp_path_factory.mktemp("prepared")
+    out = {}
+    for label, path in default_models.items():
+        out[label] = {}
+        for target in ("ort1.10", "trt8.2"):
+            out[label][target] = convert.prepare(
+                path, target, str(out_dir / ("%s.%s.onnx" % (label, target)))).path
+    return out
+
+
+def _can_load(path: str) -> bool:
+    try:
+        eq.ort_session(path)
+        return True
+    except Exception:
+        return False
+
+
+@pytest.mark.parametrize("label", ["platerec-encoder", "platerec-decoder"])
+@pytest.mark.parametrize("target", ["ort1.10", "trt8.2"])
+def test_platerec_copies_match_the_originals(default_models, prepared, label, target):
+    original = onnx.load(default_models[label])
+    converted = onnx.load(prepared[label][target])
+    assert max(i.version for i in converted.opset_import) <= convert.TARGETS[target].max_opset
+    rows = eq.compare(converted, eq.reference_runs(original, converted), 5e-3, 1e-4)
+    assert len(rows) == 2 and all(r.ok for r in rows), eq.format_rows(rows)
+    if target == "ort1.10":
+        assert max(r.max_rel for r in rows) < 1e-6  # same graph, same runtime
+
+
+def test_platedet_copy_loads_and_matches(default_models, prepared):
+    original_path = default_models["platedet"]
+    copy_path = prepared["platedet"]["ort1.10"]
+    original, copy = onnx.load(original_path), onnx.load(copy_path)
+    assert max(i.version for i in copy.opset_import) == 15 and copy.ir_version <= 8
+    # only the opset import changed: every node and weight is the original's
+    assert [n.SerializeToString() for n in copy.graph.node] == \
+           [n.SerializeToString() for n in original.graph.node]
+    assert [t.SerializeToString() for t in copy.graph.initializer] == \
+           [t.SerializeToString() for t in original.graph.initializer]
+    feeds = eq.make_feeds(original, "real")
+    got = eq.run_model(copy_path, feeds)
+    assert got["output0"].shape == (1, 37, 8400) and np.isfinite(got["output0"].astype(np.float32)).all()
+    if _can_load(original_path):  # onnxruntime >= 1.12: compare with the original directly
+        rows = eq.compare(copy, eq.reference_runs(original, copy), 5e-3, 1e-4)
+    else:  # ORT 1.10 refuses opset 17: compare with the independently built fp32 trt8.2 copy
+        fp32 = prepared["platedet"]["trt8.2"]
+        runs = eq.reference_runs(onnx.load(fp32), copy)
+        rows = eq.compare(copy, runs, 5e-3, 1e-4)
+    assert all(r.ok for r in rows), eq.format_rows(rows)
