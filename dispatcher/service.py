@@ -142,16 +142,19 @@ class Dispatcher(object):
 
     def run(self, should_stop: Callable[[], bool], retry: Any) -> None:
         """Step until `should_stop()`; Redis outages are retried with backoff; then flush."""
-        self.start_with(retry)
-        while not should_stop():
-            retry.call(self._safe_step)
+        try:
+            retry.call(self.start)
+            while not should_stop():
+                retry.call(self._safe_step)
+        except Exception as exc:
+            if not (should_stop() and _is_redis_error(exc)):
+                raise
+            log.warning("stopping while Redis is unreachable: %s", exc)
+            return
         try:
             retry.call(self.flush)
         except Exception as exc:  # noqa: BLE001 - shutting down anyway; entries stay pending
             log.warning("could not flush open groups at shutdown (%s); they stay pending", exc)
-
-    def start_with(self, retry: Any) -> None:
-        retry.call(self.start)
 
     def _safe_step(self) -> int:
         try:
