@@ -17,9 +17,13 @@ log = logging.getLogger(__name__)
 RequeueFn = Callable[[List[Tuple[str, str]]], Any]  # [(frame_id, camera)] -> enqueue jobs
 
 
+RQ_QUEUE_PREFIX = "rq:queue:"  # RQ's list of a queue's job ids (stable across rq 1.x and 2.x)
+RQ_QUEUES_KEY = "rq:queues"  # RQ's set of every queue key it has seen
+
+
 def rq_queue_key(name: str) -> str:
-    """The Redis list RQ keeps a queue's job ids in (stable across rq 1.x and 2.x)."""
-    return "rq:queue:%s" % name
+    """The Redis list RQ keeps a queue's job ids in."""
+    return RQ_QUEUE_PREFIX + name
 
 
 class FleetWatch(object):
@@ -64,8 +68,13 @@ class FleetWatch(object):
         return out
 
     def queue_depths(self) -> Dict[str, int]:
-        """Jobs waiting in the shared queue and every node queue."""
-        names = [self.shared_queue] + [self.keys.node_queue(n) for n in self.node_names()]
+        """Jobs waiting in the shared queue, every node queue and any other RQ queue (rq:queues)."""
+        names = set([self.shared_queue] + [self.keys.node_queue(n) for n in self.node_names()])
+        for key in self.redis.smembers(RQ_QUEUES_KEY):
+            key = _text(key)
+            if key.startswith(RQ_QUEUE_PREFIX):
+                names.add(key[len(RQ_QUEUE_PREFIX):])
+        names = sorted(names)
         pipe = self.redis.pipeline(transaction=False)
         for name in names:
             pipe.llen(rq_queue_key(name))
