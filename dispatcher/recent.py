@@ -24,18 +24,25 @@ class RecentCache(object):
 
     def touch(self, camera: str, plates: Iterable[Tuple[str, float]], now: Optional[float] = None) -> int:
         """Record (text, seen_ts) reads of one camera; returns how many were written."""
+        return self.touch_many({camera: list(plates)}, now)
+
+    def touch_many(self, reads: Dict[str, List[Tuple[str, float]]], now: Optional[float] = None) -> int:
+        """Record reads of many cameras in one round trip: camera -> [(text, seen_ts)]."""
         now = time.time() if now is None else now
-        mapping = {}  # type: Dict[str, float]
-        for text, ts in plates:
-            text = normalize_plate(text)
-            if text:
-                mapping[text] = max(float(ts), mapping.get(text, 0.0))
-        if not mapping:
+        merged = {}  # type: Dict[str, Dict[str, float]]
+        for camera, plates in reads.items():
+            for text, ts in plates:
+                text = normalize_plate(text)
+                if text:
+                    for key in (self.keys.recent(camera), self.keys.recent()):
+                        row = merged.setdefault(key, {})
+                        row[text] = max(float(ts), row.get(text, 0.0))
+        if not merged:
             return 0
         pipe = self.redis.pipeline(transaction=False)
         ttl = max(1, int(self.ttl_s))
         newest_wins = _supports_gt(self.redis)
-        for key in (self.keys.recent(camera), self.keys.recent()):
+        for key, mapping in merged.items():
             if newest_wins:
                 pipe.zadd(key, mapping, gt=True)
             else:
@@ -45,7 +52,7 @@ class RecentCache(object):
                 pipe.zremrangebyscore(key, "-inf", now - self.ttl_s)
                 self._trimmed[key] = now
         pipe.execute()
-        return len(mapping)
+        return sum(len(m) for k, m in merged.items() if k != self.keys.recent())
 
     def last_seen(self, plate: str, camera: str = "") -> Optional[float]:
         """Capture time the plate was last read (on `camera`, or anywhere), or None."""

@@ -7,7 +7,7 @@ dead nodes. On shutdown every open group is emitted, so nothing is lost.
 import json
 import logging
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from alpr.errors import FrameDecodeError
 from alpr.keys import Keys
@@ -69,9 +69,11 @@ class Dispatcher(object):
         entries = self.consumer.read(held=self.grouper.held_entries())
         now = self.clock()
         ack = []  # type: List[str]
+        seen = {}  # type: Dict[str, List[Tuple[str, float]]]
         for entry_id, fields in entries:
-            if not self._process(entry_id, fields, now):
+            if not self._process(entry_id, fields, now, seen):
                 ack.append(entry_id)
+        self.recent.touch_many(seen, now=now)
         self.consumer.ack(ack)
         self.emit(self.grouper.close_idle(self.clock()))
         self.consumer.keepalive(self.grouper.held_entries())
@@ -79,7 +81,8 @@ class Dispatcher(object):
             self.fleet.tick()
         return len(entries)
 
-    def _process(self, entry_id: str, fields: Any, now: float) -> bool:
+    def _process(self, entry_id: str, fields: Any, now: float,
+                 seen: Dict[str, List[Tuple[str, float]]]) -> bool:
         """Use one entry; True if an open group now holds it (ack later), False to ack now."""
         self.stats["entries"] += 1
         try:
@@ -94,8 +97,8 @@ class Dispatcher(object):
             return False
         self.stats["reads"] += len(record.reads)
         seen_ts = record.ts or now
-        self.recent.touch(record.camera, [(str(r.get("text") or ""), seen_ts) for r in record.reads],
-                          now=now)
+        seen.setdefault(record.camera, []).extend(
+            (str(r.get("text") or ""), seen_ts) for r in record.reads)
         touched = self.grouper.add_frame(record.camera, record.site, record.frame_id, seen_ts,
                                          record.reads, now=now, truth=record.truth, entry=entry_id)
         return bool(touched)
