@@ -283,34 +283,47 @@ def build_engine(onnx_path: str, options: BuildOptions, trt: ModuleType,
             profile.set_shape(name, lo, opt, hi)
         config.add_optimization_profile(profile)
     calibrator = None
-    if options.int8:
-        if not builder.platform_has_fast_int8:
-            notes.append("this GPU has no fast INT8 (e.g. the Nano's Maxwell): INT8 may be slower")
-        if cuda is None:
-            raise ConfigError("INT8 calibration needs pycuda")
-        first = network.get_input(0)
-        shape = tuple(int(d) for d in first.shape)
-        if first.name in profiles:
-            shape = profiles[first.name][1]  # calibrate at the opt shape
-            config.set_calibration_profile(profile)
-        batches = []  # type: List[np.ndarray]
-        if options.calib_dir:
-            batches = calibration_batches(calibration_files(options.calib_dir, options.calib_max_images), shape)
-            report("INT8 calibration: %d batches of %d frames from %s"
-                   % (len(batches), shape[0], options.calib_dir))
-        calibrator = make_calibrator(trt, cuda, batches, options.calib_cache)
-        config.set_flag(trt.BuilderFlag.INT8)
-        config.int8_calibrator = calibrator
-        precision = "int8+fp16" if precision == "fp16" else "int8"
-    report("building %s engine from %s with TensorRT %s (workspace %d MB)..."
-           % (precision, os.path.basename(onnx_path), version, options.workspace_mb))
-    start = time.time()
-    with _Ticker(lambda s: report("  still building... %.0f s" % s), tick_s):
-        if hasattr(builder, "build_serialized_network"):
-            serialized = builder.build_serialized_network(network, config)
-        else:  # TensorRT < 8.0
-            built = builder.build_engine(network, config)
-            serialized = built.serialize() if built is not None else None
+    ctx = None
+    try:
+        if options.int8:
+            if not builder.platform_has_fast_int8:
+                notes.append("this GPU has no fast INT8 (e.g. the Nano's Maxwell): INT8 may be slower")
+            if cuda is None:
+                raise ConfigError("INT8 calibration needs pycuda")
+            from engines.tensorrt.cuda_context import shared_context
+
+            ctx = shared_context(0, cuda)  # calibration batches live in device memory
+            first = network.get_input(0)
+            shape = tuple(int(d) for d in first.shape)
+            if first.name in profiles:
+                shape = profiles[first.name][1]  # calibrate at the opt shape
+                config.set_calibration_profile(profile)
+            batches = []  # type: List[np.ndarray]
+            if options.calib_dir:
+                batches = calibration_batches(calibration_files(options.calib_dir,
+                                                                options.calib_max_images), shape)
+                report("INT8 calibration: %d batches of %d frames from %s"
+                       % (len(batches), shape[0], options.calib_dir))
+            calibrator = make_calibrator(trt, cuda, batches, options.calib_cache)
+            config.set_flag(trt.BuilderFlag.INT8)
+            config.int8_calibrator = calibrator
+            precision = "int8+fp16" if precision == "fp16" else "int8"
+        report("building %s engine from %s with TensorRT %s (workspace %d MB)..."
+               % (precision, os.path.basename(onnx_path), version, options.workspace_mb))
+        start = time.time()
+        with _Ticker(lambda s: report("  still building... %.0f s" % s), tick_s):
+            if hasattr(builder, "build_serialized_network"):
+                serialized = builder.build_serialized_network(network, config)
+            else:  # TensorRT < 8.0
+                built = builder.build_engine(network, config)
+                serialized = built.serialize() if built is not None else None
+    finally:
+        if calibrator is not None:
+            calibrator.device.free()
+        if ctx is not None:
+            from engines.tensorrt.cuda_context import release
+
+            release(ctx)
     seconds = time.time() - start
     if serialized is None:
         raise EngineError("TensorRT %s failed to build an engine from %s (see the TensorRT log; "
