@@ -57,9 +57,9 @@ TRT_WORKSPACE_MB = 256  # the seed's value; fits a 2 GB Nano beside the OS and w
 TRT_FP16 = True  # Nano's Maxwell GPU has fast FP16; halves memory and time
 ENGINE_CACHE_DIR = "~/.cache/alpr/engines"  # engines are per-GPU and per-TRT, kept locally
 TRT_ALLOW_BUILD = True  # a worker may build a missing/stale engine (minutes on a Nano) rather than refuse
+TRT_ZERO_COPY = "auto"  # mapped host memory for inputs on unified-memory Jetsons only (never/inputs/all)
 TRT_OCR_MAX_BATCH = 8  # OCR profile max batch: the most plates (MAX_PLATES) read in one call
 TRT_PROFILE_MAX_SEQ = 16  # decoder profile max sequence length (= OCR_MAX_TOKENS)
-TRT_CALIB_BATCH = 8  # INT8 calibration batch: enough frames per step, fits a Nano's memory
 TRT_CALIB_MAX_IMAGES = 500  # TensorRT's guidance: ~500 representative frames calibrate well
 PREPARE_RTOL = 5e-3  # converted-vs-original max |diff| / max |ref|: fp16 interiors round at ~1e-3
 PREPARE_ATOL = 1e-4  # absolute slack for outputs whose reference is all ~0

@@ -63,6 +63,9 @@ class Settings:
     engine_cache_dir: str = defaults.ENGINE_CACHE_DIR
     trt_workspace_mb: int = defaults.TRT_WORKSPACE_MB
     trt_fp16: bool = defaults.TRT_FP16
+    trt_allow_build: bool = defaults.TRT_ALLOW_BUILD  # false: refuse stale engines instead of building
+    trt_zero_copy: str = defaults.TRT_ZERO_COPY  # auto | never | inputs | all
+    trt_max_batch: int = defaults.TRT_OCR_MAX_BATCH  # OCR engine profile's largest batch
     # dispatcher
     group_window_s: float = defaults.GROUP_WINDOW_S
     group_similarity: float = defaults.GROUP_SIMILARITY
