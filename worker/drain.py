@@ -47,21 +47,36 @@ class Drainer(object):
 
     def pop(self, queue_names: Sequence[str]) -> Optional[DrainedJob]:
         """The next frame job, or None when the queues are empty or the next job is foreign."""
-        keys = [QUEUE_KEY_PREFIX + name for name in queue_names]
-        while keys:
-            got = self._pop(keys=keys, args=[JOB_KEY_PREFIX])
-            if not got:
-                return None
-            index, raw_id, data = int(got[0]), got[1], got[2]
-            job_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
-            if not data:
-                continue  # the job hash is gone (deleted or expired): RQ skips these too
-            frames = decode_frame_job(data)
-            if frames is None:
-                self.redis.lpush(keys[index - 1], job_id)  # RQ's path refuses and counts it
-                return None
-            return DrainedJob(job_id, keys[index - 1], frames)
-        return None
+        keys = queue_keys(queue_names)
+        if not keys:
+            return None
+        return self.parse(self._pop(keys=keys, args=[JOB_KEY_PREFIX]), queue_names)
+
+    def queue_pop(self, pipe: Any, queue_names: Sequence[str]) -> bool:
+        """Add the pop to a pipeline (saves a round trip after a finish); parse() its reply."""
+        keys = queue_keys(queue_names)
+        if keys:
+            pipe.eval(_POP, len(keys), *(keys + [JOB_KEY_PREFIX]))
+        return bool(keys)
+
+    def parse(self, got: Any, queue_names: Sequence[str]) -> Optional[DrainedJob]:
+        """A pop reply -> DrainedJob; hands foreign jobs back to RQ, skips vanished ones."""
+        if not got:
+            return None
+        keys = queue_keys(queue_names)
+        index, raw_id, data = int(got[0]), got[1], got[2]
+        job_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+        if not data:
+            return self.pop(queue_names)  # the job hash is gone: RQ skips these too
+        frames = decode_frame_job(data)
+        if frames is None:
+            self.redis.lpush(keys[index - 1], job_id)  # RQ's path refuses and counts it
+            return None
+        return DrainedJob(job_id, keys[index - 1], frames)
+
+
+def queue_keys(queue_names: Sequence[str]) -> List[str]:
+    return [QUEUE_KEY_PREFIX + name for name in queue_names]
 
 
 def decode_frame_job(data: bytes) -> Optional[List[Frame]]:

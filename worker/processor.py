@@ -6,7 +6,7 @@ FrameStore, so the per-camera accounting always balances. Redis calls go through
 """
 import logging
 import time
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from alpr.errors import FrameDecodeError
 from alpr.frame_store import FrameStore, counter_field, reason_class
@@ -20,7 +20,7 @@ from alpr.protocol import (
     decode_frame,
 )
 from alpr.retry import Retry
-from worker.drain import Drainer
+from worker.drain import Drainer, DrainedJob
 from worker.jobs import Frame, frames_of
 from worker.metrics import Metrics
 
@@ -58,19 +58,25 @@ class FrameProcessor(object):
 
     # --- jobs ----------------------------------------------------------------------------
     def run_job(self, frames: Sequence[Frame]) -> Dict[str, int]:
-        """Process the job's frames, then drain ready frame jobs up to batch_max frames."""
-        for frame_id, camera in frames:
-            self.process_frame(frame_id, camera)
-        done, drained = len(frames), 0
-        while done < self.batch_max and not self.stop_requested:
-            job = self.retry.call(self.drainer.pop, self.queue_names())
-            if job is None:
-                break
-            for i, (frame_id, camera) in enumerate(job.frames):
-                last = i == len(job.frames) - 1
-                self.process_frame(frame_id, camera, cleanup_keys=[job.job_key] if last else ())
-            done += len(job.frames)
-            drained += 1
+        """Process the job's frames, then drain ready frame jobs up to batch_max frames.
+
+        The pop of the next job rides in the same pipeline as the current frame's finish,
+        so a drained frame costs two round trips (claim; finish + next pop).
+        """
+        done, drained = 0, 0
+        pending, cleanup = list(frames), ()  # type: Any, Any
+        while pending:
+            next_job = None
+            for i, (frame_id, camera) in enumerate(pending):
+                last = i == len(pending) - 1
+                more = last and done + 1 < self.batch_max and not self.stop_requested
+                _, next_job = self._process(frame_id, camera, cleanup if last else (),
+                                            self.queue_names() if more else None)
+                done += 1
+            pending, cleanup = [], ()
+            if next_job is not None:
+                pending, cleanup = next_job.frames, [next_job.job_key]
+                drained += 1
         self.metrics.job_done(drained)
         return {"frames": done, "drained": drained}
 
@@ -85,8 +91,12 @@ class FrameProcessor(object):
             self._finish(record, ())
 
     # --- frames --------------------------------------------------------------------------
-    def process_frame(self, frame_id: str, camera: str, cleanup_keys: Sequence[str] = ()) -> str:
+    def process_frame(self, frame_id: str, camera: str) -> str:
         """Take one frame to a terminal state; returns its counter field (read, stale, ...)."""
+        return self._process(frame_id, camera, (), None)[0]
+
+    def _process(self, frame_id: str, camera: str, cleanup_keys: Sequence[str],
+                 pop_queues: Optional[List[str]]) -> Tuple[str, Optional[DrainedJob]]:
         started = time.time()
         payload = self.retry.call(self.store.claim, frame_id, camera, self.node)
         claimed = time.time()
@@ -109,11 +119,13 @@ class FrameProcessor(object):
         if env is not None:
             record.timings["total"] = (done - env.ts) * 1000.0
         record.done = done
-        counted = self._finish(record, cleanup_keys)
+        if self.stop_requested:  # SIGTERM arrived during this frame: take no further work
+            pop_queues = None
+        counted, next_job = self._finish(record, cleanup_keys, pop_queues)
         field = counter_field(record)
         if counted:
             self.metrics.frame_done(field, record.timings)
-        return field
+        return field, next_job
 
     def _recognise(self, env: FrameEnvelope, started: float, timings: Dict[str, float]
                    ) -> ResultRecord:
@@ -144,12 +156,18 @@ class FrameProcessor(object):
         record.reads = [r.to_dict() for r in result.reads]
         return record
 
-    def _finish(self, record: ResultRecord, cleanup_keys: Sequence[str]) -> bool:
-        def write() -> bool:
+    def _finish(self, record: ResultRecord, cleanup_keys: Sequence[str],
+                pop_queues: Optional[List[str]] = None) -> Tuple[bool, Optional[DrainedJob]]:
+        """Finish (idempotent), delete drained job hashes, and optionally pop the next job."""
+        def write() -> Tuple[bool, Any]:
             pipe = self.redis.pipeline(transaction=False)
             self.store.finish(record, node=self.node, client=pipe)
             for key in cleanup_keys:
                 pipe.delete(key)
-            return bool(pipe.execute()[0])
+            popping = bool(pop_queues) and self.drainer.queue_pop(pipe, pop_queues or [])
+            replies = pipe.execute()
+            return bool(replies[0]), (replies[-1] if popping else None)
 
-        return self.retry.call(write)
+        counted, popped = self.retry.call(write)
+        next_job = self.drainer.parse(popped, pop_queues or []) if popped else None
+        return counted, next_job

@@ -193,6 +193,7 @@ def test_invariant_under_concurrent_races(redis_url):
                     continue
                 if rng.random() < 0.05:
                     continue  # "dies" mid-frame: left in running:{node} for the reaper
+                time.sleep(0.003)  # "inference": producers outpace workers, so drops happen
                 status = STATUS_READ if rng.random() < 0.9 else STATUS_FAILED
                 st.finish(ResultRecord(frame_id=frame_id, camera=camera, status=status,
                                        reason="engine: boom"), node)
@@ -224,12 +225,15 @@ def test_invariant_under_concurrent_races(redis_url):
     st = FrameStore(client(), keys)
     for node in ("w0", "w1", "w2"):  # final reap: everything left goes back or fails
         st.requeue_node(node, now=time.time() + 60)
+    totals = {"dropped": 0, "read": 0}
     for cam in cameras:
         st.sweep_lost(cam, now=time.time() + 60, grace=0)
         acc = assert_invariant(st, cam)
         assert acc["produced"] == 300
         assert acc["in_flight"] == 0
-        assert acc["dropped"] > 0 and acc["read"] > 0
+        totals["dropped"] += acc["dropped"]
+        totals["read"] += acc["read"]
+    assert totals["dropped"] > 0 and totals["read"] > 0  # the race really exercised both paths
     # one result record per frame, never two
     ids = [r.frame_id for r in results(client(), keys)]
     assert len(ids) == len(set(ids)) == 600
