@@ -59,9 +59,12 @@ def build_cmd(models: Tuple[str, ...], use_default: bool, cache_dir: str, worksp
             for path in paths:
                 options = BuildOptions(fp16, workspace_mb, int8, calib_dir,
                                        profiles=_profiles(profiles), max_batch=max_batch)
+                from engines.prepare.convert import default_output
+
+                prepared = default_output(path, target)
                 engine = os.path.splitext(os.path.basename(path))[0] + ".engine"
-                click.echo("# prepare first: alpr models prepare %s --target %s" % (path, target))
-                click.echo(trtexec_command(path, engine, options, version, onnx_profiles(path, options)))
+                click.echo("alpr models prepare %s --target %s -o %s" % (path, target, prepared))
+                click.echo(trtexec_command(prepared, engine, options, version, onnx_profiles(path, options)))
             return
         _build(paths, cache_dir, workspace_mb, fp16, int8, calib_dir, _profiles(profiles), max_batch,
                rebuild, device)

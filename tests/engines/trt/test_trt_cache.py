@@ -134,8 +134,9 @@ def test_cli_build_then_list(trt, slot_model, tmp_path, monkeypatch):
 def test_cli_print_trtexec_needs_no_tensorrt(tmp_path, slot_model):
     res = CliRunner().invoke(engines_group, ["build", slot_model, "--print-trtexec", "--trt-version", "8.2.1"])
     assert res.exit_code == 0, res.output
-    assert "alpr models prepare %s --target trt8.2" % slot_model in res.output
-    assert "--workspace=256 --fp16 --minShapes=input:1x16x32x3" in res.output
+    assert "alpr models prepare %s --target trt8.2 -o ./ocr.trt8.2.onnx" % slot_model in res.output
+    assert "trtexec --onnx=./ocr.trt8.2.onnx --saveEngine=ocr.engine --workspace=256 --fp16 " \
+           "--minShapes=input:1x16x32x3" in res.output
 
 
 def test_cli_reports_missing_tensorrt_clearly(tmp_path, slot_model, monkeypatch):
