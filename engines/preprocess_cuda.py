@@ -8,7 +8,7 @@ when no CUDA backend imports. Each GPU preprocessor owns its context use, stream
 buffers and is a context manager; open it after any fork (the worker does).
 """
 import logging
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -88,8 +88,12 @@ class _PycudaBackend(object):
         mem = self.cuda.mem_alloc(max(1, nbytes))
         return mem, int(mem)
 
-    def pinned(self, shape: Tuple[int, ...], dtype: Any) -> np.ndarray:
-        return self.cuda.pagelocked_empty(shape, dtype)
+    def pinned(self, shape: Tuple[int, ...], dtype: Any, mapped: bool) -> Tuple[np.ndarray, int]:
+        """Page-locked host array, and its device address when mapped (zero-copy), else 0."""
+        if not mapped:
+            return self.cuda.pagelocked_empty(shape, dtype), 0
+        host = self.cuda.pagelocked_empty(shape, dtype, mem_flags=self.cuda.host_alloc_flags.DEVICEMAP)
+        return host, int(host.base.get_device_pointer())
 
     def h2d(self, ptr: int, host: np.ndarray) -> None:
         self.cuda.memcpy_htod_async(ptr, host, self.stream)
@@ -122,6 +126,7 @@ class _CupyBackend(object):
         self.device = cupy.cuda.Device(device_id)
         self.device.use()
         self.stream = stream or cupy.cuda.Stream(non_blocking=True)
+        self._mapped = []  # type: List[int]
         module = cupy.RawModule(code=KERNEL_SOURCE)
         self.kernels = {name: module.get_function(name) for name in KERNEL_NAMES}
 
@@ -129,10 +134,20 @@ class _CupyBackend(object):
         mem = self.cupy.cuda.alloc(max(1, nbytes))
         return mem, int(mem.ptr)
 
-    def pinned(self, shape: Tuple[int, ...], dtype: Any) -> np.ndarray:
-        count = int(np.prod(shape)) * np.dtype(dtype).itemsize
-        mem = self.cupy.cuda.alloc_pinned_memory(max(1, count))
-        return np.frombuffer(mem, dtype, int(np.prod(shape))).reshape(shape)
+    def pinned(self, shape: Tuple[int, ...], dtype: Any, mapped: bool) -> Tuple[np.ndarray, int]:
+        import ctypes
+
+        count = int(np.prod(shape))
+        nbytes = max(1, count * np.dtype(dtype).itemsize)
+        if not mapped:
+            mem = self.cupy.cuda.alloc_pinned_memory(nbytes)
+            return np.frombuffer(mem, dtype, count).reshape(shape), 0
+        runtime = self.cupy.cuda.runtime
+        ptr = runtime.hostAlloc(nbytes, 2)  # cudaHostAllocMapped
+        self._mapped.append(ptr)
+        raw = np.ctypeslib.as_array(ctypes.cast(ptr, ctypes.POINTER(ctypes.c_uint8)), (nbytes,))
+        host = raw[:count * np.dtype(dtype).itemsize].view(dtype).reshape(shape)
+        return host, int(runtime.hostGetDevicePointer(ptr, 0))
 
     def h2d(self, ptr: int, host: np.ndarray) -> None:
         self.cupy.cuda.runtime.memcpyAsync(ptr, host.ctypes.data, host.nbytes, 1, self.stream.ptr)
@@ -148,6 +163,9 @@ class _CupyBackend(object):
 
     def close(self, buffers: Sequence[Any]) -> None:
         del buffers[:]
+        for ptr in self._mapped:
+            self.cupy.cuda.runtime.freeHost(ptr)
+        self._mapped = []
 
 
 _BACKENDS = {"pycuda": _PycudaBackend, "cupy": _CupyBackend}
@@ -158,18 +176,21 @@ class CudaPreprocessor(object):
 
     Host results are views of pinned buffers, valid until the next call of the same method.
     `letterbox_to_device` writes into a caller's device buffer (a TensorRT input binding).
+    `zero_copy` (for Jetsons, where GPU and CPU share DRAM): frames and results live in mapped
+    pinned memory that the kernels read and write directly, with no copies between them.
     """
 
     def __init__(self, backend: str = "pycuda", device_id: int = 0, stream: Any = None,
-                 fill: int = defaults.LETTERBOX_FILL, swap_rb: bool = True) -> None:
+                 fill: int = defaults.LETTERBOX_FILL, swap_rb: bool = True,
+                 zero_copy: bool = False) -> None:
         if backend not in _BACKENDS:
             raise ConfigError("unknown CUDA backend %r (use %s)" % (backend, sorted(_BACKENDS)))
         self.backend = backend
         self.device_id, self._shared_stream = device_id, stream
-        self.fill, self.swap_rb = fill, swap_rb
+        self.fill, self.swap_rb, self.zero_copy = fill, swap_rb, zero_copy
         self._gpu = None  # type: Any
         self._dev = {}  # type: Dict[str, Tuple[Any, int, int]]  # name -> (handle, ptr, nbytes)
-        self._host = {}  # type: Dict[str, np.ndarray]
+        self._host = {}  # type: Dict[str, Tuple[np.ndarray, int]]  # name -> (flat, device ptr)
 
     # -- lifecycle ---------------------------------------------------------------
     def open(self) -> "CudaPreprocessor":
@@ -206,13 +227,9 @@ class CudaPreprocessor(object):
     # -- operations ----------------------------------------------------------------
     def letterbox(self, frame: np.ndarray, in_h: int, in_w: int) -> Tuple[np.ndarray, Letterbox]:
         """Detector input [1, 3, in_h, in_w] float32 (pinned host view) and its geometry."""
-        out_bytes = 3 * in_h * in_w * 4
-        dst = self._buffer("det", out_bytes)
+        host, dst = self._output("det", (1, 3, in_h, in_w), np.float32)
         geo = self.letterbox_to_device(frame, in_h, in_w, dst, synchronize=False)
-        host = self._pinned("det", (1, 3, in_h, in_w), np.float32)
-        self._gpu.d2h(host, dst)
-        self._gpu.synchronize()
-        return host, geo
+        return self._finish(host, dst), geo
 
     def letterbox_to_device(self, frame: np.ndarray, in_h: int, in_w: int, dst_ptr: int,
                             synchronize: bool = True) -> Letterbox:
@@ -240,13 +257,12 @@ class CudaPreprocessor(object):
         """Slot-OCR input uint8 [n, out_h, out_w, 1|3] (pinned host view)."""
         channels = 1 if grey else 3
         frame, src, ints, box_ptr = self._crop_inputs(frame, boxes)
-        shape = (len(ints), out_h, out_w, channels)
-        dst = self._buffer("ocr_u8", int(np.prod(shape)))
+        host, dst = self._output("ocr_u8", (len(ints), out_h, out_w, channels), np.uint8)
         if len(ints):
             args = (_ptr(src), _i32(frame.shape[1] * 3), _ptr(box_ptr), _ptr(dst), _i32(out_h),
                     _i32(out_w), _i32(channels), _i32(self.swap_rb))
             self._gpu.launch("crop_resize_u8", grid_for(out_h, out_w, len(ints)), args)
-        return self._download("ocr_u8", dst, shape, np.uint8)
+        return self._finish(host, dst)
 
     def crops_normalized(self, frame: np.ndarray, boxes: Sequence[Sequence[float]],
                          out_h: int = 224, out_w: int = 224,
@@ -254,14 +270,13 @@ class CudaPreprocessor(object):
                          std: Sequence[float] = ENCODER_STD) -> np.ndarray:
         """Encoder-OCR input float32 [n, 3, out_h, out_w] (pinned host view)."""
         frame, src, ints, box_ptr = self._crop_inputs(frame, boxes)
-        shape = (len(ints), 3, out_h, out_w)
-        dst = self._buffer("ocr_f32", int(np.prod(shape)) * 4)
+        host, dst = self._output("ocr_f32", (len(ints), 3, out_h, out_w), np.float32)
         if len(ints):
             args = ((_ptr(src), _i32(frame.shape[1] * 3), _ptr(box_ptr), _ptr(dst), _i32(out_h),
                      _i32(out_w)) + tuple(_f32(m) for m in mean) + tuple(_f32(s) for s in std)
                     + (_i32(self.swap_rb),))
             self._gpu.launch("crop_resize_norm_chw", grid_for(out_h, out_w, len(ints)), args)
-        return self._download("ocr_f32", dst, shape, np.float32)
+        return self._finish(host, dst)
 
     # -- buffers -----------------------------------------------------------------------
     def _require(self) -> Any:
@@ -286,15 +301,17 @@ class CudaPreprocessor(object):
         """Pinned host staging array `name` reshaped to shape (regrown when too small)."""
         count = int(np.prod(shape))
         have = self._host.get(name)
-        if have is None or have.size < count or have.dtype != np.dtype(dtype):
-            have = self._require().pinned((max(count, 1),), dtype)
+        if have is None or have[0].size < count or have[0].dtype != np.dtype(dtype):
+            have = self._require().pinned((max(count, 1),), dtype, self.zero_copy)
             self._host[name] = have
-        return have[:count].reshape(shape)
+        return have[0][:count].reshape(shape)
 
     def upload(self, frame: np.ndarray) -> int:
         """Frame -> pinned staging -> device (async on the stream); returns the device pointer."""
         staging = self._pinned("frame", frame.shape, np.uint8)
         np.copyto(staging, frame)
+        if self.zero_copy:
+            return self._host["frame"][1]  # the kernel reads the mapped staging directly
         ptr = self._buffer("frame", frame.nbytes)
         self._gpu.h2d(ptr, staging)
         return ptr
@@ -306,15 +323,24 @@ class CudaPreprocessor(object):
         src = self.upload(frame)
         staging = self._pinned("boxes", ints.shape, np.int32)
         np.copyto(staging, ints)
+        if self.zero_copy:
+            return frame, src, ints, self._host["boxes"][1]
         box_ptr = self._buffer("boxes", max(ints.nbytes, 16))
         if len(ints):
             self._gpu.h2d(box_ptr, staging)
         return frame, src, ints, box_ptr
 
-    def _download(self, name: str, ptr: int, shape: Tuple[int, ...], dtype: Any) -> np.ndarray:
+    def _output(self, name: str, shape: Tuple[int, ...], dtype: Any) -> Tuple[np.ndarray, int]:
+        """Pinned host result array and the device address a kernel writes it through."""
         host = self._pinned(name, shape, dtype)
-        if host.size:
-            self._gpu.d2h(host, ptr)
+        if self.zero_copy:
+            return host, self._host[name][1]
+        return host, self._buffer(name, max(host.nbytes, 1))
+
+    def _finish(self, host: np.ndarray, dst: int) -> np.ndarray:
+        """Copy a result back (unless zero-copy) and wait for the stream once."""
+        if host.size and not self.zero_copy:
+            self._gpu.d2h(host, dst)
         self._gpu.synchronize()
         return host
 
@@ -341,11 +367,12 @@ def cuda_backend_available(backend: str = "pycuda") -> Optional[str]:
 
 
 def make_preprocessor(prefer: str = "pycuda", device_id: int = 0, stream: Any = None,
-                      fill: int = defaults.LETTERBOX_FILL, swap_rb: bool = True) -> Any:
+                      fill: int = defaults.LETTERBOX_FILL, swap_rb: bool = True,
+                      zero_copy: bool = False) -> Any:
     """A CudaPreprocessor on `prefer` ("pycuda", "cupy") when usable, else CpuPreprocessor."""
     if prefer != "cpu":
         reason = cuda_backend_available(prefer)
         if reason is None:
-            return CudaPreprocessor(prefer, device_id, stream, fill, swap_rb)
+            return CudaPreprocessor(prefer, device_id, stream, fill, swap_rb, zero_copy)
         log.warning("GPU pre-processing unavailable, using the CPU path: %s", reason)
     return CpuPreprocessor(fill, swap_rb)

@@ -110,17 +110,18 @@ def test_cuda_preprocessor_refuses_use_before_open():
 
 # --- GPU equivalence: only where a CUDA backend and a GPU exist --------------------------------
 
-def _gpu(backend):
+def _gpu(backend, zero_copy=False):
     reason = cuda_backend_available(backend)
     if reason is not None:
         pytest.skip("no GPU path here: %s" % reason)
-    return CudaPreprocessor(backend)
+    return CudaPreprocessor(backend, zero_copy=zero_copy)
 
 
+@pytest.mark.parametrize("zero_copy", [False, True])
 @pytest.mark.parametrize("backend", ["pycuda", "cupy"])
-def test_gpu_kernels_match_cpu_within_one_level(backend):
+def test_gpu_kernels_match_cpu_within_one_level(backend, zero_copy):
     rng = np.random.RandomState(5)
-    with _gpu(backend) as pre:
+    with _gpu(backend, zero_copy) as pre:
         for i, (h, w) in enumerate([(480, 640), (1080, 1920), (777, 1333), (2160, 3840)]):
             frame = _frame(h, w, seed=i)
             got, geo = pre.letterbox(frame, 640, 640)
