@@ -72,6 +72,9 @@ def ping(client: Any, url: str) -> None:
                               % (redact_url(url), _scrub(exc, url))) from None
         raise
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
+        if "SSL" in str(exc) or "certificate" in str(exc).lower():  # retrying will not fix TLS
+            raise ConfigError("TLS to Redis at %s failed (check the CA / client certificate "
+                              "settings): %s" % (redact_url(url), _scrub(exc, url))) from None
         raise ConnectionLostError("cannot reach Redis at %s: %s"
                                   % (redact_url(url), _scrub(exc, url))) from None
 
