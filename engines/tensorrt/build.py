@@ -81,14 +81,15 @@ def parse_profile(text: str) -> Tuple[str, Profile]:
 def default_profile(shape: Sequence[int], max_batch: int, max_seq: int) -> Profile:
     """min/opt/max for an input with -1 dims: dim 0 is the batch (1..max_batch, opt 2);
     any other dynamic dim is a sequence (1..max_seq, opt max_seq // 2)."""
-    lo, opt, hi = [], [], []
+    rows = []
     for i, d in enumerate(shape):
         if d >= 0:
-            lo.append(d), opt.append(d), hi.append(d)
+            rows.append((d, d, d))
         elif i == 0:
-            lo.append(1), opt.append(min(2, max_batch)), hi.append(max_batch)
+            rows.append((1, min(2, max_batch), max_batch))
         else:
-            lo.append(1), opt.append(max(1, max_seq // 2)), hi.append(max_seq)
+            rows.append((1, max(1, max_seq // 2), max_seq))
+    lo, opt, hi = zip(*rows)
     return tuple(lo), tuple(opt), tuple(hi)
 
 
@@ -136,6 +137,33 @@ def trtexec_command(onnx_path: str, engine_path: str, options: BuildOptions,
                 "%s:%s" % (name, "x".join(str(d) for d in prof[index]))
                 for name, prof in sorted(profiles.items()))))
     return " ".join(args)
+
+
+def make_progress_monitor(trt: ModuleType, report: Callable[[str], None]) -> Optional[object]:
+    """A trt.IProgressMonitor (TensorRT 8.6+/10) reporting build phases and steps, else None."""
+    base = getattr(trt, "IProgressMonitor", None)
+    if base is None:
+        return None
+
+    class PhaseReporter(base):
+        def __init__(self) -> None:
+            base.__init__(self)
+            self.steps = {}  # type: Dict[str, int]
+
+        def phase_start(self, phase_name: str, parent_phase: Optional[str], num_steps: int) -> None:
+            self.steps[phase_name] = num_steps
+            report("  %s%s (%d steps)" % ("  " if parent_phase else "", phase_name, num_steps))
+
+        def step_complete(self, phase_name: str, step: int) -> bool:
+            total = self.steps.get(phase_name, 0)
+            if total and (step + 1 == total or (step + 1) % max(1, total // 4) == 0):
+                report("    %s %d/%d" % (phase_name, step + 1, total))
+            return True  # False would cancel the build
+
+        def phase_finish(self, phase_name: str) -> None:
+            self.steps.pop(phase_name, None)
+
+    return PhaseReporter()
 
 
 class _Ticker(object):
@@ -308,6 +336,9 @@ def build_engine(onnx_path: str, options: BuildOptions, trt: ModuleType,
             config.set_flag(trt.BuilderFlag.INT8)
             config.int8_calibrator = calibrator
             precision = "int8+fp16" if precision == "fp16" else "int8"
+        monitor = make_progress_monitor(trt, report)
+        if monitor is not None:
+            config.progress_monitor = monitor
         report("building %s engine from %s with TensorRT %s (workspace %d MB)..."
                % (precision, os.path.basename(onnx_path), version, options.workspace_mb))
         start = time.time()

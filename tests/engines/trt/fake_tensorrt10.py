@@ -228,6 +228,22 @@ class IBuilderConfig(object):
         return self._calibration_profile
 
 
+class IProgressMonitor(object):
+    """Application-implemented build progress callbacks (8.6+ / 10.x)."""
+
+    def __init__(self) -> None:
+        pass
+
+    def phase_start(self, phase_name: str, parent_phase, num_steps: int) -> None:
+        pass
+
+    def step_complete(self, phase_name: str, step: int) -> bool:
+        return True
+
+    def phase_finish(self, phase_name: str) -> None:
+        pass
+
+
 class IHostMemory(object):
     def __init__(self, data: bytes) -> None:
         self._data = data
@@ -264,6 +280,13 @@ class Builder(object):
         net = network._net
         if net is None:
             return None
+        monitor = config.progress_monitor
+        if monitor is not None:  # a tiny build: one phase with four tactic steps
+            monitor.phase_start("Building engine", None, 4)
+            for step in range(4):
+                if not monitor.step_complete("Building engine", step):
+                    return None  # cancelled
+            monitor.phase_finish("Building engine")
         profile = {}
         for t in net["inputs"]:
             if any(d < 0 for d in t.shape):

@@ -58,6 +58,14 @@ def test_10_build_uses_memory_pool_limit_and_an_implicitly_explicit_network(gpu,
     assert result.input_shapes == {"images": [1, 3, 16, 16]} and result.api == 10
 
 
+def test_10_build_reports_phases_through_a_progress_monitor(gpu, tmp_path):
+    messages = []
+    build_engine(build.fp16_detector(str(tmp_path / "d.onnx")), BuildOptions(), fake_tensorrt10,
+                 report=messages.append)
+    assert "  Building engine (4 steps)" in messages and "    Building engine 4/4" in messages
+    assert not hasattr(fake_tensorrt8, "IProgressMonitor")  # 8.2 has none: only the ticker
+
+
 def test_no_fast_fp16_builds_fp32_and_says_so(trt, tmp_path, monkeypatch):
     monkeypatch.setitem(trt.PLATFORM, "fast_fp16", False)
     result = build_engine(build.fp16_detector(str(tmp_path / "d.onnx")), BuildOptions(fp16=True), trt)
