@@ -126,3 +126,54 @@ def test_scenes_source_labels_frames():
             break
     assert frames[0].truth == frames[1].truth and frames[0].truth != frames[2].truth
     assert frames[0].image.ndim == 3
+
+
+def test_live_url_reconnects_with_backoff(tmp_path):
+    """An HTTP camera whose stream ends is reopened (with backoff) and keeps delivering frames."""
+    import functools
+    import threading
+    from http.server import HTTPServer, SimpleHTTPRequestHandler
+
+    import cv2
+    import numpy as np
+
+    writer = cv2.VideoWriter(str(tmp_path / "cam.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10,
+                             (64, 48))
+    for i in range(5):
+        writer.write(np.full((48, 64, 3), i * 40, np.uint8))
+    writer.release()
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(tmp_path)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    slept = []
+    try:
+        from alpr.retry import ExponentialBackoff
+        from producer.sources import CameraLost
+
+        url = "http://127.0.0.1:%d/cam.avi" % server.server_address[1]
+        retry = Retry(ExponentialBackoff(0.01, 0.05), retries=0, supported_errors=(CameraLost,),
+                      sleep=slept.append)
+        source = open_source(url)
+        assert isinstance(source, CaptureSource) and source.live
+        source.retry = retry
+        frames = []
+        for frame in source:
+            frames.append(frame)
+            if len(frames) == 12:  # more than the 5-frame stream holds: it reconnected
+                break
+        assert len(slept) >= 2 and all(f.image.shape == (48, 64, 3) for f in frames)
+        from redis_server import free_port
+
+        url = "http://127.0.0.1:%d/cam.avi" % free_port()  # nobody listens there
+        dead = Retry(ExponentialBackoff(0.0, 0.0), retries=2, supported_errors=(CameraLost,),
+                     sleep=lambda s: None)
+        gone = CaptureSource(url, live=True, retry=dead)
+        with pytest.raises(CameraLost):
+            next(iter(gone))
+    finally:
+        server.shutdown()
+        server.server_close()
