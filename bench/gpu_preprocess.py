@@ -216,6 +216,22 @@ def gpu_info() -> Dict[str, str]:
     return info
 
 
+def _bench_backend(name: str, zero_copy: bool, frames: List[np.ndarray], hd: np.ndarray,
+                   boxes: np.ndarray, repeats: int, seed: int) -> Dict[str, Any]:
+    """Differences over the random frames and 1080p timings for one backend and mode."""
+    with CudaPreprocessor(name, zero_copy=zero_copy) as pre:
+        entry = {"max_diff_levels": check_backend(pre, frames, seed)}  # type: Dict[str, Any]
+        entry["gpu_1080p_ms"] = {
+            "letterbox_host_to_host": median_ms(
+                lambda: pre.letterbox(hd, DET_SIZE, DET_SIZE), repeats),
+            "letterbox_kernel_only": kernel_ms(pre, hd, repeats),
+            "upload_frame_pinned": upload_ms(pre, hd, repeats),
+            "crops_norm_4_host_to_host": median_ms(lambda: pre.crops_normalized(hd, boxes),
+                                                   repeats),
+        }
+        return entry
+
+
 def run_bench(frames_n: int, repeats: int, seed: int, backends: List[str]) -> Dict[str, Any]:
     """Correctness over random frames and 1080p timings for every usable backend."""
     frames = random_frames(frames_n, seed)
@@ -235,17 +251,11 @@ def run_bench(frames_n: int, repeats: int, seed: int, backends: List[str]) -> Di
         if reason is not None:
             result["backends"][name_key] = {"skipped": reason}
             continue
-        with CudaPreprocessor(name, zero_copy=zero_copy) as pre:
-            entry = {"max_diff_levels": check_backend(pre, frames, seed)}  # type: Dict[str, Any]
-            entry["gpu_1080p_ms"] = {
-                "letterbox_host_to_host": median_ms(
-                    lambda: pre.letterbox(hd, DET_SIZE, DET_SIZE), repeats),
-                "letterbox_kernel_only": kernel_ms(pre, hd, repeats),
-                "upload_frame_pinned": upload_ms(pre, hd, repeats),
-                "crops_norm_4_host_to_host": median_ms(lambda: pre.crops_normalized(hd, boxes),
-                                                       repeats),
-            }
-            result["backends"][name_key] = entry
+        try:
+            result["backends"][name_key] = _bench_backend(name, zero_copy, frames, hd, boxes,
+                                                          repeats, seed)
+        except Exception as exc:  # one failing backend must not hide the others' numbers
+            result["backends"][name_key] = {"skipped": "failed: %s: %s" % (type(exc).__name__, exc)}
     frame_bytes, out_bytes = 1080 * 1920 * 3, 3 * DET_SIZE * DET_SIZE * 4
     bw = result["bandwidth"]
     if bw:

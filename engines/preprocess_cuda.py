@@ -147,7 +147,7 @@ class _CupyBackend(object):
         self._mapped.append(ptr)
         raw = np.ctypeslib.as_array(ctypes.cast(ptr, ctypes.POINTER(ctypes.c_uint8)), (nbytes,))
         host = raw[:count * np.dtype(dtype).itemsize].view(dtype).reshape(shape)
-        return host, int(runtime.hostGetDevicePointer(ptr, 0))
+        return host, int(ptr)  # with unified addressing the mapped host address is the device's
 
     def h2d(self, ptr: int, host: np.ndarray) -> None:
         self.cupy.cuda.runtime.memcpyAsync(ptr, host.ctypes.data, host.nbytes, 1, self.stream.ptr)
