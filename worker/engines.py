@@ -63,15 +63,17 @@ class PipelineEngine(object):
         self.pipeline.warmup(runs)
 
     def process(self, env: FrameEnvelope) -> FrameResult:
+        roi = tuple(env.roi) if env.roi else None
         if env.fmt == "raw":
             import numpy as np
 
-            image = np.frombuffer(env.data, dtype=np.dtype(env.dtype)).reshape(env.shape)
-            process_image = getattr(self.pipeline, "process_image", None)
-            if process_image is None:
-                return FrameResult(error="bad_image: this pipeline accepts JPEG frames only")
-            return process_image(image)
-        return self.pipeline.process_bytes(env.data)
+            try:
+                image = np.frombuffer(env.data, dtype=np.dtype(env.dtype)).reshape(env.shape)
+            except (TypeError, ValueError) as exc:
+                return FrameResult(error="bad_frame: raw data does not match its shape/dtype: %s"
+                                   % exc)
+            return self.pipeline.process_image(image, roi)
+        return self.pipeline.process_bytes(env.data, roi)
 
     def info(self) -> Dict[str, Any]:
         out = {"engine": self.name, "runtime": self.settings.runtime,

@@ -146,8 +146,8 @@ class FrameProcessor(object):
             timings["engine"] = (time.perf_counter() - t0) * 1000.0
             return record
         timings["infer"] = (time.perf_counter() - t0) * 1000.0
-        for stage, ms in (result.timings or {}).items():
-            timings[str(stage)] = float(ms)
+        for stage, ms in (result.timings or {}).items():  # the engine's own "total" -> "pipeline"
+            timings["pipeline" if stage == "total" else str(stage)] = float(ms)
         if result.error:
             record.status = STATUS_FAILED
             error = str(result.error)

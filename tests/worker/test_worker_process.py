@@ -131,11 +131,18 @@ def test_real_pipeline_on_a_generated_plate(redis_client, redis_url, tmp_path):
     import pytest
 
     try:
-        import engines.models  # noqa: F401
+        import engines.models
         import cv2
         from evaluation.scenes import generate_scene, scene_rng
     except ImportError as exc:
         pytest.skip("recognition pipeline not available here: %s" % exc)
+    from alpr.errors import ModelError
+    from alpr.settings import Settings
+
+    try:
+        engines.models.build_pipeline(Settings())
+    except ModelError as exc:  # e.g. ORT 1.10 on 3.6 needs `alpr models prepare` first
+        pytest.skip("default models do not load in this environment: %s" % str(exc)[:200])
     image, text, _ = generate_scene(scene_rng(7, 0))
     ok, buf = cv2.imencode(".jpg", image, [int(cv2.IMWRITE_JPEG_QUALITY), 90])
     (fid,) = put_frames(redis_client, KEYS, 1, data=buf.tobytes(), truth=[text], max_age=120)
