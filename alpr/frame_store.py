@@ -85,13 +85,17 @@ redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 return 1
 """
 
-# KEYS: inflight, counts, results, running:* ...; ARGV: cutoff, frame prefix, maxlen, now, camera, v
+# KEYS: inflight, counts, results, running:* ...; ARGV: cutoff, frame prefix, maxlen, now, camera,
+# v, job key prefix ('' = no job check), hold cutoff (a queued job older than this no longer holds)
 _SWEEP = """
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES')
 local lost = {}
 for i = 1, #ids, 2 do
   local id = ids[i]
   local held = redis.call('EXISTS', ARGV[2] .. id) == 1
+  if (not held) and ARGV[7] ~= '' and tonumber(ids[i + 1]) > tonumber(ARGV[8]) then
+    held = redis.call('EXISTS', ARGV[7] .. id) == 1
+  end
   local k = 4
   while (not held) and k <= #KEYS do
     held = redis.call('HEXISTS', KEYS[k], id) == 1
@@ -239,11 +243,14 @@ class FrameStore(object):
 
     def sweep_lost(self, camera: str, now: Optional[float] = None,
                    grace: float = defaults.REAPER_GRACE_S,
-                   max_age_s: Optional[float] = None) -> List[str]:
+                   max_age_s: Optional[float] = None, job_prefix: str = "rq:job:",
+                   queued_hold_s: float = defaults.QUEUED_HOLD_S) -> List[str]:
         """Fail as ``lost`` in-flight ids older than max age + grace that nobody holds any more.
 
         'Nobody holds' = no frame key and in no ``running:{node}`` hash (e.g. the RQ job vanished
-        in a Redis restart without persistence). Returns the ids it failed.
+        in a Redis restart without persistence). A frame whose RQ job (id = frame id) still
+        waits in a queue is held for ``queued_hold_s`` more, so a backlog is answered ``stale``
+        by the worker rather than ``lost``. Returns the ids it failed.
         """
         now = time.time() if now is None else now
         age = self.max_age_s if max_age_s is None else max_age_s
@@ -252,7 +259,8 @@ class FrameStore(object):
             keys=[self.keys.inflight(camera), self.keys.counts(camera), self.keys.results]
             + [self.keys.running(n) for n in nodes],
             args=[repr(now - age - grace), self.keys.frame(""), self.results_maxlen, repr(now),
-                  camera, RESULT_VERSION])
+                  camera, RESULT_VERSION, job_prefix or "",
+                  repr(now - age - grace - queued_hold_s)])
         return [_text(i) for i in ids]
 
     # --- reading -----------------------------------------------------------------------
