@@ -245,6 +245,15 @@ def run_bench(frames_n: int, repeats: int, seed: int, backends: List[str]) -> Di
             lambda: letterbox_cpu(hd, DET_SIZE, DET_SIZE), repeats // 4 or 1)),
         "crops_norm_4": median_ms(lambda: crops_normalized_cpu(hd, boxes), repeats // 4 or 1),
     }
+    try:  # the pipeline's own CPU path (buffers reused), if the engines helper's module exists
+        from engines.letterbox import Letterboxer
+
+        fast = Letterboxer(DET_SIZE, DET_SIZE)
+        result["cpu_1080p_ms"]["letterbox_pipeline"] = median_ms(lambda: fast(hd), repeats // 4 or 1)
+        result["cpu_1080p_ms"]["letterbox_pipeline_1_thread"] = _one_thread(
+            lambda: median_ms(lambda: fast(hd), repeats // 4 or 1))
+    except ImportError:
+        pass
     for name, zero_copy in [(b, z) for b in backends for z in (False, True)]:
         reason = cuda_backend_available(name)
         name_key = name + ("-zero-copy" if zero_copy else "")
