@@ -78,8 +78,12 @@ class _PycudaBackend(object):
 
         self.cuda = cuda
         cuda.init()
-        self.context = cuda.Device(device_id).retain_primary_context()
-        self.context.push()  # shared with TensorRT / other libraries in this process
+        self.context = None  # type: Any  # set only when we retained (and must release) one
+        if cuda.Context.get_current() is None:
+            self.context = cuda.Device(device_id).retain_primary_context()
+            self.context.push()
+        # else: borrow the context current on this thread (e.g. the TensorRT runtime's), so
+        # letterbox_to_device can write into that runtime's input bindings
         self.stream = stream or cuda.Stream()
         module = SourceModule(KERNEL_SOURCE, no_extern_c=True)
         self.kernels = {name: module.get_function(name) for name in KERNEL_NAMES}
@@ -110,8 +114,9 @@ class _PycudaBackend(object):
     def close(self, buffers: Sequence[Any]) -> None:
         for mem in buffers:
             mem.free()
-        self.context.pop()
-        self.context.detach()
+        if self.context is not None:
+            self.context.pop()
+            self.context.detach()
 
 
 class _CupyBackend(object):

@@ -149,3 +149,25 @@ def test_gpu_letterbox_to_device_and_close_release(backend):
     pre.close()
     with pytest.raises(EngineError):
         pre.letterbox(frame, 320, 320)
+
+
+def test_pycuda_borrows_the_current_context_and_leaves_it_current():
+    reason = cuda_backend_available("pycuda")
+    if reason is not None:
+        pytest.skip("no GPU path here: %s" % reason)
+    import pycuda.driver as cuda
+
+    ctx = cuda.Device(0).make_context()  # what the TensorRT runtime does
+    try:
+        binding = cuda.mem_alloc(3 * 64 * 64 * 4)
+        with CudaPreprocessor("pycuda") as pre:
+            geo = pre.letterbox_to_device(_frame(48, 64), 64, 64, int(binding))
+        out = np.empty((3, 64, 64), np.float32)
+        cuda.memcpy_dtoh(out, binding)
+        ref, ref_geo = letterbox_cpu(_frame(48, 64), 64, 64)
+        assert geo == ref_geo and np.abs(out - ref[0]).max() <= 1.0 / 255
+        assert cuda.Context.get_current() == ctx
+        binding.free()
+    finally:
+        ctx.pop()
+        ctx.detach()
