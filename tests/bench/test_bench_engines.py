@@ -31,7 +31,7 @@ def test_engines_cmd_times_default_models_on_onnxruntime(tmp_path):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("matplotlib")
     plot = str(tmp_path / "engines.png")
-    result = CliRunner().invoke(engines_cmd, ["--repeat", "2", "--warmup", "1", "--json",
+    result = CliRunner().invoke(engines_cmd, ["--repeat", "1", "--warmup", "0", "--json",
                                               "--plot", plot])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output.strip().splitlines()[-1])
