@@ -17,6 +17,8 @@ Box = Tuple[int, int, int, int]  # x1, y1, x2, y2 in scene pixels
 
 PLATE_WIDTH_PX = (180, 260)  # the range of plate widths in the scene
 CAR_PER_PLATE = 4.5  # a 1.8 m wide car front behind a 0.4 m plate
+JITTER = 0.025  # perspective: corner offsets up to this fraction of the plate width
+TILT = 0.03  # roll: right edge up or down by up to this fraction of the width (~1.7 deg)
 # common car paints (BGR): white, silver, grey, black, red, dark blue, beige, green
 CAR_COLORS = ((235, 235, 235), (190, 190, 185), (120, 120, 118), (35, 35, 35), (30, 30, 170),
               (110, 50, 20), (160, 190, 205), (40, 90, 40))
@@ -113,16 +115,18 @@ def _paste_plate(rng: np.random.RandomState, img: np.ndarray, plate: np.ndarray,
 
     x1, y1, x2, y2 = target
     w, h = x2 - x1, y2 - y1
-    jitter = w * 0.04
+    # shrink with area averaging first: warpPerspective alone would alias a 4x reduction
+    plate = cv2.resize(plate, (w, h), interpolation=cv2.INTER_AREA)
+    jitter = w * JITTER
     dst = np.array([[x1, y1], [x2, y1], [x2, y2], [x1, y2]], np.float32)
     dst += rng.uniform(-jitter, jitter, size=(4, 2)).astype(np.float32)
-    tilt = rng.uniform(-0.06, 0.06) * w  # slight rotation: right side up or down
+    tilt = rng.uniform(-TILT, TILT) * w  # slight rotation: right side up or down
     dst[[1, 2], 1] += tilt
     src = np.array([[0, 0], [plate.shape[1], 0], [plate.shape[1], plate.shape[0]],
                     [0, plate.shape[0]]], np.float32)
     matrix = cv2.getPerspectiveTransform(src, dst)
     size = (img.shape[1], img.shape[0])
-    warped = cv2.warpPerspective(plate, matrix, size, flags=cv2.INTER_AREA)
+    warped = cv2.warpPerspective(plate, matrix, size, flags=cv2.INTER_LINEAR)
     mask = cv2.warpPerspective(np.full(plate.shape[:2], 255, np.uint8), matrix, size,
                                flags=cv2.INTER_LINEAR)
     alpha = (mask.astype(np.float32) / 255.0)[..., None]

@@ -1,0 +1,46 @@
+"""`alpr bench pipeline` on three generated scenes: JSON keys and sane values (no timing limits)."""
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from alpr.cli import main
+from evaluation.scenes import write_scenes
+
+pytest.importorskip("platerec", reason="the reference (platerec wheel) is not installed")
+
+KEYS = {"fps", "reference_fps", "speedup", "overhead_fraction", "exact", "reference_exact",
+        "prep_ms", "images"}
+
+
+def test_bench_pipeline_reports_both_readers(tmp_path):
+    folder = str(tmp_path / "br")
+    write_scenes(folder, 3, seed=5)
+    png = str(tmp_path / "stages.png")
+    result = CliRunner().invoke(main, ["bench", "pipeline", folder, "--repeat", "1", "--warmup", "1",
+                                       "--intra-op-threads", "2", "--json", "--plot", png])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    summary = json.loads(lines[-1])
+    assert KEYS <= set(summary)
+    assert summary["images"] == 3 and summary["frames"] == 3
+    assert summary["fps"] > 0 and summary["reference_fps"] > 0
+    assert summary["speedup"] == pytest.approx(summary["fps"] / summary["reference_fps"], rel=0.01)
+    assert 0.0 <= summary["overhead_fraction"] < 1.0
+    assert summary["runtimes"] >= 2  # the detector's and the OCR's own timers were found
+    assert 0 <= summary["exact"] <= 3 and 0 <= summary["reference_exact"] <= 3
+    assert summary["exact"] + summary["reference_exact"] >= 4  # both read these plates
+    assert 0 < summary["prep_ms"] < summary["pipeline_ms_per_frame"]
+    assert any(l.startswith("pipeline") for l in lines)
+    with open(png, "rb") as fh:
+        assert fh.read(4) == b"\x89PNG"
+
+
+def test_bench_pipeline_without_reference(tmp_path):
+    folder = str(tmp_path / "br")
+    write_scenes(folder, 1, seed=6)
+    result = CliRunner().invoke(main, ["bench", "pipeline", folder, "--no-reference", "--warmup", "0",
+                                       "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["reference_fps"] is None and summary["speedup"] is None and summary["fps"] > 0
