@@ -120,7 +120,7 @@ class Dispatcher(object):
             event = self.known.annotate(summary)
             event["id"] = "%s:%s" % (group.camera, group.best_frame or group.gid)
             event["emitted"] = self.clock()
-            self.deduper.remember(event)
+            self.deduper.remember(dict(event))  # a copy: dedup edits it, webhooks read the event
             pipe.xadd(self.keys.events,
                       {"event": json.dumps(event, sort_keys=True), "plate": event["plate"],
                        "camera": event["camera"], "label": event["label"]},
