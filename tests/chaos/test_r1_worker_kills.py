@@ -56,6 +56,8 @@ def test_r1_kill_random_workers(redis_url, harness, small_dir):
         totals = wait_until(settled, 45, 0.5, "every frame to reach a terminal state")
     except TimeoutError:
         stuck = {n: client.hlen(keys.running(n)) for n in names}
+        figures("R1", frames=frames, kills=kills, killed=kill_log, stuck_running=stuck,
+                totals=run.status()["totals"], settled=False)
         raise AssertionError("frames stuck in flight: %s; running:{node} entries: %s; kills: %s"
                              % (run.status()["totals"], stuck, kill_log))
     status = run.status()
