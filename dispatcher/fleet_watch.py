@@ -41,7 +41,8 @@ class FleetWatch(object):
         self.sweep_every_s = float(sweep_every_s)
         self._dead_since = {}  # type: Dict[str, float]
         self._next_sweep = 0.0
-        self.stats = {"requeued": 0, "node_lost": 0, "lost": 0, "reaped_nodes": 0}
+        self._snapshot = {}  # type: Dict[str, Tuple[int, int]]  # camera -> (produced, in flight)
+        self.stats = {"requeued": 0, "node_lost": 0, "lost": 0, "reaped_nodes": 0, "forgotten": 0}
 
     # --- reading -------------------------------------------------------------------------
     def node_names(self) -> List[str]:
@@ -84,7 +85,7 @@ class FleetWatch(object):
     def tick(self, now: Optional[float] = None) -> Dict[str, int]:
         """Reap nodes dead for longer than the grace time; sweep lost frames now and then."""
         now = time.time() if now is None else now
-        done = {"requeued": 0, "node_lost": 0, "lost": 0}
+        done = {"requeued": 0, "node_lost": 0, "lost": 0, "forgotten": 0}
         names = self.node_names()
         if names:
             pipe = self.redis.pipeline(transaction=False)
@@ -103,6 +104,7 @@ class FleetWatch(object):
                     done["requeued"] += requeued
                     done["node_lost"] += failed
                     self._dead_since.pop(name, None)
+        done["forgotten"] = self.account_forgotten()
         if now >= self._next_sweep:
             self._next_sweep = now + self.sweep_every_s
             for camera in self.store.cameras():
@@ -114,6 +116,40 @@ class FleetWatch(object):
         for key, value in done.items():
             self.stats[key] += value
         return done
+
+    def account_forgotten(self) -> int:
+        """Count as failed:lost the frames a Redis that lost its data (restart without persistence) forgot.
+
+        Counters only grow, so a camera whose `produced` went down has lost its state: the
+        frames it had in flight at the last snapshot are added back as produced and
+        failed:lost on the new server, so the loss shows in `alpr status` instead of vanishing.
+        """
+        cameras = set(self.store.cameras()) | set(self._snapshot)
+        if not cameras:
+            return 0
+        cams = sorted(cameras)
+        pipe = self.redis.pipeline(transaction=True)
+        for cam in cams:
+            pipe.hget(self.keys.counts(cam), "produced")
+            pipe.zcard(self.keys.inflight(cam))
+        replies = pipe.execute()
+        now_counts = {cam: (int(replies[2 * i] or 0), int(replies[2 * i + 1]))
+                      for i, cam in enumerate(cams)}
+        forgotten = {cam: self._snapshot[cam][1] for cam in cams
+                     if cam in self._snapshot and now_counts[cam][0] < self._snapshot[cam][0]
+                     and self._snapshot[cam][1] > 0}
+        if forgotten:
+            pipe = self.redis.pipeline(transaction=True)
+            for cam, n in forgotten.items():
+                pipe.hincrby(self.keys.counts(cam), "produced", n)
+                pipe.hincrby(self.keys.counts(cam), "failed:lost", n)
+                pipe.sadd(self.keys.cameras, cam)
+            pipe.execute()
+            log.warning("Redis lost its data (restart without persistence?): %s frames in flight "
+                        "counted failed:lost", ", ".join("%s=%d" % kv for kv in sorted(forgotten.items())))
+            now_counts = {cam: (p + forgotten.get(cam, 0), f) for cam, (p, f) in now_counts.items()}
+        self._snapshot = now_counts
+        return sum(forgotten.values())
 
     def reap(self, node: str, now: Optional[float] = None) -> Tuple[int, int]:
         """Re-queue a dead node's fresh frames and fail the stale ones; (requeued, failed)."""

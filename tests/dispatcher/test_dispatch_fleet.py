@@ -29,8 +29,8 @@ def test_dead_node_frames_are_requeued_or_failed_after_grace(redis_client):
     alive_frame = running_frame(store, keys, "n2", "cam0", now, 30.0, "alive")
     requeued = []
     fleet = FleetWatch(redis_client, keys, store, "frames", requeue_fn=requeued.extend, grace_s=3.0)
-    assert fleet.tick(now=now) == {"requeued": 0, "node_lost": 0, "lost": 0}  # grace starts
-    assert fleet.tick(now=now + 3.5) == {"requeued": 1, "node_lost": 1, "lost": 0}
+    assert fleet.tick(now=now) == {"requeued": 0, "node_lost": 0, "lost": 0, "forgotten": 0}
+    assert fleet.tick(now=now + 3.5) == {"requeued": 1, "node_lost": 1, "lost": 0, "forgotten": 0}
     assert requeued == [(fresh, "cam0")]
     assert redis_client.exists(keys.frame(fresh))  # envelope back, ready for a new job
     assert redis_client.hlen(keys.running("n2")) == 1 and alive_frame
@@ -91,3 +91,35 @@ def test_status_cli_json_table_seen_and_fleet_drain(redis_url, redis_client):
     assert res.exit_code == 0 and redis_client.sismember(keys.drained(), "n9")
     res = runner.invoke(main, ["fleet", "undrain", "n9", "--redis-url", redis_url])
     assert res.exit_code == 0 and not redis_client.sismember(keys.drained(), "n9")
+
+
+def test_frames_forgotten_by_a_restart_without_persistence_are_counted_lost(tmp_path):
+    import redis
+
+    from alpr.frame_store import FrameStore
+    from alpr.keys import Keys
+    from redis_server import RedisServer
+
+    server = RedisServer().start()
+    try:
+        client = redis.Redis.from_url(server.url)
+        keys = Keys()
+        store = FrameStore(client, keys, results_maxlen=1000, max_age_s=30.0)
+        for i in range(3):
+            store.put(FrameEnvelope(frame_id="before%d" % i, camera="cam0", data=b"x", max_age_s=30.0))
+        put_and_finish(store, "cam0", ["ABC1234"])
+        fleet = FleetWatch(client, keys, store, "frames")
+        assert fleet.tick()["forgotten"] == 0  # snapshot: produced 4, 3 in flight
+        server.restart()
+        client = redis.Redis.from_url(server.url)
+        store = FrameStore(client, keys, results_maxlen=1000, max_age_s=30.0)
+        fleet.redis, fleet.store = client, store
+        store.put(FrameEnvelope(frame_id="after", camera="cam0", data=b"x", max_age_s=30.0))
+        assert fleet.tick()["forgotten"] == 3
+        acc = camera_accounting(client, keys)["cam0"]
+        assert acc["produced"] == 4 and acc["failed_by_reason"] == {"lost": 3}
+        assert acc["in_flight"] == 1 and acc["invariant_ok"]
+        assert fleet.tick()["forgotten"] == 0  # counted once
+        # with persistence nothing decreases, so nothing is added (see the e2e AOF restart)
+    finally:
+        server.cleanup()
