@@ -64,6 +64,8 @@ def reference_reader(settings: Any) -> Any:
     options = ort.SessionOptions()
     options.intra_op_num_threads = settings.intra_op_threads
     options.inter_op_num_threads = settings.inter_op_threads
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL  # as engines.onnx_runtime sets
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     return Platerec(sess_options=options, providers=list(settings.providers))
 
 

@@ -110,8 +110,8 @@ def eval_cmd(directory: str, regions: str, limit: int, as_json: bool,
 @click.argument("out_dir", type=click.Path(file_okay=False))
 @click.option("--count", type=int, default=50, show_default=True, help="Scenes to write.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same scenes.")
-@click.option("--width", type=int, default=defaults.SCENE_SIZE[0], show_default=True)
-@click.option("--height", type=int, default=defaults.SCENE_SIZE[1], show_default=True)
+@click.option("--width", type=int, default=defaults.SCENE_SIZE[0], show_default=True, help="Scene width (px).")
+@click.option("--height", type=int, default=defaults.SCENE_SIZE[1], show_default=True, help="Scene height (px).")
 def scenes_cmd(out_dir: str, count: int, seed: int, width: int, height: int) -> None:
     """Write labelled synthetic scenes (Mercosul-style plates on simple cars) in OpenALPR format."""
     from evaluation.scenes import write_scenes

@@ -59,3 +59,23 @@ def test_font_and_text_pattern():
     rng = np.random.RandomState(0)
     texts = {random_plate_text(rng) for _ in range(200)}
     assert len(texts) == 200 and all(MERCOSUL.match(t) for t in texts)
+
+
+def test_glyphs_fall_back_to_hershey_without_pillow(monkeypatch):
+    import builtins
+
+    from evaluation import plate_render
+
+    real_import = builtins.__import__
+
+    def no_pil(name, *args, **kwargs):
+        if name == "PIL" or name.startswith("PIL."):
+            raise ImportError("no pillow here")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_pil)
+    monkeypatch.setattr(plate_render, "_glyph_cache", {})
+    mask = plate_render.text_mask("AB1", 40, find_font())
+    assert mask.shape[0] == 40 and mask.shape[1] > 40 and mask.max() > 200
+    plate = plate_render.render_plate("ABC1D23", np.random.RandomState(0), find_font())
+    assert plate.shape == (260, 800, 3)
