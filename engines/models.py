@@ -1,0 +1,136 @@
+"""Build the recognition pipeline from Settings: default models from their wheels, or the
+user's files (--detector/--ocr with --detector-format/--ocr-format/--ocr-config).
+
+The default models' files are located with importlib.util.find_spec, never imported:
+platedet's and platerec's own modules pull in onnxruntime sessions and Pillow.
+"""
+import importlib.util
+import os
+from typing import Any, Dict, Tuple
+
+from alpr.errors import ConfigError, ModelError
+from engines.adapters.base import Detector, Recognizer
+from engines.open_runtime import open_from_settings
+from engines.pipeline import Pipeline
+from engines.textproc import TextProcessor
+
+#: default model name -> (package, file inside the package)
+DEFAULT_FILES = {
+    "platedet": ("platedet", "artifacts/platedet.onnx"),
+    "platerec-encoder": ("platerec", "artifacts/encoder.onnx"),
+    "platerec-decoder": ("platerec", "artifacts/decoder.onnx"),
+    "platerec-tokenizer": ("platerec", "artifacts/tokenizer.json"),
+}
+ENCDEC_FILES = ("encoder.onnx", "decoder.onnx", "tokenizer.json")
+
+
+def default_file(name: str) -> str:
+    """Path of a default model file inside its installed wheel."""
+    package, rel = DEFAULT_FILES[name]
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError("default model package %s is not installed (pip install --no-deps "
+                         "platedet==0.0.2 platerec==0.0.3)" % package)
+    path = os.path.join(list(spec.submodule_search_locations)[0], rel)
+    if not os.path.isfile(path):
+        raise ModelError("%s has no %s (broken install?)" % (package, rel))
+    return path
+
+
+def encdec_files(location: str) -> Tuple[str, str, str]:
+    """(encoder, decoder, tokenizer) for 'platerec', a folder holding the three files, or
+    the encoder's path with decoder.onnx and tokenizer.json beside it."""
+    if location == "platerec":
+        return (default_file("platerec-encoder"), default_file("platerec-decoder"),
+                default_file("platerec-tokenizer"))
+    path = os.path.expanduser(location)
+    folder = path if os.path.isdir(path) else os.path.dirname(path)
+    files = tuple(os.path.join(folder, name) for name in ENCDEC_FILES)
+    if not os.path.isdir(path):
+        files = (path,) + files[1:]
+    missing = [f for f in files if not os.path.isfile(f)]
+    if missing:
+        raise ConfigError("encoder-decoder OCR at %s lacks %s (a folder needs %s)"
+                          % (location, ", ".join(missing), ", ".join(ENCDEC_FILES)))
+    return files  # type: ignore
+
+
+def build_detector(settings: Any) -> Detector:
+    """The detector adapter on the configured runtime."""
+    from engines.adapters.yolo_end2end import YoloEnd2EndDetector
+    from engines.adapters.yolo_raw import YoloRawDetector
+
+    default = settings.detector == "platedet"
+    path = default_file("platedet") if default else settings.detector
+    fmt = "yolo_raw" if default else settings.detector_format
+    runtime = open_from_settings(path, settings)
+    try:
+        if fmt == "yolo_raw":
+            # platedet's own post-processing feeds centre boxes to NMS; keep its behaviour
+            return YoloRawDetector(runtime, conf=settings.det_conf, iou=settings.det_iou,
+                                   max_det=settings.max_plates, center_nms=default)
+        if fmt == "yolo_end2end":
+            return YoloEnd2EndDetector(runtime, conf=settings.det_conf,
+                                       max_det=settings.max_plates)
+    except Exception:
+        runtime.close()
+        raise
+    runtime.close()
+    raise ConfigError("unknown detector format %r (yolo_raw | yolo_end2end)" % fmt)
+
+
+def build_ocr(settings: Any) -> Recognizer:
+    """The OCR adapter on the configured runtime."""
+    fmt = "encdec" if settings.ocr == "platerec" else settings.ocr_format
+    if fmt == "encdec":
+        from engines.adapters.encdec_ocr import EncDecOcr, Tokenizer
+
+        enc_path, dec_path, tok_path = encdec_files(settings.ocr)
+        tokenizer = Tokenizer.from_json(tok_path)
+        encoder = open_from_settings(enc_path, settings)
+        try:
+            decoder = open_from_settings(dec_path, settings)
+        except Exception:
+            encoder.close()
+            raise
+        return EncDecOcr(encoder, decoder, tokenizer)
+    if fmt == "slot":
+        from engines.adapters.slot_ocr import load_slot_ocr
+
+        runtime = open_from_settings(os.path.expanduser(settings.ocr), settings)
+        try:
+            return load_slot_ocr(runtime, settings.ocr_config)
+        except Exception:
+            runtime.close()
+            raise
+    raise ConfigError("unknown OCR format %r (encdec | slot)" % fmt)
+
+
+def build_textproc(settings: Any) -> TextProcessor:
+    return TextProcessor(region=settings.region, regex=settings.plate_regex,
+                         min_len=settings.min_plate_len, min_conf=settings.ocr_min_conf)
+
+
+def build_pipeline(settings: Any, **options: Any) -> Pipeline:
+    """Detector + OCR + text rules from Settings; `options` go to Pipeline (fast_decode,
+    crop_source, crop_pad)."""
+    detector = build_detector(settings)
+    try:
+        ocr = build_ocr(settings)
+    except Exception:
+        for runtime in detector.runtimes:
+            runtime.close()
+        raise
+    return Pipeline(detector, ocr, build_textproc(settings), max_plates=settings.max_plates,
+                    **options)
+
+
+def describe_defaults() -> Dict[str, str]:
+    """name -> path of every default model file that is installed."""
+    out = {}
+    for name in DEFAULT_FILES:
+        try:
+            out[name] = default_file(name)
+        except ModelError:
+            pass
+    return out
