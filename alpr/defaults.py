@@ -69,6 +69,7 @@ PREPARE_ATOL = 1e-4  # absolute slack for outputs whose reference is all ~0
 GROUP_WINDOW_S = 3.0  # a car unseen for this long has left: close its group, emit event
 GROUP_SIMILARITY = 0.8  # Jaro-Winkler above this = same plate misread in one char or two
 DEDUP_WINDOW_S = 60.0  # same plate on the same camera within this = same visit, no new event
+DEDUP_SIMILARITY = 0.9  # stricter than grouping: over 60 s a camera sees many plates, one char apart is a misread
 RECENT_TTL_S = 3600.0  # "seen in the last N s" answers up to an hour back
 DISPATCH_BLOCK_MS = 1000  # XREADGROUP block time; bounds shutdown latency
 DISPATCH_BATCH = 256  # stream entries read per call
