@@ -74,7 +74,8 @@ def build_dispatcher(settings: Settings, redis: Any, on_event: Any = None,
                                claim_idle_ms=defaults.CLAIM_IDLE_MS)
     return Dispatcher(redis, keys, consumer,
                       Grouper(settings.group_window_s, settings.group_similarity),
-                      Deduper(settings.dedup_window_s, settings.group_similarity),
+                      Deduper(settings.dedup_window_s,
+                              max(settings.group_similarity, defaults.DEDUP_SIMILARITY)),
                       RecentCache(redis, keys, settings.recent_ttl_s), known=known,
                       webhooks=webhooks, fleet=fleet, events_maxlen=settings.events_maxlen,
                       on_event=on_event)

@@ -148,12 +148,15 @@ class Grouper(object):
         self.window_s = float(window_s)
         self.similarity = float(similarity)
         self.open = {}  # type: Dict[str, List[PlateGroup]]
+        self.index = {}  # type: Dict[str, Dict[str, PlateGroup]]  # camera -> text -> open group
+        self.latest_ts = {}  # type: Dict[str, float]  # camera -> newest capture time seen
 
     def add_frame(self, camera: str, site: str, frame_id: str, ts: float,
                   reads: List[Dict[str, Any]], now: float,
                   truth: Optional[List[str]] = None, entry: Optional[str] = None) -> List[PlateGroup]:
         """Assign every non-empty read of one frame to a group; returns the groups touched."""
         touched = []  # type: List[PlateGroup]
+        self.latest_ts[camera] = max(ts, self.latest_ts.get(camera, ts))
         for read in reads:
             text = normalize_plate(str(read.get("text") or ""))
             if not text:
@@ -163,6 +166,7 @@ class Grouper(object):
                 group = PlateGroup(camera, site)
                 self.open.setdefault(camera, []).append(group)
             group.add(text, read, frame_id, ts, now)
+            self.index.setdefault(camera, {}).setdefault(text, group)
             if truth:
                 group.truth.update(normalize_plate(t) for t in truth if t)
             if entry is not None:
@@ -171,6 +175,9 @@ class Grouper(object):
         return touched
 
     def _match(self, camera: str, text: str, exclude: List[PlateGroup]) -> Optional[PlateGroup]:
+        exact = self.index.get(camera, {}).get(text)
+        if exact is not None and not any(exact is g for g in exclude):
+            return exact  # the common case: the same text again, no similarity scan
         best = None  # type: Optional[PlateGroup]
         best_sim = self.similarity
         for group in self.open.get(camera, []):
@@ -182,25 +189,41 @@ class Grouper(object):
         return best
 
     def close_idle(self, now: float) -> List[PlateGroup]:
-        """Remove and return groups unseen for longer than the window."""
+        """Remove and return groups unseen for longer than the window.
+
+        Unseen = no read for `window_s` of dispatcher time, or the camera's frames have moved
+        on by more than `window_s` of capture time (a backlog read after a restart closes
+        its vehicles as it goes, instead of holding them all open at once).
+        """
         closed = []  # type: List[PlateGroup]
         for camera in list(self.open):
             keep = []
+            latest = self.latest_ts.get(camera, 0.0)
             for group in self.open[camera]:
-                (closed if now - group.touched > self.window_s else keep).append(group)
-            if keep:
-                self.open[camera] = keep
-            else:
-                del self.open[camera]
+                gone = (now - group.touched > self.window_s
+                        or latest - group.last_seen > self.window_s)
+                (closed if gone else keep).append(group)
+            self.open[camera] = keep
+            self._forget(camera, [g for g in closed if g.camera == camera])
         closed.sort(key=lambda g: g.first_seen)
         return closed
 
     def close_all(self) -> List[PlateGroup]:
         """Remove and return every open group (shutdown: nothing is lost)."""
         closed = [g for groups in self.open.values() for g in groups]
-        self.open = {}
+        self.open, self.index = {}, {}
         closed.sort(key=lambda g: g.first_seen)
         return closed
+
+    def _forget(self, camera: str, groups: List[PlateGroup]) -> None:
+        index = self.index.get(camera, {})
+        for group in groups:
+            for text in group.candidates:
+                if index.get(text) is group:
+                    del index[text]
+        if not self.open.get(camera):
+            self.open.pop(camera, None)
+            self.index.pop(camera, None)
 
     def held_entries(self) -> set:
         """Stream entry ids some open group still holds (not yet acked)."""
@@ -216,21 +239,27 @@ class Deduper(object):
     def __init__(self, window_s: float, similarity: float) -> None:
         self.window_s = float(window_s)
         self.similarity = float(similarity)
-        self.last = {}  # type: Dict[Tuple[str, str], Dict[str, Any]]
+        self.last = {}  # type: Dict[str, Dict[str, Dict[str, Any]]]  # camera -> plate -> event
 
     def remember(self, event: Dict[str, Any]) -> None:
         """Record an emitted event (also used to preload from the events stream)."""
-        self.last[(event["camera"], event["plate"])] = event
+        self.last.setdefault(event["camera"], {})[event["plate"]] = event
 
     def check(self, summary: Dict[str, Any]) -> Optional[Dict[str, Any]]:
         """The earlier event this group repeats (its last_seen is extended), or None."""
-        camera, plate = summary["camera"], summary["plate"]
-        for (cam, text), prev in list(self.last.items()):
-            if summary["first_seen"] - prev["last_seen"] > self.window_s:
-                if summary["first_seen"] - prev["last_seen"] > 2 * self.window_s:
-                    del self.last[(cam, text)]  # keep the table small
-                continue
-            if cam == camera and jaro_winkler(text, plate) >= self.similarity:
+        events = self.last.get(summary["camera"])
+        if not events:
+            return None
+        start = summary["first_seen"]
+        for text, prev in list(events.items()):
+            if start - prev["last_seen"] > 2 * self.window_s:
+                del events[text]  # keep the table small
+        plate = summary["plate"]
+        candidates = [events[plate]] if plate in events else []
+        candidates += [e for t, e in events.items()
+                       if t != plate and jaro_winkler(t, plate) >= self.similarity]
+        for prev in candidates:
+            if start - prev["last_seen"] <= self.window_s:
                 prev["last_seen"] = max(prev["last_seen"], summary["last_seen"])
                 prev["repeats"] = int(prev.get("repeats", 0)) + 1
                 return prev

@@ -90,3 +90,18 @@ def test_dedup_suppresses_repeat_within_window_and_extends_last_seen():
     assert d.check(other_cam) is None
     later = {"camera": "c", "plate": "ABC1234", "first_seen": 200.0, "last_seen": 201.0}
     assert d.check(later) is None
+
+
+def test_capture_time_closes_groups_of_a_backlog_as_it_goes():
+    # a dispatcher catching up reads minutes of frames at once (same dispatcher clock):
+    # vehicles close when the camera's capture time has moved on past the window
+    g = Grouper(window_s=3.0, similarity=0.8)
+    g.add_frame("c", "", "f1", ts=100.0, reads=[read("AAA1111")], now=5000.0)
+    g.add_frame("c", "", "f2", ts=101.0, reads=[read("AAA1111")], now=5000.0)
+    g.add_frame("c", "", "f3", ts=110.0, reads=[read("BBB2222")], now=5000.0)
+    (closed,) = g.close_idle(now=5000.0)
+    assert closed.best_text == "AAA1111" and closed.frames == 2
+    assert [x.best_text for x in g.close_all()] == ["BBB2222"]
+    # a closed vehicle's text no longer matches: a new read starts a new group
+    g.add_frame("c", "", "f4", ts=111.0, reads=[read("AAA1111")], now=5001.0)
+    assert len(g) == 1 and g.open["c"][0].frames == 1
