@@ -18,7 +18,7 @@ def test_bench_pipeline_reports_both_readers(tmp_path):
     write_scenes(folder, 3, seed=5)
     png = str(tmp_path / "stages.png")
     result = CliRunner().invoke(main, ["bench", "pipeline", folder, "--repeat", "1", "--warmup", "1",
-                                       "--intra-op-threads", "2", "--json", "--plot", png])
+                                       "--intra-op-threads", "2", "--prep-runs", "2", "--json", "--plot", png])
     assert result.exit_code == 0, result.output
     lines = result.stdout.strip().splitlines()
     summary = json.loads(lines[-1])
@@ -30,7 +30,8 @@ def test_bench_pipeline_reports_both_readers(tmp_path):
     assert summary["runtimes"] >= 2  # the detector's and the OCR's own timers were found
     assert 0 <= summary["exact"] <= 3 and 0 <= summary["reference_exact"] <= 3
     assert summary["exact"] + summary["reference_exact"] >= 4  # both read these plates
-    assert 0 < summary["prep_ms"] < summary["pipeline_ms_per_frame"]
+    assert 0 < summary["prep_ms"] < 5000 and summary["prep_1080p"]["runs"] == 2
+    assert 0 < summary["prep_ms_set"] < summary["pipeline_ms_per_frame"]
     assert any(l.startswith("pipeline") for l in lines)
     with open(png, "rb") as fh:
         assert fh.read(4) == b"\x89PNG"
@@ -40,6 +41,7 @@ def test_bench_pipeline_without_reference(tmp_path):
     folder = str(tmp_path / "br")
     write_scenes(folder, 1, seed=6)
     result = CliRunner().invoke(main, ["bench", "pipeline", folder, "--no-reference", "--warmup", "0",
+                                       "--prep-runs", "1",
                                        "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])
