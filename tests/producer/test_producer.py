@@ -130,7 +130,7 @@ def test_scenes_source_labels_frames():
 
 def test_live_url_reconnects_with_backoff(tmp_path):
     """An HTTP camera whose stream ends is reopened (with backoff) and keeps delivering frames."""
-    import functools
+    import socketserver
     import threading
     from http.server import HTTPServer, SimpleHTTPRequestHandler
 
@@ -144,10 +144,16 @@ def test_live_url_reconnects_with_backoff(tmp_path):
     writer.release()
 
     class Quiet(SimpleHTTPRequestHandler):
+        def translate_path(self, path):  # serve tmp_path (no `directory=` on Python 3.6)
+            return os.path.join(str(tmp_path), os.path.basename(path.split("?")[0]))
+
         def log_message(self, *args):
             pass
 
-    server = HTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(tmp_path)))
+    class Server(socketserver.ThreadingMixIn, HTTPServer):
+        daemon_threads = True
+
+    server = Server(("127.0.0.1", 0), Quiet)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     slept = []
     try:
