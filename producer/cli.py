@@ -51,6 +51,8 @@ def produce_cmd(source: str, config_file: Any, every: int, max_width: int, pin_n
     state = {"stop": False}
 
     def on_term(signum: Any, frame: Any) -> None:
+        if state["stop"]:  # second signal: the source/engine is stuck, leave now
+            raise SystemExit(1)
         state["stop"] = True
 
     signal.signal(signal.SIGTERM, on_term)

@@ -86,6 +86,8 @@ def serve(settings: Any, burst: bool = False, max_jobs: Optional[int] = None) ->
     state = {"stop": False}
 
     def on_term(signum: Any, frame: Any) -> None:
+        if state["stop"]:  # second signal: the source/engine is stuck, leave now
+            raise SystemExit(1)
         state["stop"] = True
 
     signal.signal(signal.SIGTERM, on_term)
