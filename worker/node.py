@@ -122,6 +122,8 @@ def serve(settings: Any, burst: bool = False, max_jobs: Optional[int] = None) ->
              ", ".join(queues), settings.batch_max)
     backoff = ExponentialBackoff()
     failures = 0
+    # RQ logs three INFO lines per job; operators get our lifecycle lines, RQ's only on DEBUG
+    rq_level = "DEBUG" if settings.log_level.upper() == "DEBUG" else "WARNING"
     try:
         while not state["stop"]:
             worker = FleetWorker(
@@ -131,8 +133,7 @@ def serve(settings: Any, burst: bool = False, max_jobs: Optional[int] = None) ->
                 default_result_ttl=settings.result_ttl_s)
             worker._all_queues = [make_queue(q, conn, settings.job_timeout_s) for q in queues]
             try:
-                worker.work(burst=burst, logging_level=settings.log_level.upper(),
-                            max_jobs=max_jobs)
+                worker.work(burst=burst, logging_level=rq_level, max_jobs=max_jobs)
             except Exception as exc:  # Redis gone at register/teardown time, etc.
                 log.warning("worker loop ended: %s: %s", type(exc).__name__, exc)
             signal.signal(signal.SIGTERM, on_term)  # RQ's handlers are gone with its loop
