@@ -27,8 +27,8 @@ def wait_until(predicate, timeout):
 def test_redis_restart_mid_run(make_fleet, persistence):
     extra = ["--appendonly", "yes", "--appendfsync", "always"] if persistence == "aof" else []
     server = RedisServer(extra_args=extra).start()
+    fleet = make_fleet(server.url)
     try:
-        fleet = make_fleet(server.url)
         for name in ("rw1", "rw2"):
             fleet.start_worker(name, engine="sleep:0.5")  # slower than the producer: frames in flight
         fleet.wait_nodes(["rw1", "rw2"], timeout=60)
@@ -67,4 +67,5 @@ def test_redis_restart_mid_run(make_fleet, persistence):
         print("redis restart (%s): fleet progressing again %.1f s after the restart; %s"
               % (persistence, recovered_s, acc))
     finally:
+        fleet.stop_all()  # before the server goes, so every process can exit cleanly
         server.cleanup()
