@@ -3,7 +3,6 @@
 Each strategy yields bytes (or stream-entry field maps) that a hostile or buggy producer
 could put on the wire; the fleet must answer every one with an error record, not a crash.
 """
-import math
 import struct
 import zlib
 from typing import Any, Dict
@@ -12,7 +11,7 @@ import msgpack
 import numpy as np
 from hypothesis import strategies as st
 
-from alpr.protocol import ENVELOPE_VERSION, RESULT_VERSION, FrameEnvelope, encode_frame
+from alpr.protocol import RESULT_VERSION, FrameEnvelope, encode_frame
 
 # --- images -------------------------------------------------------------------------
 
