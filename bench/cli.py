@@ -12,6 +12,7 @@ BENCH_COMMANDS = {
     "fleet": "bench.fleet:fleet_cmd",
     "engines": "bench.engines:engines_cmd",
     "preprocess": "bench.gpu_preprocess:preprocess_cmd",
+    "rss": "bench.rss:rss_cmd",
 }  # type: Dict[str, str]
 
 
