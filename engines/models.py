@@ -5,6 +5,7 @@ The default models' files are located with importlib.util.find_spec, never impor
 platedet's and platerec's own modules pull in onnxruntime sessions and Pillow.
 """
 import importlib.util
+import logging
 import os
 from typing import Any, Dict, Tuple
 
@@ -12,7 +13,10 @@ from alpr.errors import ConfigError, ModelError
 from engines.adapters.base import Detector, Recognizer
 from engines.open_runtime import open_from_settings
 from engines.pipeline import Pipeline
+from engines.runtime import Runtime
 from engines.textproc import TextProcessor
+
+log = logging.getLogger(__name__)
 
 #: default model name -> (package, file inside the package)
 DEFAULT_FILES = {
@@ -55,6 +59,33 @@ def encdec_files(location: str) -> Tuple[str, str, str]:
     return files  # type: ignore
 
 
+def open_model(path: str, settings: Any, default: bool = False) -> Runtime:
+    """A runtime for `path`. A default model this onnxruntime cannot load (platedet is
+    opset 17; the Nano's onnxruntime 1.10 stops at 15) is converted once with
+    `alpr models prepare --target ort1.10` logic into the engine cache and that copy runs."""
+    try:
+        return open_from_settings(path, settings)
+    except ModelError:
+        if not default or settings.runtime != "onnxruntime":
+            raise
+        copy = prepared_copy(path, "ort1.10", settings.engine_cache_dir)
+        log.info("onnxruntime cannot load %s; using its ort1.10 copy %s", path, copy)
+        return open_from_settings(copy, settings)
+
+
+def prepared_copy(path: str, target: str, cache_dir: str) -> str:
+    """A cached copy of `path` converted for `target` (made on first use)."""
+    from engines.prepare import convert  # needs onnx: only on this fallback path
+
+    sha = convert.sha256_file(path)
+    stem = os.path.splitext(os.path.basename(path))[0]
+    out = os.path.join(os.path.abspath(os.path.expanduser(cache_dir)),
+                       "%s-%s.%s.onnx" % (stem, sha[:12], target))
+    if not os.path.isfile(out):
+        convert.prepare(path, target, out)
+    return out
+
+
 def build_detector(settings: Any) -> Detector:
     """The detector adapter on the configured runtime."""
     from engines.adapters.yolo_end2end import YoloEnd2EndDetector
@@ -63,7 +94,7 @@ def build_detector(settings: Any) -> Detector:
     default = settings.detector == "platedet"
     path = default_file("platedet") if default else settings.detector
     fmt = "yolo_raw" if default else settings.detector_format
-    runtime = open_from_settings(path, settings)
+    runtime = open_model(path, settings, default)
     try:
         if fmt == "yolo_raw":
             # platedet's own post-processing feeds centre boxes to NMS; keep its behaviour
@@ -87,9 +118,10 @@ def build_ocr(settings: Any) -> Recognizer:
 
         enc_path, dec_path, tok_path = encdec_files(settings.ocr)
         tokenizer = Tokenizer.from_json(tok_path)
-        encoder = open_from_settings(enc_path, settings)
+        default = settings.ocr == "platerec"
+        encoder = open_model(enc_path, settings, default)
         try:
-            decoder = open_from_settings(dec_path, settings)
+            decoder = open_model(dec_path, settings, default)
         except Exception:
             encoder.close()
             raise

@@ -4,12 +4,9 @@ import sys
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-onnx = pytest.importorskip("onnx", reason="the tiny test models are built with onnx")
-ort = pytest.importorskip("onnxruntime", reason="the engines run on onnxruntime")
-
-import tiny_models  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
 
 #: candidate boxes of the tiny raw detector (cx, cy, w, h in its 64x64 input)
 RAW_BOXES = [(32, 40, 24, 8), (33, 40, 22, 8), (10, 10, 6, 4)]
@@ -18,6 +15,10 @@ RAW_BOXES = [(32, 40, 24, 8), (33, 40, 22, 8), (10, 10, 6, 4)]
 @pytest.fixture(scope="session")
 def models(tmp_path_factory):
     """Paths of every tiny model (and the encdec folder)."""
+    pytest.importorskip("onnx", reason="the tiny test models are built with onnx")
+    pytest.importorskip("onnxruntime", reason="the engines run on onnxruntime")
+    import tiny_models
+
     d = tmp_path_factory.mktemp("tiny_models")
     out = {
         # scores: box 0 and its near-duplicate 1 rise with brightness; box 2 never passes
