@@ -99,10 +99,10 @@ def plot_bars(path: str, title: str, labels: Sequence[str], series: Dict[str, Se
     ax.set_xticklabels(list(labels))
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    if len(series) > 1:
-        ax.legend()
+    if len(series) > 1:  # beside the bars, never over them
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return path
 
