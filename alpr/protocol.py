@@ -101,6 +101,8 @@ def decode_frame(payload: Any) -> FrameEnvelope:
         max_age_s=_number(body, "age", 5.0),
         fmt=_text(body, "fmt", "jpeg"),
     )
+    if not env.frame_id or not env.camera:
+        raise FrameDecodeError("frame id and camera must not be empty")
     if env.fmt not in ("jpeg", "raw"):
         raise FrameDecodeError("unknown frame format %r" % env.fmt)
     if env.fmt == "raw":

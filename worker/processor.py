@@ -113,8 +113,16 @@ class FrameProcessor(object):
                 record = ResultRecord(frame_id=frame_id, camera=camera, status=STATUS_FAILED,
                                       node=self.node, reason="bad_frame: %s" % exc)
             else:
-                timings["queue"] = (started - env.ts) * 1000.0
-                record = self._recognise(env, started, timings)
+                if env.frame_id != frame_id or env.camera != camera:
+                    # a forged or broken envelope must not finish another frame (or none)
+                    record = ResultRecord(
+                        frame_id=frame_id, camera=camera, status=STATUS_FAILED, node=self.node,
+                        reason="bad_frame: envelope names another frame (%r, %r)"
+                        % (env.frame_id[:40], env.camera[:40]))
+                    env = None
+                else:
+                    timings["queue"] = (started - env.ts) * 1000.0
+                    record = self._recognise(env, started, timings)
         done = time.time()
         if env is not None:
             record.timings["total"] = (done - env.ts) * 1000.0

@@ -43,6 +43,8 @@ _DROP = object()
     msgpack.packb(_body(ts=float("nan"))),
     msgpack.packb(_body(ts=True)),
     msgpack.packb(_body(cam="c" * 1000)),  # absurdly long id
+    msgpack.packb(_body(id="")),  # empty ids name no frame
+    msgpack.packb(_body(cam="")),
     msgpack.packb(_body(fmt="gif")),
     msgpack.packb(_body(fmt="raw", shape=[0, 2])),
     msgpack.packb(_body(fmt="raw", shape="3x3")),

@@ -5,6 +5,7 @@ import pytest
 
 from alpr.frame_store import FrameStore
 from alpr.keys import Keys
+from alpr.protocol import FrameEnvelope, encode_frame
 from alpr.retry import Retry
 from engines.types import FrameResult, PlateRead
 from worker_helpers import put_frames, results
@@ -89,6 +90,21 @@ def test_undecodable_envelope_is_bad_frame(redis_client):
     redis_client.set(keys.frame(fid), b"\x93not an envelope")
     assert proc.process_frame(fid, "cam1") == "failed:bad_frame"
     assert results(redis_client, keys)[fid].reason.startswith("bad_frame")
+
+
+@pytest.mark.parametrize("case", ["other_frame", "empty_id", "other_camera"])
+def test_envelope_naming_another_frame_fails_the_job_frame(redis_client, case):
+    proc, store, keys = make(redis_client, NullEngine())
+    fid, victim = put_frames(redis_client, keys, 2)
+    names = {"other_frame": (victim, "cam1"), "empty_id": ("", "cam1"),
+             "other_camera": (fid, "cam2")}[case]
+    forged = FrameEnvelope(frame_id=names[0], camera=names[1], data=b"x", max_age_s=30.0)
+    redis_client.set(keys.frame(fid), encode_frame(forged))
+    assert proc.process_frame(fid, "cam1") == "failed:bad_frame"
+    assert results(redis_client, keys)[fid].reason.startswith("bad_frame")
+    assert redis_client.zscore(keys.inflight("cam1"), fid) is None  # the job's frame ended
+    assert redis_client.zscore(keys.inflight("cam1"), victim) is not None  # the other did not
+    assert not redis_client.hexists(keys.running("n1"), fid)
 
 
 def test_run_job_drains_ready_jobs_up_to_batch_max(redis_client):
