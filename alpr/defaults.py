@@ -33,6 +33,7 @@ HEARTBEAT_S = 1.0  # node liveness period; a dead node is noticed within 3 perio
 NODE_TTL_FACTOR = 3  # alive key expires after this many missed heartbeats
 REAPER_GRACE_S = 3.0  # after a node's alive key lapses, wait this long before reaping its frames
 QUEUED_HOLD_S = 60.0  # a frame whose RQ job still waits is left to the worker (stale) this long before the sweep calls it lost
+ORPHAN_AFTER_S = 1.0  # a stored frame on no node and in no queue this long lost its job (crash ate a pop): enqueue it again
 WARMUP_RUNS = 2  # first inferences allocate and autotune; keep them out of frame latency
 METRICS_PORT = 0  # 0 = no Prometheus endpoint unless asked for
 WORKER_ENGINE = "pipeline"  # the real models; null / sleep:<s> are for benchmarks
