@@ -8,7 +8,7 @@ idempotent and ``produced = read + stale + dropped + failed + in_flight`` always
 import math
 import re
 import time
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from alpr import defaults
 from alpr.errors import FrameDecodeError
@@ -33,12 +33,22 @@ redis.call('SADD', KEYS[4], ARGV[5])
 return 1
 """
 
+# KEYS: frame, running (own), nodes; ARGV: id, running key prefix.
+# Key gone: our own earlier claim (a retry after a lost reply) returns it again; a claim by
+# another node returns 1 (a duplicate job: leave the frame to that node); else false.
 _CLAIM = """
 local env = redis.call('GET', KEYS[1])
-if not env then return false end
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[2], ARGV[1], env)
-return env
+if env then
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[2], ARGV[1], env)
+  return env
+end
+env = redis.call('HGET', KEYS[2], ARGV[1])
+if env then return env end
+for _, node in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+  if redis.call('HEXISTS', ARGV[2] .. node, ARGV[1]) == 1 then return 1 end
+end
+return false
 """
 
 # KEYS: inflight, counts, results, running (or ''), frame; ARGV: id, counter, maxlen, fields...
@@ -77,12 +87,60 @@ end
 return dropped
 """
 
-# KEYS: running, frame, inflight; ARGV: id, envelope, ttl ms
+# KEYS: running, frame, inflight; ARGV: id, envelope, ttl ms.
+# 0: another reaper took the entry; -1: the frame is already terminal; 1: frame key restored
 _REQUEUE = """
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
-if redis.call('ZSCORE', KEYS[3], ARGV[1]) == false then return 0 end
+if redis.call('ZSCORE', KEYS[3], ARGV[1]) == false then return -1 end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 return 1
+"""
+
+# KEYS: inflight, suspects, running:* (ARGV[5] of them), queue lists...; ARGV: cutoff score,
+# frame key prefix, now, seconds a suspect must stay one, number of running hashes.
+# An orphan: in flight, frame key still there, on no node and its job in no queue (a pop whose
+# reply a crash ate, a worker killed between pop and claim). Seen twice >= ARGV[4] apart.
+_ORPHANS = """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local before = redis.call('HGETALL', KEYS[2])
+redis.call('DEL', KEYS[2])
+local out = {}
+if #ids == 0 then return out end
+local nrun = tonumber(ARGV[5])
+local cands = {}
+for _, id in ipairs(ids) do
+  if redis.call('EXISTS', ARGV[2] .. id) == 1 then
+    local held = false
+    for k = 3, 2 + nrun do
+      if redis.call('HEXISTS', KEYS[k], id) == 1 then held = true; break end
+    end
+    if not held then cands[#cands + 1] = id end
+  end
+end
+if #cands == 0 then return out end
+local queued = {}
+for k = 3 + nrun, #KEYS do
+  for _, jid in ipairs(redis.call('LRANGE', KEYS[k], 0, -1)) do
+    queued[jid] = true
+    local base = string.match(jid, '^(.+)%-r%x+$')
+    if base then queued[base] = true end
+  end
+end
+local seen = {}
+for i = 1, #before, 2 do seen[before[i]] = before[i + 1] end
+local now = tonumber(ARGV[3])
+for _, id in ipairs(cands) do
+  if not queued[id] then
+    local first = seen[id]
+    if first and now - tonumber(first) >= tonumber(ARGV[4]) then
+      out[#out + 1] = id
+    else
+      redis.call('HSET', KEYS[2], id, first or ARGV[3])
+    end
+  end
+end
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], 600000) end
+return out
 """
 
 # KEYS: inflight, counts, results, running:* ...; ARGV: cutoff, frame prefix, maxlen, now, camera,
@@ -114,6 +172,8 @@ for i = 1, #ids, 2 do
 end
 return lost
 """
+
+HELD_ELSEWHERE = object()  # claim(): another node holds the frame (this job is a duplicate)
 
 _REASON_RE = re.compile(r"[^a-z0-9_]+")
 
@@ -147,6 +207,7 @@ class FrameStore(object):
         self._drop = redis_client.register_script(_DROP_OLDEST)
         self._requeue = redis_client.register_script(_REQUEUE)
         self._sweep = redis_client.register_script(_SWEEP)
+        self._orphans = redis_client.register_script(_ORPHANS)
 
     # --- producer side ---------------------------------------------------------------
     def put(self, env: FrameEnvelope, queue_job_fn: Optional[Callable] = None,
@@ -183,13 +244,16 @@ class FrameStore(object):
         return [_text(i) for i in ids]
 
     # --- worker side -------------------------------------------------------------------
-    def claim(self, frame_id: str, camera: str, node: str) -> Optional[bytes]:
-        """Take a frame for processing: its envelope bytes, or None if the key is gone.
+    def claim(self, frame_id: str, camera: str, node: str) -> Any:
+        """Take a frame for processing: its envelope bytes, None if the key is gone, or
+        HELD_ELSEWHERE if another node claimed it (a duplicate job; that node finishes it).
 
-        The envelope moves into ``running:{node}`` so a reaper can re-queue it if the node dies.
+        The envelope moves into ``running:{node}`` so a reaper can re-queue it if the node dies;
+        a retried claim (lost reply) gets the same envelope back from there.
         """
-        return self._claim(keys=[self.keys.frame(frame_id), self.keys.running(node)],
-                           args=[frame_id])
+        got = self._claim(keys=[self.keys.frame(frame_id), self.keys.running(node),
+                                self.keys.nodes], args=[frame_id, self.keys.running("")])
+        return HELD_ELSEWHERE if isinstance(got, int) else got
 
     def finish(self, record: ResultRecord, node: str = "", client=None) -> bool:
         """Terminal transition: count + XADD the record only if this call removed the id.
@@ -224,16 +288,20 @@ class FrameStore(object):
             frame_id = _text(raw_id)
             try:
                 env = decode_frame(payload)
+                if env.frame_id != frame_id:
+                    raise FrameDecodeError("envelope names another frame")
             except FrameDecodeError:
                 # cannot name its camera; sweep_lost later counts the id as failed:lost
                 self.redis.hdel(running_key, frame_id)
                 continue
             remaining_ms = int((env.max_age_s - env.age(now)) * 1000.0)
-            if remaining_ms > 0 and self._requeue(
+            if remaining_ms > 0:
+                done = self._requeue(
                     keys=[running_key, self.keys.frame(frame_id), self.keys.inflight(env.camera)],
-                    args=[frame_id, payload, remaining_ms]):
-                requeued.append((frame_id, env.camera))
-                continue
+                    args=[frame_id, payload, remaining_ms])
+                if done == 1:
+                    requeued.append((frame_id, env.camera))
+                continue  # 0: another reaper has it; -1: already terminal
             record = ResultRecord(frame_id=frame_id, camera=env.camera, status=STATUS_FAILED,
                                   node=node, reason="node_lost: %s stopped mid-frame" % node,
                                   ts=env.ts, seq=env.seq, site=env.site, truth=env.truth)
@@ -262,6 +330,27 @@ class FrameStore(object):
                   camera, RESULT_VERSION, job_prefix or "",
                   repr(now - age - grace - queued_hold_s)])
         return [_text(i) for i in ids]
+
+    def requeue_orphans(self, camera: str, queue_keys: List[str], now: Optional[float] = None,
+                        after_s: float = defaults.ORPHAN_AFTER_S) -> List[str]:
+        """In-flight frames whose job vanished while their key lives: ids to enqueue again.
+
+        A frame counts once it was seen, twice and ``after_s`` apart, with its key present, on
+        no node and its job (id = frame id, or frame id + ``-r<hex>``) in none of ``queue_keys``.
+        A duplicate job is harmless: a claim finds the frame held (or gone) and counts nothing.
+        """
+        now = time.time() if now is None else now
+        nodes = sorted(_text(n) for n in self.redis.smembers(self.keys.nodes))
+        running = [self.keys.running(n) for n in nodes]
+        ids = self._orphans(
+            keys=[self.keys.inflight(camera), self._suspects(camera)] + running + list(queue_keys),
+            args=[repr(now - after_s), self.keys.frame(""), repr(now), repr(float(after_s)),
+                  len(running)])
+        return [_text(i) for i in ids]
+
+    def _suspects(self, camera: str) -> str:
+        """Hash: frame id -> when it was first seen orphaned (requeue_orphans' memory)."""
+        return "%sorphans:%s" % (self.keys.ns, camera)
 
     # --- reading -----------------------------------------------------------------------
     def counts(self, camera: str) -> Dict[str, int]:

@@ -42,7 +42,8 @@ class FleetWatch(object):
         self._dead_since = {}  # type: Dict[str, float]
         self._next_sweep = 0.0
         self._snapshot = {}  # type: Dict[str, Tuple[int, int]]  # camera -> (produced, in flight)
-        self.stats = {"requeued": 0, "node_lost": 0, "lost": 0, "reaped_nodes": 0, "forgotten": 0}
+        self.stats = {"requeued": 0, "node_lost": 0, "lost": 0, "reaped_nodes": 0, "forgotten": 0,
+                      "orphans": 0}
 
     # --- reading -------------------------------------------------------------------------
     def node_names(self) -> List[str]:
@@ -70,16 +71,20 @@ class FleetWatch(object):
 
     def queue_depths(self) -> Dict[str, int]:
         """Jobs waiting in the shared queue, every node queue and any other RQ queue (rq:queues)."""
+        names = self.queue_names()
+        pipe = self.redis.pipeline(transaction=False)
+        for name in names:
+            pipe.llen(rq_queue_key(name))
+        return {name: int(depth) for name, depth in zip(names, pipe.execute())}
+
+    def queue_names(self) -> List[str]:
+        """The shared queue, every node queue and any other RQ queue (rq:queues)."""
         names = set([self.shared_queue] + [self.keys.node_queue(n) for n in self.node_names()])
         for key in self.redis.smembers(RQ_QUEUES_KEY):
             key = _text(key)
             if key.startswith(RQ_QUEUE_PREFIX):
                 names.add(key[len(RQ_QUEUE_PREFIX):])
-        names = sorted(names)
-        pipe = self.redis.pipeline(transaction=False)
-        for name in names:
-            pipe.llen(rq_queue_key(name))
-        return {name: int(depth) for name, depth in zip(names, pipe.execute())}
+        return sorted(names)
 
     # --- acting -----------------------------------------------------------------------------
     def tick(self, now: Optional[float] = None) -> Dict[str, int]:
@@ -107,7 +112,15 @@ class FleetWatch(object):
         done["forgotten"] = self.account_forgotten()
         if now >= self._next_sweep:
             self._next_sweep = now + self.sweep_every_s
+            queue_keys = [rq_queue_key(q) for q in self.queue_names()] if self.requeue_fn else []
             for camera in self.store.cameras():
+                if self.requeue_fn is not None:  # jobs a crash or a kill ate: enqueue again
+                    orphans = self.store.requeue_orphans(camera, queue_keys, now=now)
+                    if orphans:
+                        self.requeue_fn([(frame_id, camera) for frame_id in orphans])
+                        log.warning("camera %s: %d stored frames had lost their job; re-queued",
+                                    camera, len(orphans))
+                    self.stats["orphans"] += len(orphans)
                 lost = self.store.sweep_lost(camera, now=now, grace=self.grace_s)
                 if lost:
                     log.warning("camera %s: %d in-flight frames vanished, counted failed:lost",

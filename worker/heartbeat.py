@@ -10,6 +10,7 @@ import socket
 import sys
 import threading
 import time
+import uuid
 from typing import Any, Callable, Dict
 
 from alpr import defaults
@@ -18,12 +19,17 @@ from alpr.keys import Keys
 log = logging.getLogger(__name__)
 
 
+def process_token() -> str:
+    """A per-process id (pid + random) stored in the node's alive key."""
+    return "%d.%s" % (os.getpid(), uuid.uuid4().hex[:8])
+
+
 class Heartbeat(object):
     """A daemon thread beating for one node; ``on_drained(bool)`` reports drain changes."""
 
     def __init__(self, redis_client: Any, keys: Keys, node: str, stats: Callable[[], Dict[str, Any]],
                  on_drained: Callable[[bool], None], period_s: float = defaults.HEARTBEAT_S,
-                 ttl_factor: int = defaults.NODE_TTL_FACTOR) -> None:
+                 ttl_factor: int = defaults.NODE_TTL_FACTOR, token: str = "") -> None:
         self.redis = redis_client
         self.keys = keys
         self.node = node
@@ -31,6 +37,8 @@ class Heartbeat(object):
         self.on_drained = on_drained
         self.period_s = float(period_s)
         self.ttl_ms = max(1000, int(self.period_s * ttl_factor * 1000))
+        # this process's mark in the alive key: a restart under the same name tells it from its own
+        self.token = token or process_token()
         self._stop = threading.Event()
         self._thread = None  # type: Any
         self._failing = False
@@ -42,7 +50,7 @@ class Heartbeat(object):
                  "python": "%d.%d.%d" % sys.version_info[:3], "beat": "%.3f" % time.time()}
         stats.update(self.stats())
         pipe = self.redis.pipeline(transaction=False)
-        pipe.set(self.keys.node_alive(self.node), "%.3f" % time.time(), px=self.ttl_ms)
+        pipe.set(self.keys.node_alive(self.node), self.token, px=self.ttl_ms)
         pipe.hset(self.keys.node_stats(self.node), mapping={k: str(v) for k, v in stats.items()})
         pipe.sadd(self.keys.nodes, self.node)
         pipe.sismember(self.keys.drained(), self.node)

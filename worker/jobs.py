@@ -5,6 +5,7 @@ only functions named in ALLOWED_FUNCTIONS; anything else (``os.system``, ``built
 or a payload that is not msgpack is refused before any import or call.
 """
 import logging
+import uuid
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from rq.exceptions import DeserializationError
@@ -85,6 +86,12 @@ class AllowlistJob(Job):
         if refused is not None:
             raise RefusedJobError(refused[1])
         return super().func
+
+
+def requeue_job_id(frame_id: str) -> str:
+    """Id of a job re-enqueued for one frame: the frame id + ``-r<hex>`` (the orphan sweep
+    recognises a frame's queued job by it; the producer's own job id is the frame id)."""
+    return "%s-r%s" % (frame_id, uuid.uuid4().hex[:6])
 
 
 def make_queue(name: str, connection: Any, timeout: int = defaults.JOB_TIMEOUT_S) -> Any:

@@ -21,8 +21,9 @@ from alpr.keys import Keys
 from alpr.redis_conn import connect_settings
 from alpr.retry import ExponentialBackoff, standard_retry
 from worker.engines import build_engine
-from worker.heartbeat import Heartbeat
-from worker.jobs import AllowlistJob, bind_processor, enqueue_frames, make_queue, refusal
+from worker.heartbeat import Heartbeat, process_token
+from worker.jobs import (AllowlistJob, bind_processor, enqueue_frames, make_queue, refusal,
+                         requeue_job_id)
 from worker.metrics import Metrics, serve_metrics
 from worker.processor import FrameProcessor
 from worker.serializer import MsgpackSerializer
@@ -104,7 +105,8 @@ def serve(settings: Any, burst: bool = False, max_jobs: Optional[int] = None) ->
     if settings.metrics_port:
         _, port = serve_metrics(metrics, settings.metrics_port, info=info)
         log.info("metrics on :%d/metrics", port)
-    retry.call(_recover_own_frames, conn, store, keys, node, settings)
+    token = process_token()
+    retry.call(_recover_own_frames, conn, store, keys, node, settings, token)
 
     def stats() -> Dict[str, Any]:
         return dict(info, fps="%.2f" % metrics.fps(), p50_ms="%.1f" % metrics.latency("total"),
@@ -117,7 +119,8 @@ def serve(settings: Any, burst: bool = False, max_jobs: Optional[int] = None) ->
                      else "undrained: taking shared work again")
         processor.drained = drained
 
-    beat = Heartbeat(conn, keys, node, stats, on_drained, settings.heartbeat_s).start()
+    beat = Heartbeat(conn, keys, node, stats, on_drained, settings.heartbeat_s,
+                     token=token).start()
     log.info("worker %s ready: engine %s, queues %s, batch_max %d", node, info.get("engine"),
              ", ".join(queues), settings.batch_max)
     backoff = ExponentialBackoff()
@@ -126,19 +129,16 @@ def serve(settings: Any, burst: bool = False, max_jobs: Optional[int] = None) ->
     rq_level = "DEBUG" if settings.log_level.upper() == "DEBUG" else "WARNING"
     try:
         while not state["stop"]:
-            worker = FleetWorker(
-                [make_queue(q, conn, settings.job_timeout_s) for q in processor.queue_names()],
-                conn, processor, failure_ttl=settings.failure_ttl_s,
-                name="%s.%d.%s" % (node, os.getpid(), uuid.uuid4().hex[:6]),
-                default_result_ttl=settings.result_ttl_s)
-            worker._all_queues = [make_queue(q, conn, settings.job_timeout_s) for q in queues]
-            try:
+            worker = None
+            try:  # RQ's Worker() talks to Redis too: build it through the retry, inside the try
+                worker = retry.call(_make_worker, conn, processor, queues, settings)
                 worker.work(burst=burst, logging_level=rq_level, max_jobs=max_jobs)
             except Exception as exc:  # Redis gone at register/teardown time, etc.
                 log.warning("worker loop ended: %s: %s", type(exc).__name__, exc)
             signal.signal(signal.SIGTERM, on_term)  # RQ's handlers are gone with its loop
             signal.signal(signal.SIGINT, on_term)
-            if worker.fleet_stop or processor.stop_requested or burst or max_jobs:
+            if (worker is not None and worker.fleet_stop) or processor.stop_requested \
+                    or state["stop"] or burst or max_jobs:
                 break
             failures += 1
             delay = backoff.compute(failures)
@@ -150,20 +150,63 @@ def serve(settings: Any, burst: bool = False, max_jobs: Optional[int] = None) ->
     return 0
 
 
-def _recover_own_frames(conn: Any, store: FrameStore, keys: Keys, node: str, settings: Any) -> None:
+def _make_worker(conn: Any, processor: FrameProcessor, queues: List[str], settings: Any
+                 ) -> FleetWorker:
+    """One RQ worker loop's worker (a fresh RQ name each time the loop restarts)."""
+    node = processor.node
+    worker = FleetWorker(
+        [make_queue(q, conn, settings.job_timeout_s) for q in processor.queue_names()],
+        conn, processor, failure_ttl=settings.failure_ttl_s,
+        name="%s.%d.%s" % (node, os.getpid(), uuid.uuid4().hex[:6]),
+        default_result_ttl=settings.result_ttl_s)
+    worker._all_queues = [make_queue(q, conn, settings.job_timeout_s) for q in queues]
+    return worker
+
+
+def predecessor_gone(conn: Any, keys: Keys, node: str, token: str, ttl_ms: int,
+                     poll_s: float = 0.1, sleep: Any = time.sleep) -> bool:
+    """Wait out a previous process's alive key for this node (systemd restart after a crash).
+
+    True once the key lapsed (its frames are ours to recover); False if it outlived its TTL,
+    i.e. another live process beats under this node name.
+    """
+    key = keys.node_alive(node)
+    left = conn.pttl(key)
+    deadline = time.time() + (left if left > 0 else ttl_ms) / 1000.0 + 2 * poll_s
+    while True:
+        value = conn.get(key)
+        if value is None or _text(value) == token:
+            return True
+        if time.time() >= deadline:
+            return False
+        sleep(poll_s)
+
+
+def _recover_own_frames(conn: Any, store: FrameStore, keys: Keys, node: str, settings: Any,
+                        token: str) -> None:
     """At start, frames a previous process of this node left running go back (or fail).
 
-    Skipped when another live process already beats for this node name.
+    A crashed predecessor's alive key is waited out first (at most its TTL); recovery is
+    skipped only when another live process keeps beating under this node name.
     """
+    ttl_ms = int(settings.heartbeat_s * defaults.NODE_TTL_FACTOR * 1000)
     if conn.exists(keys.node_alive(node)):
+        log.info("node %s: waiting for the previous process's heartbeat to lapse", node)
+    if not predecessor_gone(conn, keys, node, token, ttl_ms):
+        log.warning("node %s: another live process beats under this name; its running "
+                    "frames are left to it (two workers with one --node name?)", node)
         return
     requeued, failed = store.requeue_node(node)
     if requeued:
         queue = make_queue(settings.queue, conn, settings.job_timeout_s)
         for frame_id, camera in requeued:
-            enqueue_frames(queue, [(frame_id, camera)], job_id="%s.r%s" % (frame_id, uuid.uuid4().hex[:4]),
+            enqueue_frames(queue, [(frame_id, camera)], job_id=requeue_job_id(frame_id),
                            result_ttl=settings.result_ttl_s, failure_ttl=settings.failure_ttl_s,
                            timeout=settings.job_timeout_s)
     if requeued or failed:
         log.info("node %s: re-queued %d and failed %d frames left by a previous run",
                  node, len(requeued), len(failed))
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)

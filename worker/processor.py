@@ -9,7 +9,7 @@ import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from alpr.errors import FrameDecodeError
-from alpr.frame_store import FrameStore, counter_field, reason_class
+from alpr.frame_store import HELD_ELSEWHERE, FrameStore, counter_field, reason_class
 from alpr.keys import Keys
 from alpr.protocol import (
     STATUS_FAILED,
@@ -26,6 +26,7 @@ from worker.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
+HELD = "held"  # process_frame's answer for a duplicate job whose frame another node holds
 ENGINE_REASONS = ("bad_image", "bad_frame", "engine", "timeout", "model")
 
 
@@ -92,13 +93,17 @@ class FrameProcessor(object):
 
     # --- frames --------------------------------------------------------------------------
     def process_frame(self, frame_id: str, camera: str) -> str:
-        """Take one frame to a terminal state; returns its counter field (read, stale, ...)."""
+        """Take one frame to a terminal state; returns its counter field (read, stale, ...),
+        or HELD when another node holds the frame (a duplicate job)."""
         return self._process(frame_id, camera, (), None)[0]
 
     def _process(self, frame_id: str, camera: str, cleanup_keys: Sequence[str],
                  pop_queues: Optional[List[str]]) -> Tuple[str, Optional[DrainedJob]]:
         started = time.time()
         payload = self.retry.call(self.store.claim, frame_id, camera, self.node)
+        if payload is HELD_ELSEWHERE:  # a duplicate job: the node holding the frame finishes it
+            log.debug("frame %s is held by another node; duplicate job skipped", frame_id)
+            return HELD, self._finish(None, cleanup_keys, pop_queues)[1]
         claimed = time.time()
         timings = {"claim": (claimed - started) * 1000.0}  # type: Dict[str, float]
         env = None  # type: Optional[FrameEnvelope]
@@ -164,17 +169,21 @@ class FrameProcessor(object):
         record.reads = [r.to_dict() for r in result.reads]
         return record
 
-    def _finish(self, record: ResultRecord, cleanup_keys: Sequence[str],
+    def _finish(self, record: Optional[ResultRecord], cleanup_keys: Sequence[str],
                 pop_queues: Optional[List[str]] = None) -> Tuple[bool, Optional[DrainedJob]]:
-        """Finish (idempotent), delete drained job hashes, and optionally pop the next job."""
+        """Finish (idempotent; no record = nothing to finish), delete drained job hashes, and
+        optionally pop the next job."""
         def write() -> Tuple[bool, Any]:
             pipe = self.redis.pipeline(transaction=False)
-            self.store.finish(record, node=self.node, client=pipe)
+            if record is not None:
+                self.store.finish(record, node=self.node, client=pipe)
             for key in cleanup_keys:
                 pipe.delete(key)
             popping = bool(pop_queues) and self.drainer.queue_pop(pipe, pop_queues or [])
+            if record is None and not cleanup_keys and not popping:
+                return False, None
             replies = pipe.execute()
-            return bool(replies[0]), (replies[-1] if popping else None)
+            return record is not None and bool(replies[0]), (replies[-1] if popping else None)
 
         counted, popped = self.retry.call(write)
         next_job = self.drainer.parse(popped, pop_queues or []) if popped else None

@@ -252,3 +252,56 @@ def test_sweep_leaves_frames_whose_job_still_waits_to_the_worker(store, redis_cl
     assert store.in_flight("cam1") == 1
     assert store.sweep_lost("cam1", now=now, grace=3.0, job_prefix="") == [queued.frame_id]
     assert_invariant(store, "cam1")
+
+
+def test_claim_retry_gets_own_frame_and_duplicate_job_sees_it_held(store, redis_client):
+    from alpr.frame_store import HELD_ELSEWHERE
+
+    keys = store.keys
+    redis_client.sadd(keys.nodes, "n1", "n2")
+    env = make_env()
+    store.put(env)
+    first = store.claim(env.frame_id, "cam1", "n1")
+    assert decode_frame(first).frame_id == env.frame_id
+    assert store.claim(env.frame_id, "cam1", "n1") == first  # a retry after a lost reply
+    assert store.claim(env.frame_id, "cam1", "n2") is HELD_ELSEWHERE  # a duplicate job
+    rec = ResultRecord(frame_id=env.frame_id, camera="cam1", status=STATUS_READ, node="n1")
+    assert store.finish(rec, node="n1") is True
+    assert store.claim(env.frame_id, "cam1", "n2") is None  # done: the key is simply gone
+    assert_invariant(store, "cam1")
+
+
+def test_requeue_node_race_leaves_a_taken_frame_alone(store, redis_client):
+    """Two reapers (dispatcher and a restarted worker): the loser neither requeues nor fails it."""
+    env = make_env(max_age=30.0)
+    store.put(env)
+    store.claim(env.frame_id, "cam1", "dead")
+    entry = redis_client.hgetall(store.keys.running("dead"))
+    assert store.requeue_node("dead") == ([(env.frame_id, "cam1")], [])
+    redis_client.hset(store.keys.running("dead"), mapping=entry)  # the loser's stale view
+    redis_client.zrem(store.keys.inflight("cam1"), env.frame_id)  # ...of a frame now terminal
+    assert store.requeue_node("dead") == ([], [])
+    assert "failed:node_lost" not in store.counts("cam1")
+
+
+def test_requeue_orphans_finds_stored_frames_whose_job_vanished(store, redis_client):
+    keys = store.keys
+    redis_client.sadd(keys.nodes, "n1")
+    now = time.time()
+    orphan, queued, requeued, running, young, expired = (make_env(max_age=60.0) for _ in range(6))
+    for env in (orphan, queued, requeued, running, expired):
+        store.put(env, now=now - 3)
+    store.put(young, now=now)
+    redis_client.rpush("rq:queue:frames", queued.frame_id, requeued.frame_id + "-rab12cd",
+                       young.frame_id)
+    store.claim(running.frame_id, "cam1", "n1")
+    redis_client.delete(keys.frame(expired.frame_id))  # sweep_lost's case, not this one
+    queues = ["rq:queue:frames", "rq:queue:node-n1"]
+    assert store.requeue_orphans("cam1", queues, now=now, after_s=1.0) == []  # first sighting
+    assert store.requeue_orphans("cam1", queues, now=now + 0.5, after_s=1.0) == []
+    redis_client.lpop("rq:queue:frames")  # a worker popped `queued`: not yet claimed
+    assert store.requeue_orphans("cam1", queues, now=now + 1.2, after_s=1.0) == [orphan.frame_id]
+    # the popped one must stay an orphan for after_s before it counts
+    assert store.requeue_orphans("cam1", queues, now=now + 2.3, after_s=1.0) == [queued.frame_id]
+    assert store.in_flight("cam1") == 6  # nothing counted: the caller enqueues jobs again
+    assert_invariant(store, "cam1")
