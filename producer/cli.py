@@ -48,6 +48,7 @@ def produce_cmd(source: str, config_file: Any, every: int, max_width: int, pin_n
     from producer.sources import open_source
 
     settings = build_settings(config_file, **{k: flags.get(k) for k in SETTINGS_FLAGS})
+    check_camera_id(settings.camera)
     state = {"stop": False}
 
     def on_term(signum: Any, frame: Any) -> None:
@@ -78,6 +79,15 @@ def produce_cmd(source: str, config_file: Any, every: int, max_width: int, pin_n
     log.info("camera %s: %s", settings.camera, summary)
     if as_json:
         click.echo(json.dumps(summary))
+
+
+def check_camera_id(camera: str) -> None:
+    """Refuse at start a camera id the workers would refuse on every frame (empty or too long)."""
+    from alpr.protocol import MAX_ID_LEN
+
+    if not camera or len(camera) > MAX_ID_LEN:
+        raise click.BadParameter("must be 1 to %d characters, got %d" % (MAX_ID_LEN, len(camera or "")),
+                                 param_hint="--camera")
 
 
 def pace(source: Any, sender: Any, fps: float, every: int, max_frames: Optional[int],
