@@ -21,6 +21,11 @@ test311: venv redis
 test36: venv36 redis
 	$(VENV36)/bin/python -m pytest -q -p no:cacheprovider $(NODE_TESTS)
 
+bench: venv redis
+	$(VENV)/bin/alpr bench pipeline --repeat 2 --json
+	$(VENV)/bin/alpr bench queue --json
+	$(VENV)/bin/alpr bench rss --json
+
 chaos: venv redis
 	ALPR_CHAOS_FULL=1 $(PY) -m pytest -q tests/chaos
 
