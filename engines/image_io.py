@@ -157,7 +157,7 @@ def _probe_jpeg(data: bytes) -> ImageInfo:
         if marker == 0xDA:  # start of scan: entropy-coded data follows until EOI
             if width is None:
                 raise ImageDecodeError("corrupt JPEG: scan before any frame header")
-            if data.find(b"\xff\xd9", pos + length) < 0:
+            if data.rfind(b"\xff\xd9", pos + length) < 0:  # from the end: O(1) when whole
                 raise ImageDecodeError("truncated JPEG: no end-of-image marker after the scan "
                                        "(%d bytes)" % n)
             return ImageInfo("jpeg", width, height)

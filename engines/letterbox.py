@@ -54,13 +54,17 @@ class Letterboxer(object):
         self._lut = unit_lut(self.dtype)
         self._canvas = np.full((self.in_h, self.in_w, 3), self.fill, dtype=np.uint8)
         self._placed = None  # type: Optional[Tuple[int, int, int, int]]
+        self._out_ref = None  # type: Optional[np.ndarray]  # last `out`, padding written
+        self._out_placed = None  # type: Optional[Tuple[int, int, int, int]]
 
     def __call__(self, image_bgr: np.ndarray,
                  out: Optional[np.ndarray] = None) -> Tuple[np.ndarray, LetterboxParams]:
         """Detector input [1, 3, in_h, in_w] of `dtype`, and the geometry to map boxes back.
 
         Without `out` a fresh array is returned (callers may keep it); with `out` (shape
-        [1, 3, in_h, in_w], this dtype) it is filled in place and returned.
+        [1, 3, in_h, in_w], this dtype) it is filled in place and returned. Passing the same
+        `out` again with the same frame size rewrites only the picture rows: its padding
+        must not be changed by anyone else in between.
         """
         import cv2
 
@@ -75,11 +79,15 @@ class Letterboxer(object):
             region[...] = frame
         else:
             cv2.resize(frame, (p.new_w, p.new_h), dst=region, interpolation=cv2.INTER_LINEAR)
+        rows = slice(0, self.in_h)
         if out is None:
             out = np.empty((1, 3, self.in_h, self.in_w), dtype=self.dtype)
+        elif out is self._out_ref and placed == self._out_placed:
+            rows = slice(p.top, p.top + p.new_h)  # the padding in `out` is already written
         order = (2, 1, 0) if self.swap_rb else (0, 1, 2)
         for plane, channel in enumerate(order):
-            np.take(self._lut, self._canvas[:, :, channel], out=out[0, plane])
+            np.take(self._lut, self._canvas[rows, :, channel], out=out[0, plane, rows])
+        self._out_ref, self._out_placed = out, placed
         return out, p
 
 

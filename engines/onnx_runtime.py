@@ -60,7 +60,7 @@ class OnnxRuntime(Runtime):
     def __init__(self, model_path: str, providers: Optional[Sequence[Provider]] = None,
                  intra_op_threads: int = defaults.INTRA_OP_THREADS,
                  inter_op_threads: int = defaults.INTER_OP_THREADS,
-                 session_options: Any = None) -> None:
+                 session_options: Any = None, spin: bool = False) -> None:
         super().__init__()
         import onnxruntime as ort
 
@@ -74,6 +74,10 @@ class OnnxRuntime(Runtime):
             options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             options.log_severity_level = 3  # ORT's warnings about unused initialisers are noise
+            if not spin:
+                # idle ORT workers otherwise busy-wait after each run and starve the host work
+                # between runs (decode, letterbox, crops) on a small CPU
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.requested_providers = list(providers or ["CPUExecutionProvider"])
         try:
             self.session = ort.InferenceSession(self.model_path, sess_options=options,

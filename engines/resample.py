@@ -12,6 +12,7 @@ pass first when the height shrinks markedly more than the width. `vertical_first
 the rule measured on Pillow 13 for square outputs (h > out_h and 2 w < h + out_w; exact on
 every size tried for 224 x 224); `pillow_order="horizontal"` gives the old behaviour.
 """
+import math
 from typing import Dict, Tuple
 
 import numpy as np
@@ -32,25 +33,30 @@ def _bicubic(x: np.ndarray) -> np.ndarray:
 
 
 def coefficients(in_size: int, out_size: int) -> np.ndarray:
-    """[out_size, in_size] fixed-point weights (as float64 integers) of Pillow's bicubic."""
+    """[out_size, in_size] fixed-point weights (as float64 integers) of Pillow's bicubic.
+
+    Vectorised over outputs; taps are summed one after another as Pillow's C loop does,
+    so the normalised weights round to the same fixed-point integers."""
     scale = in_size / float(out_size)
     filterscale = max(scale, 1.0)
     support = _SUPPORT * filterscale
     inv_scale = 1.0 / filterscale
+    ksize = int(math.ceil(support)) * 2 + 1
+    center = (np.arange(out_size, dtype=np.float64) + 0.5) * scale
+    xmin = np.maximum((center - support + 0.5).astype(np.int64), 0)  # C's (int) truncation
+    xmax = np.minimum((center + support + 0.5).astype(np.int64), in_size)
+    taps = xmin[:, None] + np.arange(ksize)[None, :]
+    valid = taps < xmax[:, None]
+    k = np.where(valid, _bicubic((taps - center[:, None] + 0.5) * inv_scale), 0.0)
+    total = np.zeros(out_size, dtype=np.float64)
+    for j in range(ksize):  # sequential, like `ww += w`
+        total += k[:, j]
+    k = np.where(total[:, None] != 0.0, k / np.where(total == 0.0, 1.0, total)[:, None], k)
+    # C's (int)(0.5 + v) / (int)(-0.5 + v): round half away from zero, truncating
+    fixed = np.where(k < 0, np.ceil(-0.5 + k * _ONE), np.floor(0.5 + k * _ONE))
     weights = np.zeros((out_size, in_size), dtype=np.float64)
-    for xx in range(out_size):
-        center = (xx + 0.5) * scale
-        xmin = max(int(center - support + 0.5), 0)
-        xmax = min(int(center + support + 0.5), in_size)
-        if xmax <= xmin:
-            continue
-        k = _bicubic((np.arange(xmin, xmax, dtype=np.float64) - center + 0.5) * inv_scale)
-        total = k.sum()
-        if total != 0.0:
-            k = k / total
-        # C's (int)(0.5 + v) / (int)(-0.5 + v): round half away from zero, truncating
-        fixed = np.where(k < 0, np.ceil(-0.5 + k * _ONE), np.floor(0.5 + k * _ONE))
-        weights[xx, xmin:xmax] = fixed
+    rows = np.repeat(np.arange(out_size), ksize).reshape(out_size, ksize)
+    weights[rows[valid], taps[valid]] = fixed[valid]
     return weights
 
 
@@ -82,36 +88,45 @@ class PilResizer(object):
     def __call__(self, image: np.ndarray) -> np.ndarray:
         """HxWxC (or HxW) uint8 -> out_h x out_w x C uint8, as Pillow's Image.resize does."""
         img = np.asarray(image)
-        squeeze = img.ndim == 2
-        if squeeze:
-            img = img[:, :, None]
+        if img.ndim == 2:
+            return self.planar(img[:, :, None])[0]
+        return self.planar(img).transpose(1, 2, 0)
+
+    def planar(self, image: np.ndarray) -> np.ndarray:
+        """HxWxC uint8 -> C x out_h x out_w uint8 (channel planes, ready for per-plane work)."""
+        img = np.asarray(image)
         h, w, c = img.shape
         if h < 1 or w < 1:
             raise ValueError("cannot resize an empty %dx%d image" % (w, h))
+        data = img.transpose(2, 0, 1).astype(np.float64)  # [c, h, w], contiguous
         if (h, w) == (self.out_h, self.out_w):
-            out = np.array(img, dtype=np.uint8)
-            return out[:, :, 0] if squeeze else out
-        data = img.astype(np.float64)
+            return data.astype(np.uint8)
         passes = ["x", "y"]
         if self.pillow_order == "auto" and self.vertical_first(h, w):
             passes.reverse()
         for axis in passes:
-            if axis == "x" and w != self.out_w:  # [rows, c, w] @ [w, out_w]
+            rows, cols = data.shape[1], data.shape[2]
+            if axis == "x" and w != self.out_w:  # one GEMM: [c * rows, w] @ [w, out_w]
                 wx = self._weights("x", w, self.out_w)
-                data = np.matmul(data.transpose(0, 2, 1), wx.T).transpose(0, 2, 1)
-                data = _round_clip(data)
-            elif axis == "y" and h != self.out_h:  # [out_h, h] @ [h, cols * c]
+                data = np.dot(data.reshape(c * rows, cols), wx.T).reshape(c, rows, self.out_w)
+                _round_clip(data)
+            elif axis == "y" and h != self.out_h:  # per plane: [out_h, h] @ [h, cols]
                 wy = self._weights("y", h, self.out_h)
-                cols = data.shape[1]
-                data = np.matmul(wy, data.reshape(h, -1)).reshape(self.out_h, cols, c)
-                data = _round_clip(data)
-        out = data.astype(np.uint8)
-        return out[:, :, 0] if squeeze else out
+                out = np.empty((c, self.out_h, cols), dtype=np.float64)
+                for plane in range(c):
+                    np.dot(wy, data[plane], out=out[plane])
+                data = out
+                _round_clip(data)
+        return data.astype(np.uint8)
 
 
-def _round_clip(acc: np.ndarray) -> np.ndarray:
-    """Pillow's clip8(ss >> PRECISION_BITS) with the half-unit bias added first."""
-    return np.clip(np.floor((acc + _HALF) / _ONE), 0, 255)
+def _round_clip(acc: np.ndarray) -> None:
+    """In place: Pillow's clip8(ss >> PRECISION_BITS), the half-unit bias added first
+    (adding, scaling by a power of two and flooring are exact in float64)."""
+    acc += _HALF
+    acc *= 1.0 / _ONE
+    np.floor(acc, out=acc)
+    np.clip(acc, 0, 255, out=acc)
 
 
 def pil_resize(image: np.ndarray, out_h: int, out_w: int) -> np.ndarray:

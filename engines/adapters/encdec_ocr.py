@@ -12,7 +12,7 @@ greedy choice matches it. The first token names the region: [br], [us], [ue] (->
 [ru]. Per-character confidence is the chosen token's probability; overall is their min.
 """
 import json
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 

@@ -8,8 +8,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-#: candidate boxes of the tiny raw detector (cx, cy, w, h in its 64x64 input)
-RAW_BOXES = [(32, 40, 24, 8), (33, 40, 22, 8), (10, 10, 6, 4)]
 
 
 @pytest.fixture(scope="session")
@@ -22,7 +20,8 @@ def models(tmp_path_factory):
     d = tmp_path_factory.mktemp("tiny_models")
     out = {
         # scores: box 0 and its near-duplicate 1 rise with brightness; box 2 never passes
-        "raw": tiny_models.raw_detector(str(d / "raw.onnx"), RAW_BOXES, gains=[8.0, 7.0, 0.0],
+        "raw": tiny_models.raw_detector(str(d / "raw.onnx"), tiny_models.RAW_BOXES,
+                                        gains=[8.0, 7.0, 0.0],
                                         biases=[-3.0, -3.0, -9.0]),
         "slot_grey": tiny_models.slot_ocr_model(str(d / "slot_grey.onnx"), channels=1),
         "slot_rgb": tiny_models.slot_ocr_model(str(d / "slot_rgb.onnx"), channels=3, seed=1,

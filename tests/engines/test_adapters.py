@@ -3,9 +3,9 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import RAW_BOXES
+from tiny_models import RAW_BOXES
 from engines.adapters.encdec_ocr import EncDecOcr, Tokenizer
-from engines.adapters.slot_ocr import PlateConfig, SlotOcr, load_slot_ocr
+from engines.adapters.slot_ocr import PlateConfig, load_slot_ocr
 from engines.adapters.yolo_raw import YoloRawDetector
 from engines.onnx_runtime import OnnxRuntime
 
