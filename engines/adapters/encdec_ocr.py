@@ -120,9 +120,9 @@ class EncDecOcr(Recognizer):
         h, w = self.size
         batch = np.empty((len(boxes), 3, h, w), dtype=self._lut.dtype)
         for i, box in enumerate(boxes):
-            resized = self.resizer(crop(image_bgr, box))  # BGR, 224x224
-            for plane, channel in enumerate((2, 1, 0)):  # -> RGB planes
-                np.take(self._lut[plane], resized[:, :, channel], out=batch[i, plane])
+            planes = self.resizer.planar(crop(image_bgr, box))  # B, G, R planes, 224x224
+            for plane, channel in enumerate((2, 1, 0)):  # -> R, G, B, normalised
+                np.take(self._lut[plane], planes[channel], out=batch[i, plane])
         return batch
 
     def infer(self, batch: np.ndarray) -> Tuple[List[List[int]], List[List[float]]]:
