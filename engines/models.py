@@ -75,7 +75,12 @@ def open_model(path: str, settings: Any, default: bool = False) -> Runtime:
 
 def prepared_copy(path: str, target: str, cache_dir: str) -> str:
     """A cached copy of `path` converted for `target` (made on first use)."""
-    from engines.prepare import convert  # needs onnx: only on this fallback path
+    try:
+        from engines.prepare import convert  # needs onnx: only on this fallback path
+    except ImportError as exc:
+        raise ModelError("%s needs converting for this onnxruntime, and that needs the onnx "
+                         "package (%s); or run `alpr models prepare --target %s` elsewhere "
+                         "and point --detector/--ocr at the copies" % (path, exc, target)) from exc
 
     sha = convert.sha256_file(path)
     stem = os.path.splitext(os.path.basename(path))[0]
