@@ -45,6 +45,8 @@ DET_IOU = 0.4  # NMS overlap; plates rarely overlap, so a tight value is safe
 MAX_PLATES = 8  # more plates than this in one frame is almost surely noise
 LETTERBOX_FILL = 114  # YOLO training pad colour; other values shift scores
 MIN_PLATE_PX = 4  # boxes thinner than this cannot hold a legible glyph
+MAX_IMAGE_PIXELS = 100 * 1000 * 1000  # most pixels we decode: ~5x any camera frame (300 MB as BGR); refuses header bombs
+MIN_REDUCED_CROP_PX = 64  # plates at least this wide in the DCT-reduced picture are read from it (br: 53/58 vs 47/58 full-res); narrower ones from full resolution
 
 # --- OCR -------------------------------------------------------------------------
 OCR_MAX_TOKENS = 16  # longest plate + region + end token; bounds decoder loops
