@@ -25,6 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_DIR = os.path.normpath(os.path.join(ROOT, defaults.OPENALPR_DIR, "br"))
 PREP_STAGES = ("decode", "det_prep")  # what prep_ms counts
 PREP_RUNS = 15  # 1080p prep timing: median of this many frames
+SPEEDUP_TARGET = 1.1  # issue 2: frames/s vs platerec's detect_read, at equal or better reads
 STAGES = ("decode", "det_prep", "det_infer", "det_post", "crop_decode", "ocr_prep", "ocr_infer",
           "ocr_post")
 
@@ -112,13 +113,32 @@ def prep_ms_1080p(pipeline: Any, data: bytes, runs: int = PREP_RUNS) -> Dict[str
             "jpeg_kb": round(len(data) / 1024.0, 1), "runs": runs}
 
 
+def overlap_pass(pipeline: Any, runtimes: Sequence[Any], blobs: Sequence[bytes],
+                 repeat: int) -> Dict[str, Any]:
+    """A separate pass through Pipeline.process_many (decode of frame k+1 overlaps frame k),
+    after the interleaved sequential pass; same overhead definition, reads counted."""
+    before = sum(r.total_ms for r in runtimes)
+    start = time.perf_counter()
+    reads = frames = 0
+    for _ in range(repeat):
+        for result in pipeline.process_many(blobs):
+            reads += len(result.reads)
+            frames += 1
+    wall_ms = (time.perf_counter() - start) * 1000.0
+    infer_ms = sum(r.total_ms for r in runtimes) - before
+    return {"fps": round(_fps(frames, wall_ms / 1000.0), 3),
+            "pipeline_ms_per_frame": round(wall_ms / frames, 2) if frames else None,
+            "overhead_fraction": round((wall_ms - infer_ms) / wall_ms, 4) if wall_ms > 0 else None,
+            "reads": reads, "frames": frames}
+
+
 def _fps(frames: int, seconds: float) -> float:
     return frames / seconds if seconds > 0 else 0.0
 
 
 def run_bench(images: Sequence[LabelledImage], settings: Any, repeat: int = 1, warmup: int = 2,
               reference: bool = True, progress: Optional[Any] = None,
-              prep_runs: int = PREP_RUNS) -> Dict[str, Any]:
+              prep_runs: int = PREP_RUNS, overlap: bool = False) -> Dict[str, Any]:
     """Time and score both readers on the images; returns the JSON-ready summary."""
     from engines.models import build_pipeline
 
@@ -160,6 +180,7 @@ def run_bench(images: Sequence[LabelledImage], settings: Any, repeat: int = 1, w
                 ours.add(image, [(r.text, r.box) for r in result.reads], result.timings, result.error)
             if progress is not None:
                 progress(1)
+    overlapped = overlap_pass(pipeline, runtimes, blobs, repeat) if overlap else None
     biggest = max(images, key=lambda im: os.path.getsize(im.path))
     prep_1080p = prep_ms_1080p(pipeline, frame_1080p(biggest.path), max(1, prep_runs))
     close = getattr(pipeline, "close", None)
@@ -170,7 +191,10 @@ def run_bench(images: Sequence[LabelledImage], settings: Any, repeat: int = 1, w
     fps = _fps(frames, pipe_s)
     ref_fps = _fps(frames, ref_s) if ref is not None else None
     pipe_ms = pipe_s * 1000.0
+    if overlapped is not None and ref_fps:
+        overlapped["speedup"] = round(overlapped["fps"] / ref_fps, 3)
     return {
+        "overlap": overlapped,
         "images": len(images),
         "repeat": repeat,
         "frames": frames,
@@ -200,6 +224,13 @@ def run_bench(images: Sequence[LabelledImage], settings: Any, repeat: int = 1, w
     }
 
 
+def speed_target_met(s: Dict[str, Any]) -> bool:
+    """The issue's speed target: speedup >= 1.1 AND at least the reference's exact reads."""
+    if s.get("speedup") is None or s.get("reference_exact") is None:
+        return False
+    return s["speedup"] >= SPEEDUP_TARGET and s["exact"] >= s["reference_exact"]
+
+
 def summary_rows(s: Dict[str, Any]) -> List[List[Any]]:
     """Table rows: one per reader, then the derived figures with their targets."""
     rows = [["pipeline", s["fps"], s["pipeline_ms_per_frame"], "%d/%d" % (s["exact"], s["images"]),
@@ -220,12 +251,14 @@ def summary_rows(s: Dict[str, Any]) -> List[List[Any]]:
               help="Untimed frames run first.")
 @click.option("--limit", type=int, default=0, help="Use only the first N images (0 = all).")
 @click.option("--no-reference", is_flag=True, help="Skip platerec's own detect_read.")
+@click.option("--overlap", is_flag=True,
+              help="Also time a separate pass of process_many (next decode overlaps this frame).")
 @click.option("--prep-runs", type=int, default=PREP_RUNS, show_default=True,
               help="Frames timed for the 1080p prep_ms figure.")
 @report_options
 def pipeline_cmd(directory: Optional[str], repeat: int, warmup: int, limit: int, no_reference: bool,
-                 prep_runs: int, as_json: bool, plot_path: Optional[str], config_file: Optional[str],
-                 **flags: Any) -> None:
+                 overlap: bool, prep_runs: int, as_json: bool, plot_path: Optional[str],
+                 config_file: Optional[str], **flags: Any) -> None:
     """Frames/s and reads of our pipeline vs platerec's own detect_read on DIR (default: br).
 
     Also the pipeline's overhead beyond the models' own inference time, and prep_ms
@@ -247,8 +280,9 @@ def pipeline_cmd(directory: Optional[str], repeat: int, warmup: int, limit: int,
     with click.progressbar(length=len(images) * repeat, label="bench pipeline",
                            file=sys.stderr) as bar:
         summary = run_bench(images, settings, repeat, max(0, warmup), not no_reference, bar.update,
-                            prep_runs)
+                            prep_runs, overlap)
     summary["directory"] = directory
+    summary["speed_target_met"] = speed_target_met(summary)
     notes = ["overhead beyond model inference: %s of pipeline time (target <= 0.05)"
              % summary["overhead_fraction"],
              "prep_ms (1080p JPEG of %s KB, decode + detector prep, median of %d): %s (target <= 6);"
@@ -257,9 +291,14 @@ def pipeline_cmd(directory: Optional[str], repeat: int, warmup: int, limit: int,
                 summary["prep_1080p"]["crop_decode_ms"], summary["prep_ms_set"]),
              "median ms: " + "  ".join("%s=%.1f" % (k, v) for k, v in summary["median_ms"].items()),
              "mean ms:   " + "  ".join("%s=%.1f" % (k, v) for k, v in summary["mean_ms"].items())]
+    if summary["overlap"] is not None:
+        o = summary["overlap"]
+        notes.append("overlapped decode (separate pass, process_many; the figures above are "
+                     "sequential): fps %s, speedup %s, overhead %s" % (o["fps"], o.get("speedup"),
+                                                                      o["overhead_fraction"]))
     if summary["speedup"] is not None:
         notes.insert(0, "speedup: %.2fx (target >= 1.1 at equal or better reads: %s)"
-                     % (summary["speedup"], summary["exact"] >= summary["reference_exact"]))
+                     % (summary["speedup"], speed_target_met(summary)))
     if plot_path:
         stages = [s for s in STAGES if s in summary["median_ms"]]
         series = {s: [summary["median_ms"][s], 0.0] for s in stages}

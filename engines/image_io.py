@@ -15,10 +15,11 @@ from typing import Optional
 
 import numpy as np
 
+from alpr import defaults
 from alpr.errors import ImageDecodeError
 
-#: most pixels we agree to decode: 100 MP is ~5x any camera frame, 300 MB as BGR
-MAX_IMAGE_PIXELS = 100 * 1000 * 1000
+#: most pixels we agree to decode (alias of alpr.defaults.MAX_IMAGE_PIXELS)
+MAX_IMAGE_PIXELS = defaults.MAX_IMAGE_PIXELS
 
 ImageInfo = namedtuple("ImageInfo", "kind width height")
 

