@@ -42,9 +42,9 @@ def unit_lut(dtype: "np.dtype") -> np.ndarray:
 
 
 class Letterboxer(object):
-    """Letterbox into preallocated buffers: resize straight into the padded canvas, then one
-    float32 divide per channel (strided read, planar write) does BGR->RGB, HWC->CHW and /255
-    in a single pass (bit-equal to a u8/255 table; 3x cheaper than a table look-up)."""
+    """Letterbox into preallocated buffers: resize straight into the padded canvas, split it
+    into planes, then one cv2.LUT per plane (u8 -> u8/255 table, written straight into the
+    output plane) does BGR->RGB, HWC->CHW and /255; ~3x cheaper than numpy's strided take."""
 
     def __init__(self, in_h: int, in_w: int, dtype: "np.dtype" = np.float32,
                  fill: int = defaults.LETTERBOX_FILL, swap_rb: bool = True) -> None:
@@ -52,7 +52,10 @@ class Letterboxer(object):
         self.fill = int(fill)
         self.swap_rb = swap_rb
         self.dtype = np.dtype(dtype)
-        self._255 = np.float32(255.0)
+        self._lut = unit_lut(self.dtype)
+        # cv2.LUT fills 8/16/32/64-bit tables; float16 goes through as its uint16 bit pattern
+        self._view = _LUT_VIEWS.get(self.dtype.str[1:])
+        self._cv_lut = self._lut.view(self._view) if self._view is not None else None
         self._canvas = np.full((self.in_h, self.in_w, 3), self.fill, dtype=np.uint8)
         self._placed = None  # type: Optional[Tuple[int, int, int, int]]
         self._out_ref = None  # type: Optional[np.ndarray]  # last `out`, padding written
@@ -86,11 +89,19 @@ class Letterboxer(object):
         elif out is self._out_ref and placed == self._out_placed:
             rows = slice(p.top, p.top + p.new_h)  # the padding in `out` is already written
         order = (2, 1, 0) if self.swap_rb else (0, 1, 2)
-        for plane, channel in enumerate(order):  # u8 -> float32 / 255 -> dtype, as unit_lut
-            np.divide(self._canvas[rows, :, channel], self._255, out=out[0, plane, rows],
-                      dtype=np.float32, casting="unsafe")
+        if self._cv_lut is not None and out.flags.c_contiguous:
+            planes = cv2.split(self._canvas[rows])
+            for plane, channel in enumerate(order):
+                cv2.LUT(planes[channel], self._cv_lut, dst=out[0, plane, rows].view(self._view))
+        else:
+            for plane, channel in enumerate(order):
+                np.take(self._lut, self._canvas[rows, :, channel], out=out[0, plane, rows])
         self._out_ref, self._out_placed = out, placed
         return out, p
+
+
+#: output dtype -> the same-size type cv2.LUT writes (table and output are viewed as it)
+_LUT_VIEWS = {"f2": np.uint16, "f4": np.float32, "f8": np.float64}
 
 
 def letterbox_cpu(image_bgr: np.ndarray, in_h: int, in_w: int, out: Optional[np.ndarray] = None,
