@@ -6,6 +6,9 @@ call, then one pipeline call) so machine noise hits both alike. Reported: frames
 exact reads of each, the pipeline's overhead beyond the two models' own inference time,
 and `prep_ms`: JPEG decode + detector input prep of a 1080p JPEG made from the set's
 largest photo (median; the set's own frames are reported too, as `prep_ms_set`).
+The headline figures are sequential (process_bytes per frame); `--overlap` adds a separate
+pass through Pipeline.process_many (next frame decoded in a background thread), reported
+apart under "overlap" with the same overhead definition.
 """
 import io
 import os
