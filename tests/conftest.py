@@ -4,15 +4,13 @@ import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:  # the 3.6 venv runs from the checkout without installing
-    sys.path.insert(0, ROOT)
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if _ROOT not in sys.path:  # the 3.6 venv runs from the checkout without installing
+    sys.path.insert(0, _ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from redis_server import RedisServer  # noqa: E402
-
-SHARED_DATA = os.path.join(os.path.dirname(ROOT), "shared", "data", "openalpr-endtoend")
-
+from testenv import ROOT, SHARED_DATA, subprocess_env  # noqa: E402,F401
 
 @pytest.fixture(scope="session")
 def redis_server():
@@ -20,7 +18,6 @@ def redis_server():
     server = RedisServer().start()
     yield server
     server.cleanup()
-
 
 @pytest.fixture
 def redis_url(redis_server):
@@ -32,7 +29,6 @@ def redis_url(redis_server):
     client.close()
     return redis_server.url
 
-
 @pytest.fixture
 def redis_client(redis_url):
     import redis
@@ -41,7 +37,6 @@ def redis_client(redis_url):
     yield client
     client.close()
 
-
 @pytest.fixture(scope="session")
 def openalpr_dir():
     """The shared OpenALPR benchmark photos; tests skip with a reason when absent."""
@@ -49,12 +44,3 @@ def openalpr_dir():
         pytest.skip("shared data not present at %s (evaluation data is never copied "
                     "into the repo)" % SHARED_DATA)
     return SHARED_DATA
-
-
-def subprocess_env(**extra):
-    """Environment for child processes (workers, producers) that import this checkout."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update({k: str(v) for k, v in extra.items()})
-    return env

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import ROOT
+from testenv import ROOT
 
 COMPOSE = os.path.join(ROOT, "docker-compose.tensorrt.yml")
 MIB = 1024 * 1024

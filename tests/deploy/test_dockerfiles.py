@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT
+from testenv import ROOT
 
 NANO = os.path.join(ROOT, "Dockerfile.tensorrt")
 X86 = os.path.join(ROOT, "deploy", "Dockerfile.tensorrt-x86")

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT
+from testenv import ROOT
 
 UNITS = os.path.join(ROOT, "deploy", "systemd")
 

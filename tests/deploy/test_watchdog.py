@@ -4,7 +4,7 @@ import socket
 import subprocess
 import sys
 
-from conftest import ROOT, subprocess_env
+from testenv import ROOT, subprocess_env
 
 WATCHDOG = os.path.join(ROOT, "deploy", "alpr-watchdog")
 

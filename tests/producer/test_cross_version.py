@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from alpr.keys import Keys
-from conftest import ROOT, subprocess_env
+from testenv import ROOT, subprocess_env
 from worker_helpers_path import put_frames, results
 
 PY36 = os.path.join(ROOT, ".venv36", "bin", "python")

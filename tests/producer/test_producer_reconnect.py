@@ -5,7 +5,7 @@ import sys
 import time
 
 from alpr.keys import Keys
-from conftest import subprocess_env
+from testenv import subprocess_env
 from redis_server import RedisServer
 
 

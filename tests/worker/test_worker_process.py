@@ -8,7 +8,7 @@ import urllib.request
 
 from alpr.frame_store import FrameStore
 from alpr.keys import Keys
-from conftest import subprocess_env
+from testenv import subprocess_env
 from redis_server import free_port
 from worker_helpers import put_frames, results, wait_for
 

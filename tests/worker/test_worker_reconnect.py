@@ -3,7 +3,7 @@ import subprocess
 import sys
 
 from alpr.keys import Keys
-from conftest import subprocess_env
+from testenv import subprocess_env
 from redis_server import RedisServer
 from worker_helpers import put_frames, results, wait_for
 

@@ -6,7 +6,7 @@ import threading
 import time
 
 from alpr.keys import Keys
-from conftest import subprocess_env
+from testenv import subprocess_env
 from worker.node import predecessor_gone
 from worker_helpers import put_frames, results, wait_for
 

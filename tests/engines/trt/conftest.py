@@ -37,12 +37,3 @@ def trt(request, gpu, monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorrt", module)
     monkeypatch.setitem(module.PLATFORM, "fast_fp16", True)
     return module
-
-
-def calls(names=None):
-    """The recorded fake calls (optionally only those whose name is in `names`)."""
-    return [c for c in fake_pycuda.CALLS if names is None or c[0] in names]
-
-
-def clear_calls():
-    del fake_pycuda.CALLS[:]

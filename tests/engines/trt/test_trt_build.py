@@ -9,7 +9,7 @@ import fake_tensorrt8
 import fake_tensorrt10
 import fake_trt_common
 import onnx_builders as build
-from conftest import calls, clear_calls
+from trt_calls import calls, clear_calls
 
 from alpr.errors import ConfigError, ModelError
 from engines.prepare import convert

@@ -13,7 +13,7 @@ import fake_pycuda
 import fake_tensorrt8
 import fake_tensorrt10
 import onnx_builders as build
-from conftest import calls, clear_calls
+from trt_calls import calls, clear_calls
 
 from alpr.errors import EngineError
 from engines.prepare import equivalence as eq
