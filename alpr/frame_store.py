@@ -349,8 +349,7 @@ class FrameStore(object):
         return [_text(i) for i in ids]
 
     def _suspects(self, camera: str) -> str:
-        """Hash: frame id -> when it was first seen orphaned (requeue_orphans' memory)."""
-        return "%sorphans:%s" % (self.keys.ns, camera)
+        return self.keys.orphans(camera)
 
     # --- reading -----------------------------------------------------------------------
     def counts(self, camera: str) -> Dict[str, int]:

@@ -22,6 +22,10 @@ class Keys:
         """Hash: frame id -> msgpack(camera, frame key, started) the node is processing now."""
         return "%srunning:%s" % (self.ns, node)
 
+    def orphans(self, camera: str) -> str:
+        """Hash: frame id -> when the sweep first saw it in flight, stored, on no node, unqueued."""
+        return "%sorphans:%s" % (self.ns, camera)
+
     def counts(self, camera: str) -> str:
         """Hash: produced / read / stale / dropped / failed:<reason> counters of a camera."""
         return "%scount:%s" % (self.ns, camera)
