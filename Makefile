@@ -13,7 +13,8 @@ NODE_TESTS := tests/core tests/engines tests/worker
 demo: venv redis
 	$(VENV)/bin/alpr demo
 
-test: test311 test36
+test: venv venv36 redis
+	$(MAKE) test311 test36
 
 test311: venv redis
 	$(PY) -m pytest -q tests
