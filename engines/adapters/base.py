@@ -1,10 +1,12 @@
 """The two adapter roles, split into prepare / infer / postprocess so the pipeline can time
 host work apart from model time."""
 import abc
+from collections import namedtuple
 from typing import Any, Dict, List, Sequence, Tuple
 
 import numpy as np
 
+from alpr.errors import ModelError
 from engines.runtime import Runtime
 from engines.types import Detection, TextRead
 
@@ -40,6 +42,36 @@ class Detector(abc.ABC):
     def detect(self, image_bgr: np.ndarray) -> List[Detection]:
         feeds, context = self.prepare(image_bgr)
         return self.postprocess(self.infer(feeds), context)
+
+
+LetterboxContext = namedtuple("LetterboxContext", "params height width")
+
+
+class LetterboxDetector(Detector):
+    """A detector whose input is one letterboxed [1, 3, H, W] RGB tensor (YOLO families)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(runtime)
+        spec = runtime.inputs[0]
+        if len(spec.shape) != 4 or not all(isinstance(d, int) and d > 0 for d in spec.shape[2:]):
+            raise ModelError("detector input %r must be [N, 3, H, W] with fixed H, W; got %s"
+                             % (spec.name, spec.shape))
+        self.input_name = spec.name
+        self.output_name = runtime.outputs[0].name
+        self._size = (int(spec.shape[2]), int(spec.shape[3]))
+        from engines.letterbox import Letterboxer
+
+        self.letterbox = Letterboxer(self._size[0], self._size[1], dtype=spec.dtype)
+        self._buffer = np.empty((1, 3) + self._size, dtype=spec.dtype)
+
+    @property
+    def input_size(self) -> Tuple[int, int]:
+        return self._size
+
+    def prepare(self, image_bgr: np.ndarray) -> Tuple[Dict[str, np.ndarray], Any]:
+        tensor, params = self.letterbox(image_bgr, out=self._buffer)
+        return {self.input_name: tensor}, LetterboxContext(
+            params, image_bgr.shape[0], image_bgr.shape[1])
 
 
 class Recognizer(abc.ABC):

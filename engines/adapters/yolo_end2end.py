@@ -5,48 +5,28 @@ batch, x1, y1, x2, y2, class, score in letterboxed input pixels (the open-image-
 Pre-processing is open-image-models' letterbox (the same geometry as engines.letterbox:
 RGB, /255, pad 114); boxes map back as (x - pad) / ratio, then are clipped to the frame.
 """
-from collections import namedtuple
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
 from alpr import defaults
 from alpr.errors import ModelError
-from engines.adapters.base import Detector
-from engines.letterbox import Letterboxer, boxes_to_frame
+from engines.adapters.base import LetterboxDetector
+from engines.letterbox import boxes_to_frame
 from engines.runtime import Runtime
 from engines.types import Detection
 
-_Context = namedtuple("_Context", "params height width")
 
-
-class YoloEnd2EndDetector(Detector):
+class YoloEnd2EndDetector(LetterboxDetector):
     """End-to-end YOLO: letterbox in, [N, 7] out, threshold and map back on the host."""
 
     def __init__(self, runtime: Runtime, conf: float = defaults.DET_CONF,
                  max_det: int = defaults.MAX_PLATES, min_size: float = defaults.MIN_PLATE_PX,
                  classes: Optional[List[int]] = None) -> None:
         super().__init__(runtime)
-        spec = runtime.inputs[0]
-        if len(spec.shape) != 4 or not all(isinstance(d, int) and d > 0 for d in spec.shape[2:]):
-            raise ModelError("detector input %r must be [N, 3, H, W] with fixed H, W; got %s"
-                             % (spec.name, spec.shape))
-        self.input_name = spec.name
-        self.output_name = runtime.outputs[0].name
-        self._size = (int(spec.shape[2]), int(spec.shape[3]))
         self.conf = float(conf)
         self.max_det, self.min_size = int(max_det), float(min_size)
         self.classes = set(classes) if classes else None
-        self.letterbox = Letterboxer(self._size[0], self._size[1], dtype=spec.dtype)
-        self._buffer = np.empty((1, 3) + self._size, dtype=spec.dtype)
-
-    @property
-    def input_size(self) -> Tuple[int, int]:
-        return self._size
-
-    def prepare(self, image_bgr: np.ndarray) -> Tuple[Dict[str, np.ndarray], Any]:
-        tensor, params = self.letterbox(image_bgr, out=self._buffer)
-        return {self.input_name: tensor}, _Context(params, image_bgr.shape[0], image_bgr.shape[1])
 
     def postprocess(self, outputs: Dict[str, np.ndarray], context: Any) -> List[Detection]:
         pred = np.asarray(outputs[self.output_name], dtype=np.float64)

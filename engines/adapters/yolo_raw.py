@@ -6,22 +6,19 @@ cv2.dnn.NMSBoxes, boxes mapped back to the frame and clipped. A second output (m
 prototypes) is ignored. `center_nms` reproduces platedet's own post-processing, which hands
 centre-x/centre-y/width/height to NMSBoxes as if they were top-left/size rectangles.
 """
-from collections import namedtuple
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from alpr import defaults
 from alpr.errors import ModelError
-from engines.adapters.base import Detector
-from engines.letterbox import Letterboxer, boxes_to_frame
+from engines.adapters.base import LetterboxDetector
+from engines.letterbox import boxes_to_frame
 from engines.runtime import Runtime
 from engines.types import Detection
 
-_Context = namedtuple("_Context", "params height width")
 
-
-class YoloRawDetector(Detector):
+class YoloRawDetector(LetterboxDetector):
     """Raw-head YOLO on any runtime: letterbox, threshold, NMS, map back."""
 
     def __init__(self, runtime: Runtime, conf: float = defaults.DET_CONF,
@@ -31,13 +28,6 @@ class YoloRawDetector(Detector):
                  classes: Optional[List[int]] = None,
                  channels_first: Optional[bool] = None) -> None:
         super().__init__(runtime)
-        spec = runtime.inputs[0]
-        if len(spec.shape) != 4 or not all(isinstance(d, int) and d > 0 for d in spec.shape[2:]):
-            raise ModelError("detector input %r must be [N, 3, H, W] with fixed H, W; got %s"
-                             % (spec.name, spec.shape))
-        self.input_name = spec.name
-        self._size = (int(spec.shape[2]), int(spec.shape[3]))
-        self.output_name = runtime.outputs[0].name
         if num_masks is None:  # seg heads: the second output's channel count
             protos = runtime.outputs[1].shape if len(runtime.outputs) > 1 else ()
             num_masks = int(protos[1]) if len(protos) == 4 and isinstance(protos[1], int) else 0
@@ -48,16 +38,6 @@ class YoloRawDetector(Detector):
         self.center_nms = center_nms
         self.channels_first = channels_first
         self.classes = set(classes) if classes else None
-        self.letterbox = Letterboxer(self._size[0], self._size[1], dtype=spec.dtype)
-        self._buffer = np.empty((1, 3) + self._size, dtype=spec.dtype)
-
-    @property
-    def input_size(self) -> Tuple[int, int]:
-        return self._size
-
-    def prepare(self, image_bgr: np.ndarray) -> Tuple[Dict[str, np.ndarray], Any]:
-        tensor, params = self.letterbox(image_bgr, out=self._buffer)
-        return {self.input_name: tensor}, _Context(params, image_bgr.shape[0], image_bgr.shape[1])
 
     def candidates(self, head: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(cx, cy, w, h) boxes, scores and class ids above the threshold, from the raw head."""
