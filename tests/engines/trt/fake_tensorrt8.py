@@ -23,6 +23,12 @@ TAG = "FAKE-TENSORRT-" + __version__
 PLATFORM = {"fast_fp16": True, "fast_int8": False}
 _log = fake_pycuda._log
 
+# identical in both generations: shared with the other fake
+IOptimizationProfile = core.IOptimizationProfile
+IHostMemory = core.IHostMemory
+IInt8Calibrator = core.IInt8Calibrator
+IInt8EntropyCalibrator2 = core.IInt8EntropyCalibrator2
+
 
 class _Value(object):
     def __init__(self, name: str, value: int) -> None:
@@ -86,7 +92,9 @@ class ITensor(object):
         self.name, self.shape, self.dtype = t.name, t.shape, _BY_NP[t.dtype_name]
 
 
-class INetworkDefinition(object):
+class INetworkDefinition(core.NetworkIO):
+    tensor_class = ITensor
+
     def __init__(self, flags: int) -> None:
         self.explicit_batch = bool(flags & (1 << int(NetworkDefinitionCreationFlag.EXPLICIT_BATCH)))
         self._net = None  # type: Optional[dict]
@@ -95,46 +103,14 @@ class INetworkDefinition(object):
     def has_implicit_batch_dimension(self) -> bool:
         return not self.explicit_batch
 
-    @property
-    def num_inputs(self) -> int:
-        return len(self._net["inputs"]) if self._net else 0
 
-    @property
-    def num_outputs(self) -> int:
-        return len(self._net["outputs"]) if self._net else 0
-
-    def get_input(self, index: int) -> ITensor:
-        return ITensor(self._net["inputs"][index])
-
-    def get_output(self, index: int) -> ITensor:
-        return ITensor(self._net["outputs"][index])
-
-
-class ParserError(object):
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def desc(self) -> str:
-        return self.text
-
+class ParserError(core.ParserErrorBase):
     def __str__(self) -> str:
         return "In node -1 (importModel): %s" % self.text
 
 
-class OnnxParser(object):
-    def __init__(self, network: INetworkDefinition, logger: Logger) -> None:
-        self.network = network
-        self._errors = []  # type: List[ParserError]
-
-    @property
-    def num_errors(self) -> int:
-        return len(self._errors)
-
-    def get_error(self, index: int) -> ParserError:
-        return self._errors[index]
-
-    def clear_errors(self) -> None:
-        self._errors = []
+class OnnxParser(core.ParserBase):
+    error_class = ParserError
 
     def parse(self, model: bytes, path: Optional[str] = None) -> bool:
         _log("trt.OnnxParser.parse", len(model))
@@ -143,21 +119,7 @@ class OnnxParser(object):
                                         "(EXPLICIT_BATCH flag)")]
             return False
         net, errors = core.parse_onnx(bytes(model), 13, True, ("uint8", "int8"), ("NonMaxSuppression",))
-        self._errors = [ParserError(e) for e in errors]
-        self.network._net = net
-        return net is not None
-
-
-class IOptimizationProfile(object):
-    def __init__(self) -> None:
-        self.shapes = {}
-
-    def set_shape(self, input: str, min, opt, max) -> None:
-        _log("trt.IOptimizationProfile.set_shape", (input, tuple(min), tuple(opt), tuple(max)))
-        self.shapes[input] = [list(min), list(opt), list(max)]
-
-    def get_shape(self, input: str):
-        return self.shapes[input]
+        return self._finish(net, errors)
 
 
 class IBuilderConfig(object):
@@ -194,15 +156,6 @@ class IBuilderConfig(object):
 
     def get_calibration_profile(self) -> Optional[IOptimizationProfile]:
         return self._calibration_profile
-
-
-class IHostMemory(object):
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self.nbytes = len(data)
-
-    def __bytes__(self) -> bytes:
-        return self._data
 
 
 class Builder(object):
@@ -364,22 +317,3 @@ class Runtime(object):
         _log("trt.Runtime.deserialize_cuda_engine")
         data = core.deserialize(TAG, bytes(serialized_engine))
         return ICudaEngine(data) if data is not None else None
-
-
-class IInt8Calibrator(object):
-    def __init__(self) -> None:
-        pass
-
-
-class IInt8EntropyCalibrator2(IInt8Calibrator):
-    def get_batch_size(self) -> int:
-        raise NotImplementedError
-
-    def get_batch(self, names):
-        raise NotImplementedError
-
-    def read_calibration_cache(self):
-        return None
-
-    def write_calibration_cache(self, cache) -> None:
-        pass

@@ -159,3 +159,99 @@ def run_calibration(calibrator, network: dict, shape: Tuple[int, ...]) -> int:
         count += 1
     calibrator.write_calibration_cache(b"fake-int8-calibration-cache:%d" % count)
     return count
+
+
+# --- API pieces both generations share (each fake module re-exports or subclasses them) ---
+class IOptimizationProfile(object):
+    def __init__(self) -> None:
+        self.shapes = {}
+
+    def set_shape(self, input: str, min, opt, max) -> None:
+        fake_pycuda._log("trt.IOptimizationProfile.set_shape",
+                         (input, tuple(min), tuple(opt), tuple(max)))
+        self.shapes[input] = [list(min), list(opt), list(max)]
+
+    def get_shape(self, input: str):
+        return self.shapes[input]
+
+
+class IHostMemory(object):
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self.nbytes = len(data)
+
+    def __bytes__(self) -> bytes:
+        return self._data
+
+
+class IInt8Calibrator(object):
+    def __init__(self) -> None:
+        pass
+
+
+class IInt8EntropyCalibrator2(IInt8Calibrator):
+    def get_batch_size(self) -> int:
+        raise NotImplementedError
+
+    def get_batch(self, names):
+        raise NotImplementedError
+
+    def read_calibration_cache(self):
+        return None
+
+    def write_calibration_cache(self, cache) -> None:
+        pass
+
+
+class NetworkIO(object):
+    """INetworkDefinition's I/O accessors; a version sets `tensor_class` (its ITensor)."""
+
+    tensor_class = None  # type: type
+    _net = None  # type: Optional[dict]
+
+    @property
+    def num_inputs(self) -> int:
+        return len(self._net["inputs"]) if self._net else 0
+
+    @property
+    def num_outputs(self) -> int:
+        return len(self._net["outputs"]) if self._net else 0
+
+    def get_input(self, index: int):
+        return self.tensor_class(self._net["inputs"][index])
+
+    def get_output(self, index: int):
+        return self.tensor_class(self._net["outputs"][index])
+
+
+class ParserErrorBase(object):
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def desc(self) -> str:
+        return self.text
+
+
+class ParserBase(object):
+    """OnnxParser's error list; a version sets `error_class` and writes `parse`."""
+
+    error_class = ParserErrorBase
+
+    def __init__(self, network, logger) -> None:
+        self.network = network
+        self._errors = []  # type: List[ParserErrorBase]
+
+    @property
+    def num_errors(self) -> int:
+        return len(self._errors)
+
+    def get_error(self, index: int):
+        return self._errors[index]
+
+    def clear_errors(self) -> None:
+        self._errors = []
+
+    def _finish(self, net: Optional[dict], errors: List[str]) -> bool:
+        self._errors = [self.error_class(e) for e in errors]
+        self.network._net = net
+        return net is not None
