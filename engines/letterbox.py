@@ -72,7 +72,7 @@ class Letterboxer(object):
         """
         import cv2
 
-        frame = _check_bgr(image_bgr)
+        frame = check_bgr(image_bgr)
         p = letterbox_params(frame.shape[0], frame.shape[1], self.in_h, self.in_w)
         placed = (p.top, p.left, p.new_h, p.new_w)
         if placed != self._placed:
@@ -119,7 +119,8 @@ def boxes_to_frame(boxes: np.ndarray, p: LetterboxParams, h: int, w: int) -> np.
     return out
 
 
-def _check_bgr(frame: np.ndarray) -> np.ndarray:
+def check_bgr(frame: np.ndarray) -> np.ndarray:
+    """The frame as an HxWx3 uint8 array, or FrameDecodeError saying what is wrong."""
     frame = np.asarray(frame)
     if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
         raise FrameDecodeError("expected an HxWx3 uint8 BGR frame, got %s %s"

@@ -11,9 +11,8 @@ from typing import Sequence, Tuple
 import numpy as np
 
 from alpr import defaults
-from alpr.errors import FrameDecodeError
 from engines.letterbox import LetterboxParams as Letterbox  # one geometry for every path
-from engines.letterbox import letterbox_params
+from engines.letterbox import check_bgr, letterbox_params
 
 #: platerec's encoder normalisation (ImageNet mean/std on RGB in 0..1)
 ENCODER_MEAN = (0.485, 0.456, 0.406)
@@ -22,13 +21,7 @@ ENCODER_STD = (0.229, 0.224, 0.225)
 
 def check_frame(frame: np.ndarray) -> np.ndarray:
     """A C-contiguous HxWx3 uint8 frame, or FrameDecodeError saying what is wrong."""
-    frame = np.asarray(frame)
-    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
-        raise FrameDecodeError("expected an HxWx3 uint8 BGR frame, got %s %s"
-                               % (frame.dtype, frame.shape))
-    if frame.shape[0] < 1 or frame.shape[1] < 1:
-        raise FrameDecodeError("empty frame %s" % (frame.shape,))
-    return np.ascontiguousarray(frame)
+    return np.ascontiguousarray(check_bgr(frame))
 
 
 def letterbox_geometry(src_h: int, src_w: int, in_h: int, in_w: int) -> Letterbox:

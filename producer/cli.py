@@ -1,7 +1,6 @@
 """`alpr produce SOURCE`: feed one camera's frames into the fleet at a target rate."""
 import json
 import logging
-import signal
 import time
 from typing import Any, Optional
 
@@ -43,22 +42,15 @@ def produce_cmd(source: str, config_file: Any, every: int, max_width: int, pin_n
     """Read frames from SOURCE (folder, video, URL, device index or 'scenes') into Redis."""
     from alpr.keys import Keys
     from alpr.redis_conn import connect_settings
+    from alpr.stop_flag import StopFlag
     from alpr.retry import standard_retry
     from producer.sender import FrameSender
     from producer.sources import open_source
 
     settings = build_settings(config_file, **{k: flags.get(k) for k in SETTINGS_FLAGS})
     check_camera_id(settings.camera)
-    state = {"stop": False}
-
-    def on_term(signum: Any, frame: Any) -> None:
-        if state["stop"]:  # second signal: the source/engine is stuck, leave now
-            raise SystemExit(1)
-        state["stop"] = True
-
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, on_term)
-    retry = standard_retry(should_stop=lambda: state["stop"], name="redis (producer)")
+    stop = StopFlag().install()
+    retry = standard_retry(should_stop=stop, name="redis (producer)")
     keys = Keys(settings.namespace)
     conn = retry.call(connect_settings, settings)
     queue_name = keys.node_queue(pin_node) if pin_node else settings.queue
@@ -73,7 +65,7 @@ def produce_cmd(source: str, config_file: Any, every: int, max_width: int, pin_n
              "scenes" if source == "scenes" else source.split("@")[-1],
              settings.fps or "max", queue_name)
     started = time.time()
-    summary = pace(src, sender, settings.fps, max(1, every), max_frames, lambda: state["stop"])
+    summary = pace(src, sender, settings.fps, max(1, every), max_frames, stop)
     summary["elapsed_s"] = round(time.time() - started, 3)
     summary["camera"] = settings.camera
     log.info("camera %s: %s", settings.camera, summary)

@@ -6,7 +6,6 @@ alive across Redis restarts; SIGTERM finishes the current frame, then exits.
 """
 import logging
 import os
-import signal
 import socket
 import time
 import uuid
@@ -19,6 +18,7 @@ from alpr import defaults
 from alpr.frame_store import FrameStore
 from alpr.keys import Keys
 from alpr.redis_conn import connect_settings
+from alpr.stop_flag import StopFlag
 from alpr.retry import ExponentialBackoff, standard_retry
 from worker.engines import build_engine
 from worker.heartbeat import Heartbeat, process_token
@@ -84,22 +84,14 @@ def serve(settings: Any, burst: bool = False, max_jobs: Optional[int] = None) ->
     engine = build_engine(settings.engine, settings)
     engine.warmup(defaults.WARMUP_RUNS)
     metrics = Metrics()
-    state = {"stop": False}
-
-    def on_term(signum: Any, frame: Any) -> None:
-        if state["stop"]:  # second signal: the source/engine is stuck, leave now
-            raise SystemExit(1)
-        state["stop"] = True
-
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, on_term)
-    retry = standard_retry(should_stop=lambda: state["stop"], name="redis (worker %s)" % node)
+    stop = StopFlag().install()
+    retry = standard_retry(should_stop=stop, name="redis (worker %s)" % node)
     conn = retry.call(connect_settings, settings)
     queues = ([keys.node_queue(node)] if settings.node_queue else []) + [settings.queue]
     store = FrameStore(conn, keys, settings.results_maxlen, settings.max_frame_age_s)
     processor = FrameProcessor(conn, store, keys, engine, node, queues, settings.queue,
                                settings.batch_max, metrics, retry)
-    retry.should_stop = lambda: state["stop"] or processor.stop_requested
+    retry.should_stop = lambda: stop() or processor.stop_requested
     bind_processor(processor)
     info = dict(engine.info(), node=node, rq=rq.__version__)
     if settings.metrics_port:
@@ -128,17 +120,16 @@ def serve(settings: Any, burst: bool = False, max_jobs: Optional[int] = None) ->
     # RQ logs three INFO lines per job; operators get our lifecycle lines, RQ's only on DEBUG
     rq_level = "DEBUG" if settings.log_level.upper() == "DEBUG" else "WARNING"
     try:
-        while not state["stop"]:
+        while not stop.stopped:
             worker = None
             try:  # RQ's Worker() talks to Redis too: build it through the retry, inside the try
                 worker = retry.call(_make_worker, conn, processor, queues, settings)
                 worker.work(burst=burst, logging_level=rq_level, max_jobs=max_jobs)
             except Exception as exc:  # Redis gone at register/teardown time, etc.
                 log.warning("worker loop ended: %s: %s", type(exc).__name__, exc)
-            signal.signal(signal.SIGTERM, on_term)  # RQ's handlers are gone with its loop
-            signal.signal(signal.SIGINT, on_term)
+            stop.install()  # RQ's handlers are gone with its loop
             if (worker is not None and worker.fleet_stop) or processor.stop_requested \
-                    or state["stop"] or burst or max_jobs:
+                    or stop.stopped or burst or max_jobs:
                 break
             failures += 1
             delay = backoff.compute(failures)
