@@ -61,6 +61,7 @@ class Settings:
     plate_regex: str = ""
     region: str = ""  # preferred region template (e.g. br, eu, us)
     engine_cache_dir: str = defaults.ENGINE_CACHE_DIR
+    trim_outputs: bool = defaults.TRIM_OUTPUTS  # run a copy without outputs no adapter reads
     trt_workspace_mb: int = defaults.TRT_WORKSPACE_MB
     trt_fp16: bool = defaults.TRT_FP16
     trt_allow_build: bool = defaults.TRT_ALLOW_BUILD  # false: refuse stale engines instead of building

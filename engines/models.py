@@ -15,6 +15,7 @@ from engines.open_runtime import open_from_settings
 from engines.pipeline import Pipeline
 from engines.runtime import Runtime
 from engines.textproc import TextProcessor
+from engines.trim import only_outputs
 
 log = logging.getLogger(__name__)
 
@@ -94,17 +95,22 @@ def prepared_copy(path: str, target: str, cache_dir: str) -> str:
 def build_detector(settings: Any) -> Detector:
     """The detector adapter on the configured runtime."""
     from engines.adapters.yolo_end2end import YoloEnd2EndDetector
-    from engines.adapters.yolo_raw import YoloRawDetector
+    from engines.adapters.yolo_raw import YoloRawDetector, masks_of
 
     default = settings.detector == "platedet"
     path = default_file("platedet") if default else settings.detector
     fmt = "yolo_raw" if default else settings.detector_format
+    num_masks = None
+    if fmt == "yolo_raw" and settings.trim_outputs:  # it reads the first output only
+        path, dropped = only_outputs(path, [0], settings.engine_cache_dir)
+        num_masks = masks_of([shape for _, shape in dropped]) if dropped else None
     runtime = open_model(path, settings, default)
     try:
         if fmt == "yolo_raw":
             # platedet's own post-processing feeds centre boxes to NMS; keep its behaviour
             return YoloRawDetector(runtime, conf=settings.det_conf, iou=settings.det_iou,
-                                   max_det=settings.max_plates, center_nms=default)
+                                   max_det=settings.max_plates, center_nms=default,
+                                   num_masks=num_masks)
         if fmt == "yolo_end2end":
             return YoloEnd2EndDetector(runtime, conf=settings.det_conf,
                                        max_det=settings.max_plates)

@@ -3,7 +3,8 @@ seg-style 37 channels: 4 box + 1 class + 32 masks) or [1, N, 5 + C] with objectn
 
 Letterbox in (engines.letterbox), candidates above the threshold, host-side NMS with
 cv2.dnn.NMSBoxes, boxes mapped back to the frame and clipped. A second output (mask
-prototypes) is ignored. `center_nms` reproduces platedet's own post-processing, which hands
+prototypes) is ignored; engines.trim
+leaves it out of the model altogether. `center_nms` reproduces platedet's own post-processing, which hands
 centre-x/centre-y/width/height to NMSBoxes as if they were top-left/size rectangles.
 """
 from typing import Any, Dict, List, Optional, Tuple
@@ -18,6 +19,15 @@ from engines.runtime import Runtime
 from engines.types import Detection
 
 
+def masks_of(proto_shapes: List[Any]) -> int:
+    """Mask coefficients per box of a seg head, from its prototype output's shape
+    [1, masks, H, W] (given, or recorded when engines.trim dropped it); 0 without one."""
+    for shape in proto_shapes:
+        if len(shape) == 4 and isinstance(shape[1], int) and shape[1] > 0:
+            return int(shape[1])
+    return 0
+
+
 class YoloRawDetector(LetterboxDetector):
     """Raw-head YOLO on any runtime: letterbox, threshold, NMS, map back."""
 
@@ -29,8 +39,7 @@ class YoloRawDetector(LetterboxDetector):
                  channels_first: Optional[bool] = None) -> None:
         super().__init__(runtime)
         if num_masks is None:  # seg heads: the second output's channel count
-            protos = runtime.outputs[1].shape if len(runtime.outputs) > 1 else ()
-            num_masks = int(protos[1]) if len(protos) == 4 and isinstance(protos[1], int) else 0
+            num_masks = masks_of([o.shape for o in runtime.outputs[1:2]])
         self.num_masks = num_masks
         self.objectness = objectness
         self.conf, self.iou = float(conf), float(iou)

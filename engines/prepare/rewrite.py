@@ -179,3 +179,51 @@ def cut_info(model: onnx.ModelProto) -> Optional[Dict[str, object]]:
         if entry.key == CUT_METADATA_KEY:
             return json.loads(entry.value)
     return None
+
+
+def _names_used(node: onnx.NodeProto) -> List[str]:
+    """Every tensor name a node reads, including outer-scope names in its subgraphs."""
+    names = list(node.input)
+    for attr in node.attribute:
+        graphs = list(attr.g.node and [attr.g] or []) + list(attr.graphs)
+        for sub in graphs:
+            for inner in sub.node:
+                names.extend(_names_used(inner))
+    return names
+
+
+def keep_outputs(model: onnx.ModelProto, keep: List[str],
+                 notes: List[str]) -> List[onnx.ValueInfoProto]:
+    """Make `model` compute only the graph outputs `keep`: the others go, with every node and
+    initialiser that only they needed (e.g. a YOLO seg head's mask-prototype branch, which
+    our detector never reads). Returns the dropped outputs' ValueInfos; the kept outputs'
+    values are unchanged bit for bit."""
+    graph = model.graph
+    names = [o.name for o in graph.output]
+    missing = [k for k in keep if k not in names]
+    if missing:
+        raise ModelError("model has no output(s) %s (has %s)" % (missing, names))
+    dropped = [o for o in graph.output if o.name not in keep]
+    if not dropped:
+        return []
+    needed = set(keep)
+    live = []  # type: List[onnx.NodeProto]
+    for node in reversed(list(graph.node)):  # nodes are stored in topological order
+        if any(out in needed for out in node.output):
+            live.append(node)
+            needed.update(_names_used(node))
+    kept_outputs = [o for o in graph.output if o.name in keep]
+    before = len(graph.node)
+    del graph.output[:]
+    graph.output.extend(kept_outputs)
+    del graph.node[:]
+    graph.node.extend(reversed(live))
+    inits = [t for t in graph.initializer if t.name in needed]
+    del graph.initializer[:]
+    graph.initializer.extend(inits)
+    infos = [v for v in graph.value_info if v.name in needed]
+    del graph.value_info[:]
+    graph.value_info.extend(infos)
+    notes.append("dropped output(s) %s and the %d node(s) only they needed"
+                 % (", ".join(o.name for o in dropped), before - len(live)))
+    return [onnx.ValueInfoProto.FromString(o.SerializeToString()) for o in dropped]
