@@ -64,12 +64,32 @@ class Pipeline(object):
     def process_bytes(self, data: bytes, roi: Optional[Roi] = None) -> FrameResult:
         """Decode (validated, maybe DCT-reduced) and process; bad bytes -> result.error."""
         start = time.perf_counter()
-        model0 = self.model_ms()
-        frame, decode_ms, error = self._decode(data)
-        if error is not None:
-            return _failed(error, start)
-        result = self._run(frame, roi, start, model0)
-        result.timings["decode"] = decode_ms
+        return self.process_decoded(self.decode(data), roi, start)
+
+    def decode(self, data: bytes) -> "Decoded":
+        """The decode stage alone (no model runs; may run in another thread, as the worker's
+        read-ahead and process_many do): a Decoded for process_decoded."""
+        start = time.perf_counter()
+        try:
+            info = probe(data)
+            factor = 1
+            if self.fast_decode:
+                in_h, in_w = self.detector.input_size
+                factor = reduction_for(info.height, info.width, in_h, in_w)
+            frame = DecodedFrame(data, factor, info)
+        except FrameDecodeError as exc:
+            return Decoded(None, _ms(start, time.perf_counter()), exc)
+        return Decoded(frame, _ms(start, time.perf_counter()), None)
+
+    def process_decoded(self, decoded: "Decoded", roi: Optional[Roi] = None,
+                        start: Optional[float] = None) -> FrameResult:
+        """The stages after decode; timings["decode"] is the decode's own time, "total" this
+        call's wall time from `start` (default: now)."""
+        start = time.perf_counter() if start is None else start
+        if decoded.error is not None:
+            return _failed(decoded.error, start)
+        result = self._run(decoded.frame, roi, start, self.model_ms())
+        result.timings["decode"] = decoded.ms
         return result
 
     def process_many(self, items: Iterable[Any]) -> Iterator[FrameResult]:
@@ -85,34 +105,14 @@ class Pipeline(object):
         source = iter(items)
         with ThreadPoolExecutor(max_workers=1) as pool:
             item = next(source, _END)
-            pending = pool.submit(self._decode, _bytes_of(item)) if item is not _END else None
+            pending = pool.submit(self.decode, _bytes_of(item)) if item is not _END else None
             while pending is not None:
                 start = time.perf_counter()
-                model0 = self.model_ms()
                 roi = _roi_of(item)
-                frame, decode_ms, error = pending.result()
+                decoded = pending.result()
                 item = next(source, _END)
-                pending = pool.submit(self._decode, _bytes_of(item)) if item is not _END else None
-                if error is not None:
-                    yield _failed(error, start)
-                    continue
-                result = self._run(frame, roi, start, model0)
-                result.timings["decode"] = decode_ms
-                yield result
-
-    def _decode(self, data: bytes) -> Tuple[Any, float, Optional[FrameDecodeError]]:
-        """(DecodedFrame, decode ms, None), or (None, ms, the error) for bad bytes."""
-        start = time.perf_counter()
-        try:
-            info = probe(data)
-            factor = 1
-            if self.fast_decode:
-                in_h, in_w = self.detector.input_size
-                factor = reduction_for(info.height, info.width, in_h, in_w)
-            frame = DecodedFrame(data, factor, info)
-        except FrameDecodeError as exc:
-            return None, _ms(start, time.perf_counter()), exc
-        return frame, _ms(start, time.perf_counter()), None
+                pending = pool.submit(self.decode, _bytes_of(item)) if item is not _END else None
+                yield self.process_decoded(decoded, roi, start)
 
     def process(self, image_bgr: np.ndarray, roi: Optional[Roi] = None) -> FrameResult:
         """Process a decoded HxWx3 uint8 BGR frame; a malformed array -> result.error."""
@@ -238,6 +238,15 @@ class Pipeline(object):
             reads.append(PlateRead(final, float(overall), tuple(final_confs), region, box,
                                    float(det.score), raw))
         return reads
+
+
+class Decoded(object):
+    """The decode stage's outcome: a DecodedFrame and its ms, or the error for bad bytes."""
+
+    __slots__ = ("frame", "ms", "error")
+
+    def __init__(self, frame: Any, ms: float, error: Optional[FrameDecodeError]) -> None:
+        self.frame, self.ms, self.error = frame, ms, error
 
 
 class _ArrayFrame(object):

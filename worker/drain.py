@@ -1,8 +1,9 @@
 """Adaptive draining: after RQ hands the worker one job, pop further ready frame jobs cheaply.
 
 RQ costs ~20 round trips per job; a drained job costs one (pop + read its data in one Lua
-call). Jobs are popped one at a time, only when the worker is free, so pull-based load
-balancing between nodes is kept. A popped job that is not a plain frame job is pushed back
+call). Jobs are popped one at a time, by the worker's read-ahead while its current frame
+is in the engine (at most one frame ahead), so pull-based load balancing between nodes is
+kept. A popped job that is not a plain frame job is pushed back
 to the queue front for RQ's normal path (which refuses and counts it).
 """
 import zlib
@@ -51,13 +52,6 @@ class Drainer(object):
         if not keys:
             return None
         return self.parse(self._pop(keys=keys, args=[JOB_KEY_PREFIX]), queue_names)
-
-    def queue_pop(self, pipe: Any, queue_names: Sequence[str]) -> bool:
-        """Add the pop to a pipeline (saves a round trip after a finish); parse() its reply."""
-        keys = queue_keys(queue_names)
-        if keys:
-            pipe.eval(_POP, len(keys), *(keys + [JOB_KEY_PREFIX]))
-        return bool(keys)
 
     def parse(self, got: Any, queue_names: Sequence[str]) -> Optional[DrainedJob]:
         """A pop reply -> DrainedJob; hands foreign jobs back to RQ, skips vanished ones."""

@@ -1,6 +1,8 @@
 """Pluggable engines behind the worker: the real recognition pipeline, or benchmark engines.
 
-``null`` answers instantly with no plates (measures the queue alone); ``sleep:<s>`` holds each
+Each engine has ``prepare(env)`` (the host-side work that needs no model: JPEG decode; the
+worker runs it for the next frame while this one is in the models) and ``process(env,
+prepared)``. ``null`` answers instantly with no plates (measures the queue alone); ``sleep:<s>`` holds each
 frame for a fixed service time (``sleep:0.0667`` = a 15-FPS Jetson Nano). Both are real code
 paths used by `alpr bench`, not test fakes. ``pipeline`` imports the models lazily.
 """
@@ -20,7 +22,11 @@ class NullEngine(object):
     def warmup(self, runs: int) -> None:
         """Nothing to warm."""
 
-    def process(self, env: FrameEnvelope) -> FrameResult:
+    def prepare(self, env: FrameEnvelope) -> Any:
+        """Nothing to prepare."""
+        return None
+
+    def process(self, env: FrameEnvelope, prepared: Any = None) -> FrameResult:
         return FrameResult(timings={"engine": 0.0})
 
     def info(self) -> Dict[str, Any]:
@@ -39,7 +45,11 @@ class SleepEngine(object):
     def warmup(self, runs: int) -> None:
         """Nothing to warm."""
 
-    def process(self, env: FrameEnvelope) -> FrameResult:
+    def prepare(self, env: FrameEnvelope) -> Any:
+        """Nothing to prepare: a Nano's host work is in the worker's own figures."""
+        return None
+
+    def process(self, env: FrameEnvelope, prepared: Any = None) -> FrameResult:
         started = time.perf_counter()
         time.sleep(self.seconds)
         return FrameResult(timings={"engine": (time.perf_counter() - started) * 1000.0})
@@ -62,7 +72,11 @@ class PipelineEngine(object):
     def warmup(self, runs: int) -> None:
         self.pipeline.warmup(runs)
 
-    def process(self, env: FrameEnvelope) -> FrameResult:
+    def prepare(self, env: FrameEnvelope) -> Any:
+        """Decode an encoded frame (the pipeline's decode stage); raw frames need nothing."""
+        return None if env.fmt == "raw" else self.pipeline.decode(env.data)
+
+    def process(self, env: FrameEnvelope, prepared: Any = None) -> FrameResult:
         roi = tuple(env.roi) if env.roi else None
         if env.fmt == "raw":
             import numpy as np
@@ -73,7 +87,9 @@ class PipelineEngine(object):
                 return FrameResult(error="bad_frame: raw data does not match its shape/dtype: %s"
                                    % exc)
             return self.pipeline.process_image(image, roi)
-        return self.pipeline.process_bytes(env.data, roi)
+        if prepared is None:
+            return self.pipeline.process_bytes(env.data, roi)
+        return self.pipeline.process_decoded(prepared, roi)
 
     def info(self) -> Dict[str, Any]:
         out = {"engine": self.name, "runtime": self.settings.runtime,

@@ -136,6 +136,7 @@ def serve(settings: Any, burst: bool = False, max_jobs: Optional[int] = None) ->
             log.warning("worker loop stopped (Redis unreachable?); restarting in %.1f s", delay)
             time.sleep(delay)
     finally:
+        processor.close()
         beat.stop()
         log.info("worker %s stopped after %d frames", node, metrics.total_frames())
     return 0

@@ -6,7 +6,8 @@ FrameStore, so the per-camera accounting always balances. Redis calls go through
 """
 import logging
 import time
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from collections import deque
+from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple
 
 from alpr.errors import FrameDecodeError
 from alpr.frame_store import HELD_ELSEWHERE, FrameStore, counter_field, reason_class
@@ -20,7 +21,7 @@ from alpr.protocol import (
     decode_frame,
 )
 from alpr.retry import Retry
-from worker.drain import Drainer, DrainedJob
+from worker.drain import Drainer
 from worker.jobs import Frame, frames_of
 from worker.metrics import Metrics
 
@@ -49,6 +50,8 @@ class FrameProcessor(object):
         self.drainer = Drainer(redis_client)
         self.stop_requested = False  # set on SIGTERM: finish the current frame, then stop
         self.drained = False  # set by the heartbeat when an operator drained this node
+        self._carried = []  # type: List[Claimed]
+        self._pool = None  # type: Any
 
     def queue_names(self) -> List[str]:
         """Queues to take work from now: a drained node keeps only its own queue."""
@@ -61,25 +64,86 @@ class FrameProcessor(object):
     def run_job(self, frames: Sequence[Frame]) -> Dict[str, int]:
         """Process the job's frames, then drain ready frame jobs up to batch_max frames.
 
-        The pop of the next job rides in the same pipeline as the current frame's finish,
-        so a drained frame costs two round trips (claim; finish + next pop).
+        Read-ahead: while a frame is in the engine, a helper thread claims the next one
+        (the job's next frame, or the first frame of a job it pops off the queues) and runs
+        the engine's host-side prepare (JPEG decode), so a node under load pays its queue
+        round trips and decode beside the models instead of between them. A node holds at
+        most one frame beyond the one it runs. Frames claimed ahead by a run cut short
+        (job timeout, Redis gone past the retry budget) are run first by the next job; if
+        the process dies instead, the reaper re-queues them like any running frame.
         """
-        done, drained = 0, 0
-        pending, cleanup = list(frames), ()  # type: Any, Any
-        while pending:
-            next_job = None
-            for i, (frame_id, camera) in enumerate(pending):
-                last = i == len(pending) - 1
-                more = last and done + 1 < self.batch_max and not self.stop_requested
-                _, next_job = self._process(frame_id, camera, cleanup if last else (),
-                                            self.queue_names() if more else None)
+        todo = deque((f, c, ()) for f, c in frames)  # type: Deque[Tuple[str, str, Sequence[str]]]
+        ready = deque(self._carried)  # type: Deque[Claimed]
+        self._carried = []
+        taken = len(ready)
+        done = drained = 0
+        ahead = None  # type: Any
+        try:
+            while True:
+                if not ready:
+                    if ahead is not None:
+                        got, popped = ahead.result()
+                        ahead = None
+                        drained += popped
+                        if got is None:
+                            break
+                        ready.append(got)
+                    elif todo:
+                        ready.append(self._claim(*todo.popleft()))
+                        taken += 1
+                    else:
+                        break
+                item = ready.popleft()
+                drain = taken < self.batch_max and not self.stop_requested
+                if not ready and (todo or drain):
+                    ahead = self._reader().submit(self._fetch_next, todo, drain)
+                    taken += 1
+                self._complete(item)
                 done += 1
-            pending, cleanup = [], ()
-            if next_job is not None:
-                pending, cleanup = next_job.frames, [next_job.job_key]
-                drained += 1
+        finally:
+            self._carried = list(ready)
+            if ahead is not None:  # unwinding: keep what the helper claimed for the next job
+                try:
+                    got = ahead.result()[0]
+                except Exception:  # its claim failed: the reaper/sweeper own that frame now
+                    got = None
+                if got is not None:
+                    self._carried.append(got)
         self.metrics.job_done(drained)
         return {"frames": done, "drained": drained}
+
+    def _reader(self) -> Any:
+        """The one helper thread that claims and prepares the next frame."""
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=1)
+        return self._pool
+
+    def _fetch_next(self, todo: "Deque[Tuple[str, str, Sequence[str]]]", drain: bool
+                    ) -> Tuple[Optional["Claimed"], int]:
+        """(the next frame claimed and prepared, jobs popped): the job's next frame, else
+        the first frame of the next ready job on the queues; (None, 0) when there is none."""
+        if todo:
+            return self._claim(*todo.popleft()), 0
+        if not drain:
+            return None, 0
+        job = self.retry.call(self.drainer.pop, self.queue_names())
+        if job is None:
+            return None, 0
+        frames = list(job.frames)
+        for i, (frame_id, camera) in enumerate(frames):  # the job hash goes with its last frame
+            todo.append((frame_id, camera, [job.job_key] if i == len(frames) - 1 else ()))
+        if not todo:  # a job naming no frames: delete it here
+            self.retry.call(self.redis.delete, job.job_key)
+            return None, 1
+        return self._claim(*todo.popleft()), 1
+
+    def close(self) -> None:
+        """Stop the helper thread (the frames it claimed stay in running:{node})."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def refuse(self, job: Any, counter: str, reason: str) -> None:
         """Count and log a refused job; fail the frames it names as failed:refused."""
@@ -95,53 +159,68 @@ class FrameProcessor(object):
     def process_frame(self, frame_id: str, camera: str) -> str:
         """Take one frame to a terminal state; returns its counter field (read, stale, ...),
         or HELD when another node holds the frame (a duplicate job)."""
-        return self._process(frame_id, camera, (), None)[0]
+        return self._complete(self._claim(frame_id, camera, ()))
 
-    def _process(self, frame_id: str, camera: str, cleanup_keys: Sequence[str],
-                 pop_queues: Optional[List[str]]) -> Tuple[str, Optional[DrainedJob]]:
+    def _claim(self, frame_id: str, camera: str, cleanup_keys: Sequence[str]) -> "Claimed":
+        """Claim the frame and get it ready for the engine: envelope checked, and (while
+        still fresh) the engine's prepare run. Safe in the helper thread: no metrics, no
+        records, only the idempotent claim."""
+        item = Claimed(frame_id, camera, cleanup_keys)
         started = time.time()
-        payload = self.retry.call(self.store.claim, frame_id, camera, self.node)
-        if payload is HELD_ELSEWHERE:  # a duplicate job: the node holding the frame finishes it
-            log.debug("frame %s is held by another node; duplicate job skipped", frame_id)
-            return HELD, self._finish(None, cleanup_keys, pop_queues)[1]
-        claimed = time.time()
-        timings = {"claim": (claimed - started) * 1000.0}  # type: Dict[str, float]
-        env = None  # type: Optional[FrameEnvelope]
-        if payload is None:
-            record = ResultRecord(frame_id=frame_id, camera=camera, status=STATUS_STALE,
-                                  node=self.node,
-                                  reason="expired: frame key gone before a worker claimed it")
-        else:
+        item.payload = self.retry.call(self.store.claim, frame_id, camera, self.node)
+        item.claim_ms = (time.time() - started) * 1000.0
+        if item.payload is HELD_ELSEWHERE or item.payload is None:
+            return item
+        try:
+            env = decode_frame(item.payload)
+        except FrameDecodeError as exc:
+            item.error = "bad_frame: %s" % exc
+            return item
+        if env.frame_id != frame_id or env.camera != camera:
+            # a forged or broken envelope must not finish another frame (or none)
+            item.error = ("bad_frame: envelope names another frame (%r, %r)"
+                          % (env.frame_id[:40], env.camera[:40]))
+            return item
+        item.env = env
+        prepare = getattr(self.engine, "prepare", None)
+        if prepare is not None and not env.is_stale(time.time()):
             try:
-                env = decode_frame(payload)
-            except FrameDecodeError as exc:
-                record = ResultRecord(frame_id=frame_id, camera=camera, status=STATUS_FAILED,
-                                      node=self.node, reason="bad_frame: %s" % exc)
-            else:
-                if env.frame_id != frame_id or env.camera != camera:
-                    # a forged or broken envelope must not finish another frame (or none)
-                    record = ResultRecord(
-                        frame_id=frame_id, camera=camera, status=STATUS_FAILED, node=self.node,
-                        reason="bad_frame: envelope names another frame (%r, %r)"
-                        % (env.frame_id[:40], env.camera[:40]))
-                    env = None
-                else:
-                    timings["queue"] = (started - env.ts) * 1000.0
-                    record = self._recognise(env, started, timings)
+                item.prepared = prepare(env)
+            except Exception as exc:  # process() meets the same input and reports it
+                log.debug("prepare failed on frame %s: %s", frame_id, exc)
+        return item
+
+    def _complete(self, item: "Claimed") -> str:
+        """Engine (unless stale or bad), then the terminal record; returns its counter field."""
+        if item.payload is HELD_ELSEWHERE:  # a duplicate job: the node holding the frame finishes it
+            log.debug("frame %s is held by another node; duplicate job skipped", item.frame_id)
+            self._finish(None, item.cleanup)
+            return HELD
+        started = time.time()
+        timings = {"claim": item.claim_ms}  # type: Dict[str, float]
+        env = item.env
+        if item.payload is None:
+            record = ResultRecord(frame_id=item.frame_id, camera=item.camera,
+                                  status=STATUS_STALE, node=self.node,
+                                  reason="expired: frame key gone before a worker claimed it")
+        elif env is None:
+            record = ResultRecord(frame_id=item.frame_id, camera=item.camera,
+                                  status=STATUS_FAILED, node=self.node, reason=item.error)
+        else:
+            timings["queue"] = (started - env.ts) * 1000.0
+            record = self._recognise(env, started, timings, item.prepared)
         done = time.time()
         if env is not None:
             record.timings["total"] = (done - env.ts) * 1000.0
         record.done = done
-        if self.stop_requested:  # SIGTERM arrived during this frame: take no further work
-            pop_queues = None
-        counted, next_job = self._finish(record, cleanup_keys, pop_queues)
+        counted = self._finish(record, item.cleanup)
         field = counter_field(record)
         if counted:
             self.metrics.frame_done(field, record.timings)
-        return field, next_job
+        return field
 
-    def _recognise(self, env: FrameEnvelope, started: float, timings: Dict[str, float]
-                   ) -> ResultRecord:
+    def _recognise(self, env: FrameEnvelope, started: float, timings: Dict[str, float],
+                   prepared: Any = None) -> ResultRecord:
         record = ResultRecord(frame_id=env.frame_id, camera=env.camera, status=STATUS_READ,
                               node=self.node, ts=env.ts, seq=env.seq, site=env.site,
                               truth=env.truth, timings=timings)
@@ -151,7 +230,8 @@ class FrameProcessor(object):
             return record
         t0 = time.perf_counter()
         try:
-            result = self.engine.process(env)
+            result = (self.engine.process(env) if prepared is None
+                      else self.engine.process(env, prepared))
         except Exception as exc:  # an engine bug or runtime failure must not kill the worker
             log.warning("engine failed on frame %s: %s: %s", env.frame_id, type(exc).__name__, exc)
             record.status = STATUS_FAILED
@@ -169,22 +249,35 @@ class FrameProcessor(object):
         record.reads = [r.to_dict() for r in result.reads]
         return record
 
-    def _finish(self, record: Optional[ResultRecord], cleanup_keys: Sequence[str],
-                pop_queues: Optional[List[str]] = None) -> Tuple[bool, Optional[DrainedJob]]:
-        """Finish (idempotent; no record = nothing to finish), delete drained job hashes, and
-        optionally pop the next job."""
-        def write() -> Tuple[bool, Any]:
+    def _finish(self, record: Optional[ResultRecord], cleanup_keys: Sequence[str]) -> bool:
+        """Finish (idempotent; no record = nothing to finish) and delete drained job hashes,
+        in one round trip; True when this call counted the frame."""
+        if record is None and not cleanup_keys:
+            return False
+
+        def write() -> bool:
             pipe = self.redis.pipeline(transaction=False)
             if record is not None:
                 self.store.finish(record, node=self.node, client=pipe)
             for key in cleanup_keys:
                 pipe.delete(key)
-            popping = bool(pop_queues) and self.drainer.queue_pop(pipe, pop_queues or [])
-            if record is None and not cleanup_keys and not popping:
-                return False, None
             replies = pipe.execute()
-            return record is not None and bool(replies[0]), (replies[-1] if popping else None)
+            return record is not None and bool(replies[0])
 
-        counted, popped = self.retry.call(write)
-        next_job = self.drainer.parse(popped, pop_queues or []) if popped else None
-        return counted, next_job
+        return bool(self.retry.call(write))
+
+
+class Claimed(object):
+    """A frame this node claimed, ready for the engine: its payload (bytes, None when the
+    key was gone, HELD_ELSEWHERE), checked envelope or error, and the engine's prepare."""
+
+    __slots__ = ("frame_id", "camera", "cleanup", "payload", "claim_ms", "env", "error",
+                 "prepared")
+
+    def __init__(self, frame_id: str, camera: str, cleanup: Sequence[str]) -> None:
+        self.frame_id, self.camera, self.cleanup = frame_id, camera, cleanup
+        self.payload = None  # type: Any
+        self.claim_ms = 0.0
+        self.env = None  # type: Optional[FrameEnvelope]
+        self.error = ""
+        self.prepared = None  # type: Any

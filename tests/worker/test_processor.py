@@ -138,3 +138,78 @@ def test_build_engine_specs():
     for bad in ("sleep:x", "gpu", "sleep:-1"):
         with pytest.raises(Exception):
             build_engine(bad, None)
+
+
+class recording_engine(object):
+    """Unit-test engine: records when and in which thread prepare/process run (process
+    holds each frame 0.15 s, like a model on a GPU)."""
+
+    def __init__(self):
+        self.events = []
+
+    def prepare(self, env):
+        import threading
+
+        self.events.append(("prepare", env.frame_id, threading.get_ident(), time.time()))
+        return "decoded-" + env.frame_id
+
+    def process(self, env, prepared=None):
+        import threading
+
+        start = time.time()
+        time.sleep(0.15)
+        self.events.append(("process", env.frame_id, threading.get_ident(), start, time.time(),
+                            prepared))
+        return FrameResult(timings={"engine": 150.0})
+
+
+def test_read_ahead_claims_and_prepares_the_next_frame_during_this_one(redis_client):
+    import threading
+
+    engine = recording_engine()
+    proc, store, keys = make(redis_client, engine, batch_max=8)
+    ids = put_frames(redis_client, keys, 3)
+    redis_client.lpop("rq:queue:frames")
+    try:
+        assert proc.run_job([(ids[0], "cam1")]) == {"frames": 3, "drained": 2}
+    finally:
+        proc.close()
+    prepares = {e[1]: e for e in engine.events if e[0] == "prepare"}
+    processes = [e for e in engine.events if e[0] == "process"]
+    assert [e[1] for e in processes] == ids  # in queue order
+    assert all(e[5] == "decoded-" + e[1] for e in processes)  # each got its own prepare
+    main = threading.get_ident()
+    assert all(e[2] == main for e in processes)
+    for before, after in zip(processes, processes[1:]):
+        ahead = prepares[after[1]]
+        assert ahead[2] != main  # the helper thread...
+        assert before[3] <= ahead[3] <= before[4]  # ...while the previous frame ran
+    assert store.accounting("cam1")["read"] == 3
+    assert not redis_client.hlen(keys.running("n1"))
+
+
+def test_a_run_cut_short_hands_its_read_ahead_frame_to_the_next_job(redis_client):
+    proc, store, keys = make(redis_client, recording_engine(), batch_max=8)
+    ids = put_frames(redis_client, keys, 2)
+    redis_client.lpop("rq:queue:frames")
+    real_finish = proc._finish
+    calls = []
+
+    def failing_once(record, cleanup):
+        calls.append(record.frame_id if record else None)
+        if len(calls) == 1:
+            raise ConnectionError("redis went away past the retry budget")
+        return real_finish(record, cleanup)
+
+    proc._finish = failing_once
+    try:
+        with pytest.raises(ConnectionError):
+            proc.run_job([(ids[0], "cam1")])
+        # the second frame was claimed ahead: it is this node's, and the next job runs it
+        assert redis_client.hexists(keys.running("n1"), ids[1])
+        assert redis_client.llen("rq:queue:frames") == 0
+        assert proc.run_job([])["frames"] == 1
+    finally:
+        proc.close()
+    assert results(redis_client, keys)[ids[1]].status == "read"
+    assert not redis_client.hexists(keys.running("n1"), ids[1])

@@ -80,16 +80,18 @@ def test_heartbeat_metrics_drain_and_graceful_sigterm(redis_client, redis_url, t
         redis_client.srem(KEYS.drained(), "n1")
         assert wait_for(lambda: shared in results(redis_client, KEYS), 10)
 
-        # SIGTERM mid-frame: that frame finishes, the rest stay queued, exit code 0
+        # SIGTERM mid-frame: the frames the node holds (this one and at most one claimed
+        # ahead) finish, the rest stay queued, exit code 0
         more = put_frames(redis_client, KEYS, 4)
-        assert wait_for(lambda: redis_client.hlen(KEYS.running("n1")) == 1, 10)
+        assert wait_for(lambda: redis_client.hlen(KEYS.running("n1")) >= 1, 10)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(20) == 0, log_text(tmp_path)
         recs = results(redis_client, KEYS)
         finished = [i for i in more if i in recs]
-        assert len(finished) == 1 and recs[finished[0]].status == "read"
+        assert len(finished) in (1, 2) and all(recs[i].status == "read" for i in finished)
         assert redis_client.hlen(KEYS.running("n1")) == 0
-        assert redis_client.llen("rq:queue:frames") == 3  # untouched, for another node
+        # untouched, for another node
+        assert redis_client.llen("rq:queue:frames") == 4 - len(finished)
         assert not redis_client.exists(KEYS.node_alive("n1"))  # clean exit is not a death
         assert set(ids) <= set(recs)
     finally:
