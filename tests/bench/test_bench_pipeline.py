@@ -19,7 +19,7 @@ def test_bench_pipeline_reports_both_readers(tmp_path):
     png = str(tmp_path / "stages.png")
     result = CliRunner().invoke(main, ["bench", "pipeline", folder, "--repeat", "1", "--warmup", "1",
                                        "--intra-op-threads", "2", "--prep-runs", "2", "--json", "--plot", png,
-                                       "--overlap"])
+                                       "--chunk", "2"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.strip().splitlines()
     summary = json.loads(lines[-1])
@@ -35,9 +35,11 @@ def test_bench_pipeline_reports_both_readers(tmp_path):
     assert 0 < summary["prep_ms_set"] < summary["pipeline_ms_per_frame"]
     assert summary["speed_target_met"] == (summary["speedup"] >= 1.1
                                             and summary["exact"] >= summary["reference_exact"])
-    overlap = summary["overlap"]  # the separate process_many pass
-    assert overlap["frames"] == 3 and overlap["fps"] > 0 and 0.0 <= overlap["overhead_fraction"] < 1
-    assert overlap["reads"] >= 2 and overlap["speedup"] > 0
+    ahead, seq = summary["read_ahead"], summary["sequential"]  # both ways ran every frame
+    assert ahead["fps"] == summary["fps"] and ahead["frames"] == seq["frames"] == 3
+    assert ahead["reads"] == seq["reads"] >= 2 and seq["speedup"] > 0
+    assert summary["exact"] == summary["exact_sequential"]
+    assert 0.0 <= seq["overhead_fraction"] < 1 and seq["model_ms_per_frame"] > 0
     assert any(l.startswith("pipeline") for l in lines)
     with open(png, "rb") as fh:
         assert fh.read(4) == b"\x89PNG"
