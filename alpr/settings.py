@@ -52,6 +52,7 @@ class Settings:
     runtime: str = defaults.RUNTIME  # onnxruntime | tensorrt
     providers: List[str] = field(default_factory=lambda: ["CPUExecutionProvider"])
     intra_op_threads: int = defaults.INTRA_OP_THREADS
+    ocr_intra_op_threads: int = defaults.OCR_INTRA_OP_THREADS  # 0 = as intra_op_threads
     inter_op_threads: int = defaults.INTER_OP_THREADS
     det_conf: float = defaults.DET_CONF
     det_iou: float = defaults.DET_IOU
@@ -61,6 +62,7 @@ class Settings:
     plate_regex: str = ""
     region: str = ""  # preferred region template (e.g. br, eu, us)
     engine_cache_dir: str = defaults.ENGINE_CACHE_DIR
+    decode_threads: int = defaults.DECODE_THREADS  # 0 = min(4, cores); 1 = decode whole
     trim_outputs: bool = defaults.TRIM_OUTPUTS  # run a copy without outputs no adapter reads
     trt_workspace_mb: int = defaults.TRT_WORKSPACE_MB
     trt_fp16: bool = defaults.TRT_FP16

@@ -87,8 +87,11 @@ def reference_read(reader: Any, data: bytes) -> List[Any]:
 
 
 def frame_1080p(path: str, quality: int = defaults.JPEG_QUALITY) -> bytes:
-    """A 1920x1080 JPEG made from a real photo (the issue's prep_ms reference frame size)."""
+    """A 1920x1080 JPEG made from a real photo (the issue's prep_ms reference frame size),
+    encoded as `alpr produce` encodes the frames it captures."""
     import cv2
+
+    from engines.jpeg_strips import encode_params
 
     image = cv2.imread(path, cv2.IMREAD_COLOR)
     if image is None:
@@ -102,7 +105,7 @@ def frame_1080p(path: str, quality: int = defaults.JPEG_QUALITY) -> bytes:
         ch = int(w / target)
         image = image[(h - ch) // 2:(h - ch) // 2 + ch]
     image = cv2.resize(image, (1920, 1080), interpolation=cv2.INTER_CUBIC)
-    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    ok, buf = cv2.imencode(".jpg", image, encode_params(1920, quality))  # as producers do
     return buf.tobytes()
 
 

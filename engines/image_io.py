@@ -8,10 +8,12 @@ come out as 8-bit BGR. EXIF orientation is ignored: boxes stay in the stored pix
 Fast path: a JPEG much larger than the detector input is decoded DCT-scaled (1/2, 1/4,
 1/8 in libjpeg, several times cheaper than a full decode plus a resize); `DecodedFrame`
 keeps that picture for the detector and decodes full resolution only when asked (crops).
+A JPEG with restart markers (our producer writes them) decodes in strips on several cores
+(engines.jpeg_strips).
 """
 import struct
 from collections import namedtuple
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -54,8 +56,11 @@ def probe(data: bytes, max_pixels: int = MAX_IMAGE_PIXELS) -> ImageInfo:
     return info
 
 
-def decode(data: bytes, reduce: int = 1, info: Optional[ImageInfo] = None) -> np.ndarray:
-    """Decode to an HxWx3 uint8 BGR array; `reduce` in (1, 2, 4, 8) DCT-scales a JPEG."""
+def decode(data: bytes, reduce: int = 1, info: Optional[ImageInfo] = None,
+           strips: Optional[Any] = None) -> np.ndarray:
+    """Decode to an HxWx3 uint8 BGR array; `reduce` in (1, 2, 4, 8) DCT-scales a JPEG;
+    `strips` (an engines.jpeg_strips.StripDecoder) decodes a JPEG with restart markers on
+    several cores."""
     import cv2
 
     info = info or probe(data)
@@ -65,6 +70,11 @@ def decode(data: bytes, reduce: int = 1, info: Optional[ImageInfo] = None) -> np
         raise ValueError("reduce must be 1, 2, 4 or 8, not %r" % (reduce,))
     if info.kind != "jpeg":
         reduce = 1  # only libjpeg scales in the DCT; elsewhere it would be a slow resize
+    image = None
+    if strips is not None and info.kind == "jpeg":
+        image = strips.decode(data, flags[reduce] | cv2.IMREAD_IGNORE_ORIENTATION)
+    if image is not None:
+        return image
     buf = np.frombuffer(data, dtype=np.uint8)
     try:
         image = cv2.imdecode(buf, flags[reduce] | cv2.IMREAD_IGNORE_ORIENTATION)
@@ -94,12 +104,14 @@ class DecodedFrame(object):
     """One image's bytes, its picture for the detector (maybe DCT-reduced) and, lazily, the
     full-resolution picture for crops. Coordinates are always full-resolution pixels."""
 
-    def __init__(self, data: bytes, reduce: int = 1, info: Optional[ImageInfo] = None) -> None:
+    def __init__(self, data: bytes, reduce: int = 1, info: Optional[ImageInfo] = None,
+                 strips: Optional[Any] = None) -> None:
         self.data = data
+        self.strips = strips
         self.info = info or probe(data)
         self.width, self.height = self.info.width, self.info.height
         self.reduce = reduce if self.info.kind == "jpeg" else 1
-        self.image = decode(data, self.reduce, self.info)
+        self.image = decode(data, self.reduce, self.info, strips)
         self._full = self.image if self.reduce == 1 else None  # type: Optional[np.ndarray]
         if self.reduce == 1:  # the header may disagree with a decoder's output; trust pixels
             self.height, self.width = self.image.shape[:2]
@@ -112,7 +124,7 @@ class DecodedFrame(object):
     def full(self) -> np.ndarray:
         """The full-resolution picture (decoded on first use)."""
         if self._full is None:
-            self._full = decode(self.data, 1, self.info)
+            self._full = decode(self.data, 1, self.info, self.strips)
         return self._full
 
     @property

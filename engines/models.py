@@ -122,8 +122,11 @@ def build_detector(settings: Any) -> Detector:
 
 
 def build_ocr(settings: Any) -> Recognizer:
-    """The OCR adapter on the configured runtime."""
+    """The OCR adapter on the configured runtime (ONNX Runtime with the OCR's own
+    intra-op thread count)."""
     fmt = "encdec" if settings.ocr == "platerec" else settings.ocr_format
+    if getattr(settings, "ocr_intra_op_threads", 0):
+        settings = settings.with_values({"intra_op_threads": settings.ocr_intra_op_threads})
     if fmt == "encdec":
         from engines.adapters.encdec_ocr import EncDecOcr, Tokenizer
 
@@ -164,6 +167,7 @@ def build_pipeline(settings: Any, **options: Any) -> Pipeline:
         for runtime in detector.runtimes:
             runtime.close()
         raise
+    options.setdefault("decode_threads", settings.decode_threads)
     return Pipeline(detector, ocr, build_textproc(settings), max_plates=settings.max_plates,
                     **options)
 

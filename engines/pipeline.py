@@ -5,13 +5,16 @@ when the JPEG is much larger than the detector input), det_prep, det_infer, det_
 crop_decode (full-resolution decode, only when a plate is too small in the reduced
 picture for the OCR), ocr_prep, ocr_infer, ocr_post, model (the runtimes' own inference
 time in this frame, from Runtime.total_ms) and total. total - model is the pipeline's
-host overhead.
+host overhead. Read-ahead (process_many, the worker) makes the next frame's decode and
+detector input in another thread while this frame is in the models; those frames report
+det_prep_ahead, and det_prep ~0.
 
 Bad input never raises: undecodable bytes or a malformed array give a FrameResult whose
 `error` says why ("bad_image: ...").
 """
+import os
 import time
-from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -19,6 +22,7 @@ from alpr import defaults
 from alpr.errors import FrameDecodeError
 from engines.adapters.base import Box, Detector, Recognizer
 from engines.image_io import DecodedFrame, probe, reduction_for
+from engines.jpeg_strips import StripDecoder
 from engines.runtime import Runtime
 from engines.textproc import TextProcessor
 from engines.types import Detection, FrameResult, PlateRead
@@ -39,7 +43,8 @@ class Pipeline(object):
                  textproc: Optional[TextProcessor] = None,
                  max_plates: int = defaults.MAX_PLATES, fast_decode: bool = True,
                  crop_source: str = "auto", crop_pad: float = 0.0,
-                 min_crop_px: int = MIN_REDUCED_CROP_PX) -> None:
+                 min_crop_px: int = MIN_REDUCED_CROP_PX,
+                 decode_threads: int = defaults.DECODE_THREADS) -> None:
         if crop_source not in CROP_SOURCES:
             raise ValueError("crop_source must be one of %s" % (CROP_SOURCES,))
         self.detector = detector
@@ -50,6 +55,8 @@ class Pipeline(object):
         self.crop_source = crop_source
         self.crop_pad = float(crop_pad)
         self.min_crop_px = int(min_crop_px)
+        threads = int(decode_threads) or min(4, os.cpu_count() or 1)
+        self.strips = StripDecoder(threads) if threads > 1 else None
 
     @property
     def runtimes(self) -> List[Runtime]:
@@ -66,9 +73,11 @@ class Pipeline(object):
         start = time.perf_counter()
         return self.process_decoded(self.decode(data), roi, start)
 
-    def decode(self, data: bytes) -> "Decoded":
+    def decode(self, data: bytes, roi: Optional[Roi] = None,
+               detector_input: bool = False) -> "Decoded":
         """The decode stage alone (no model runs; may run in another thread, as the worker's
-        read-ahead and process_many do): a Decoded for process_decoded."""
+        read-ahead and process_many do): a Decoded for process_decoded. `detector_input`
+        also makes the detector's feeds for `roi` now (det_prep, in fresh arrays)."""
         start = time.perf_counter()
         try:
             info = probe(data)
@@ -76,21 +85,43 @@ class Pipeline(object):
             if self.fast_decode:
                 in_h, in_w = self.detector.input_size
                 factor = reduction_for(info.height, info.width, in_h, in_w)
-            frame = DecodedFrame(data, factor, info)
+            frame = DecodedFrame(data, factor, info, self.strips)
         except FrameDecodeError as exc:
             return Decoded(None, _ms(start, time.perf_counter()), exc)
-        return Decoded(frame, _ms(start, time.perf_counter()), None)
+        decoded = Decoded(frame, _ms(start, time.perf_counter()), None)
+        if detector_input:
+            t0 = time.perf_counter()
+            picture, offset, scale = self._detector_view(frame, roi)
+            feeds, context = self.detector.prepare(picture, fresh=True)
+            decoded.ahead = (roi, feeds, context, offset, scale, _ms(t0, time.perf_counter()))
+        return decoded
 
     def process_decoded(self, decoded: "Decoded", roi: Optional[Roi] = None,
-                        start: Optional[float] = None) -> FrameResult:
+                        start: Optional[float] = None,
+                        on_detected: Optional[Callable[[], None]] = None) -> FrameResult:
         """The stages after decode; timings["decode"] is the decode's own time, "total" this
-        call's wall time from `start` (default: now)."""
+        call's wall time from `start` (default: now). `on_detected` is called once the
+        detector is done with the frame (see `models_use_cpu`)."""
         start = time.perf_counter() if start is None else start
         if decoded.error is not None:
             return _failed(decoded.error, start)
-        result = self._run(decoded.frame, roi, start, self.model_ms())
+        result = self._run(decoded.frame, roi, start, self.model_ms(), on_detected,
+                           decoded.ahead)
         result.timings["decode"] = decoded.ms
         return result
+
+    @property
+    def models_use_cpu(self) -> bool:
+        """True when the models run on this machine's CPU cores (ONNX Runtime's CPU
+        provider). The detector keeps every core busy, the OCR leaves one idle, so the next
+        frame's decode is best started once the detector is done; on a GPU the CPU idles
+        through both models and the decode starts at once."""
+        for runtime in self.runtimes:
+            providers = getattr(runtime, "providers", None) or []
+            if runtime.backend != "onnxruntime" or any(
+                    p != "CPUExecutionProvider" for p in providers):
+                return False
+        return True
 
     def process_many(self, items: Iterable[Any]) -> Iterator[FrameResult]:
         """process_bytes over a sequence (items: bytes or (bytes, roi)), in order, decoding
@@ -103,16 +134,27 @@ class Pipeline(object):
         from concurrent.futures import ThreadPoolExecutor
 
         source = iter(items)
+        after_detector = self.models_use_cpu
         with ThreadPoolExecutor(max_workers=1) as pool:
             item = next(source, _END)
-            pending = pool.submit(self.decode, _bytes_of(item)) if item is not _END else None
+            pending = (pool.submit(self.decode, _bytes_of(item), _roi_of(item), True)
+                       if item is not _END else None)
             while pending is not None:
                 start = time.perf_counter()
                 roi = _roi_of(item)
                 decoded = pending.result()
                 item = next(source, _END)
-                pending = pool.submit(self.decode, _bytes_of(item)) if item is not _END else None
-                yield self.process_decoded(decoded, roi, start)
+                pending = None
+                if item is not _END:
+                    data, next_roi = _bytes_of(item), _roi_of(item)
+                    submit = _Once(lambda: pool.submit(self.decode, data, next_roi, True))
+                    if not after_detector:
+                        submit()
+                    result = self.process_decoded(decoded, roi, start, submit)
+                    pending = submit()  # no detector ran (bad frame): decode now
+                else:
+                    result = self.process_decoded(decoded, roi, start)
+                yield result
 
     def process(self, image_bgr: np.ndarray, roi: Optional[Roi] = None) -> FrameResult:
         """Process a decoded HxWx3 uint8 BGR frame; a malformed array -> result.error."""
@@ -149,15 +191,21 @@ class Pipeline(object):
     def close(self) -> None:
         for runtime in self.runtimes:
             runtime.close()
+        if self.strips is not None:
+            self.strips.close()
 
     # -- stages -----------------------------------------------------------------------------
-    def _run(self, frame: Any, roi: Optional[Roi], start: float, model0: float) -> FrameResult:
+    def _run(self, frame: Any, roi: Optional[Roi], start: float, model0: float,
+             on_detected: Optional[Callable[[], None]] = None, ahead: Any = None
+             ) -> FrameResult:
         t = {name: 0.0 for name in STAGES}
         result = FrameResult(width=frame.width, height=frame.height, timings=t)
-        picture, offset, scale = self._detector_view(frame, roi)
-
         t0 = time.perf_counter()
-        feeds, context = self.detector.prepare(picture)
+        if ahead is not None and ahead[0] == roi:  # made with the decode, off this thread
+            _, feeds, context, offset, scale, t["det_prep_ahead"] = ahead
+        else:
+            picture, offset, scale = self._detector_view(frame, roi)
+            feeds, context = self.detector.prepare(picture)
         t1 = time.perf_counter()
         outputs = self.detector.infer(feeds)
         t2 = time.perf_counter()
@@ -165,6 +213,8 @@ class Pipeline(object):
         dets = [_to_frame(d, offset, scale, frame.width, frame.height) for d in dets]
         t3 = time.perf_counter()
         t["det_prep"], t["det_infer"], t["det_post"] = _ms(t0, t1), _ms(t1, t2), _ms(t2, t3)
+        if on_detected is not None:
+            on_detected()
 
         if dets:
             source, src_scale = self._crop_source(frame, dets)
@@ -243,10 +293,11 @@ class Pipeline(object):
 class Decoded(object):
     """The decode stage's outcome: a DecodedFrame and its ms, or the error for bad bytes."""
 
-    __slots__ = ("frame", "ms", "error")
+    __slots__ = ("frame", "ms", "error", "ahead")
 
     def __init__(self, frame: Any, ms: float, error: Optional[FrameDecodeError]) -> None:
         self.frame, self.ms, self.error = frame, ms, error
+        self.ahead = None  # type: Any  # (roi, feeds, context, offset, scale, ms) made early
 
 
 class _ArrayFrame(object):
@@ -272,6 +323,18 @@ def _to_frame(det: Detection, offset: Tuple[float, float], scale: float,
     y1 = min(max(det.y1 * scale + oy, 0.0), height)
     y2 = min(max(det.y2 * scale + oy, 0.0), height)
     return Detection(x1, y1, x2, y2, det.score, det.cls)
+
+
+class _Once(object):
+    """A call made at most once; later calls return the first one's result."""
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self.fn, self.done, self.value = fn, False, None  # type: Any, bool, Any
+
+    def __call__(self) -> Any:
+        if not self.done:
+            self.done, self.value = True, self.fn()
+        return self.value
 
 
 _END = object()  # end of process_many's input

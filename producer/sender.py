@@ -13,6 +13,7 @@ from alpr.frame_store import FrameStore
 from alpr.keys import Keys
 from alpr.protocol import STATUS_FAILED, FrameEnvelope, ResultRecord, encode_frame
 from alpr.retry import Retry
+from engines.jpeg_strips import encode_params
 from producer.sources import SourceFrame
 from worker.jobs import enqueue_frames, make_queue
 
@@ -20,7 +21,8 @@ log = logging.getLogger(__name__)
 
 
 def encode_jpeg(frame: SourceFrame, quality: int, max_width: int = 0) -> bytes:
-    """JPEG bytes of a source frame: pass-through when possible, else (resize and) encode."""
+    """JPEG bytes of a source frame: pass-through when possible, else (resize and) encode
+    with restart markers so workers decode it on several cores (engines.jpeg_strips)."""
     if frame.jpeg is not None and not max_width:
         return frame.jpeg
     import cv2
@@ -34,7 +36,7 @@ def encode_jpeg(frame: SourceFrame, quality: int, max_width: int = 0) -> bytes:
     if max_width and image.shape[1] > max_width:
         height = max(1, int(round(image.shape[0] * max_width / float(image.shape[1]))))
         image = cv2.resize(image, (int(max_width), height), interpolation=cv2.INTER_AREA)
-    ok, buf = cv2.imencode(".jpg", image, [int(cv2.IMWRITE_JPEG_QUALITY), int(quality)])
+    ok, buf = cv2.imencode(".jpg", image, encode_params(image.shape[1], quality))
     if not ok:
         raise ValueError("JPEG encoding failed")
     return buf.tobytes()

@@ -72,12 +72,21 @@ class PipelineEngine(object):
     def warmup(self, runs: int) -> None:
         self.pipeline.warmup(runs)
 
-    def prepare(self, env: FrameEnvelope) -> Any:
-        """Decode an encoded frame (the pipeline's decode stage); raw frames need nothing."""
-        return None if env.fmt == "raw" else self.pipeline.decode(env.data)
+    @property
+    def prepare_after_detect(self) -> bool:
+        """Models on CPU cores: decode the next frame once this one's detector is done."""
+        return self.pipeline.models_use_cpu
 
-    def process(self, env: FrameEnvelope, prepared: Any = None) -> FrameResult:
-        roi = tuple(env.roi) if env.roi else None
+    def prepare(self, env: FrameEnvelope) -> Any:
+        """Decode an encoded frame and make the detector's input (the pipeline's decode and
+        det_prep stages, in fresh arrays); raw frames need nothing."""
+        if env.fmt == "raw":
+            return None
+        return self.pipeline.decode(env.data, _roi(env), detector_input=True)
+
+    def process(self, env: FrameEnvelope, prepared: Any = None,
+                on_detected: Any = None) -> FrameResult:
+        roi = _roi(env)
         if env.fmt == "raw":
             import numpy as np
 
@@ -88,8 +97,8 @@ class PipelineEngine(object):
                                    % exc)
             return self.pipeline.process_image(image, roi)
         if prepared is None:
-            return self.pipeline.process_bytes(env.data, roi)
-        return self.pipeline.process_decoded(prepared, roi)
+            prepared = self.pipeline.decode(env.data)
+        return self.pipeline.process_decoded(prepared, roi, on_detected=on_detected)
 
     def info(self) -> Dict[str, Any]:
         out = {"engine": self.name, "runtime": self.settings.runtime,
@@ -101,6 +110,10 @@ class PipelineEngine(object):
             except Exception:  # info is cosmetic; never fail the worker on it
                 pass
         return out
+
+
+def _roi(env: FrameEnvelope) -> Any:
+    return tuple(env.roi) if env.roi else None
 
 
 def build_engine(spec: str, settings: Any) -> Any:

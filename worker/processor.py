@@ -5,10 +5,12 @@ FrameStore, so the per-camera accounting always balances. Redis calls go through
 (finish is idempotent, so retrying it after a lost reply cannot double-count).
 """
 import logging
+import threading
 import time
 from collections import deque
-from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple
 
+from alpr import defaults
 from alpr.errors import FrameDecodeError
 from alpr.frame_store import HELD_ELSEWHERE, FrameStore, counter_field, reason_class
 from alpr.keys import Keys
@@ -78,6 +80,7 @@ class FrameProcessor(object):
         taken = len(ready)
         done = drained = 0
         ahead = None  # type: Any
+        go = threading.Event()  # set when the engine's models leave the CPU to the next decode
         try:
             while True:
                 if not ready:
@@ -95,12 +98,15 @@ class FrameProcessor(object):
                         break
                 item = ready.popleft()
                 drain = taken < self.batch_max and not self.stop_requested
+                go = threading.Event()
                 if not ready and (todo or drain):
-                    ahead = self._reader().submit(self._fetch_next, todo, drain)
+                    ahead = self._reader().submit(self._fetch_next, todo, drain, go)
                     taken += 1
-                self._complete(item)
+                self._complete(item, go.set)
+                go.set()
                 done += 1
         finally:
+            go.set()
             self._carried = list(ready)
             if ahead is not None:  # unwinding: keep what the helper claimed for the next job
                 try:
@@ -120,12 +126,13 @@ class FrameProcessor(object):
             self._pool = ThreadPoolExecutor(max_workers=1)
         return self._pool
 
-    def _fetch_next(self, todo: "Deque[Tuple[str, str, Sequence[str]]]", drain: bool
-                    ) -> Tuple[Optional["Claimed"], int]:
+    def _fetch_next(self, todo: "Deque[Tuple[str, str, Sequence[str]]]", drain: bool,
+                    go: Any = None) -> Tuple[Optional["Claimed"], int]:
         """(the next frame claimed and prepared, jobs popped): the job's next frame, else
-        the first frame of the next ready job on the queues; (None, 0) when there is none."""
+        the first frame of the next ready job on the queues; (None, 0) when there is none.
+        `go` is waited for before the engine's prepare when the engine asks for that."""
         if todo:
-            return self._claim(*todo.popleft()), 0
+            return self._claim(*todo.popleft(), go=go), 0
         if not drain:
             return None, 0
         job = self.retry.call(self.drainer.pop, self.queue_names())
@@ -137,7 +144,7 @@ class FrameProcessor(object):
         if not todo:  # a job naming no frames: delete it here
             self.retry.call(self.redis.delete, job.job_key)
             return None, 1
-        return self._claim(*todo.popleft()), 1
+        return self._claim(*todo.popleft(), go=go), 1
 
     def close(self) -> None:
         """Stop the helper thread (the frames it claimed stay in running:{node})."""
@@ -161,10 +168,13 @@ class FrameProcessor(object):
         or HELD when another node holds the frame (a duplicate job)."""
         return self._complete(self._claim(frame_id, camera, ()))
 
-    def _claim(self, frame_id: str, camera: str, cleanup_keys: Sequence[str]) -> "Claimed":
+    def _claim(self, frame_id: str, camera: str, cleanup_keys: Sequence[str],
+               go: Any = None) -> "Claimed":
         """Claim the frame and get it ready for the engine: envelope checked, and (while
         still fresh) the engine's prepare run. Safe in the helper thread: no metrics, no
-        records, only the idempotent claim."""
+        records, only the idempotent claim. An engine whose models use the CPU
+        (`prepare_after_detect`) prepares once `go` is set: after the current frame's
+        detector, when the OCR leaves a core idle."""
         item = Claimed(frame_id, camera, cleanup_keys)
         started = time.time()
         item.payload = self.retry.call(self.store.claim, frame_id, camera, self.node)
@@ -183,6 +193,8 @@ class FrameProcessor(object):
             return item
         item.env = env
         prepare = getattr(self.engine, "prepare", None)
+        if go is not None and getattr(self.engine, "prepare_after_detect", False):
+            go.wait(defaults.PREPARE_WAIT_S)
         if prepare is not None and not env.is_stale(time.time()):
             try:
                 item.prepared = prepare(env)
@@ -190,7 +202,8 @@ class FrameProcessor(object):
                 log.debug("prepare failed on frame %s: %s", frame_id, exc)
         return item
 
-    def _complete(self, item: "Claimed") -> str:
+    def _complete(self, item: "Claimed", on_detected: Optional[Callable[[], None]] = None
+                  ) -> str:
         """Engine (unless stale or bad), then the terminal record; returns its counter field."""
         if item.payload is HELD_ELSEWHERE:  # a duplicate job: the node holding the frame finishes it
             log.debug("frame %s is held by another node; duplicate job skipped", item.frame_id)
@@ -208,7 +221,7 @@ class FrameProcessor(object):
                                   status=STATUS_FAILED, node=self.node, reason=item.error)
         else:
             timings["queue"] = (started - env.ts) * 1000.0
-            record = self._recognise(env, started, timings, item.prepared)
+            record = self._recognise(env, started, timings, item.prepared, on_detected)
         done = time.time()
         if env is not None:
             record.timings["total"] = (done - env.ts) * 1000.0
@@ -220,7 +233,8 @@ class FrameProcessor(object):
         return field
 
     def _recognise(self, env: FrameEnvelope, started: float, timings: Dict[str, float],
-                   prepared: Any = None) -> ResultRecord:
+                   prepared: Any = None, on_detected: Optional[Callable[[], None]] = None
+                   ) -> ResultRecord:
         record = ResultRecord(frame_id=env.frame_id, camera=env.camera, status=STATUS_READ,
                               node=self.node, ts=env.ts, seq=env.seq, site=env.site,
                               truth=env.truth, timings=timings)
@@ -230,8 +244,12 @@ class FrameProcessor(object):
             return record
         t0 = time.perf_counter()
         try:
-            result = (self.engine.process(env) if prepared is None
-                      else self.engine.process(env, prepared))
+            extra = {}  # type: Dict[str, Any]  # engines that take no extras keep working
+            if prepared is not None:
+                extra["prepared"] = prepared
+            if on_detected is not None and getattr(self.engine, "prepare_after_detect", False):
+                extra["on_detected"] = on_detected
+            result = self.engine.process(env, **extra)
         except Exception as exc:  # an engine bug or runtime failure must not kill the worker
             log.warning("engine failed on frame %s: %s: %s", env.frame_id, type(exc).__name__, exc)
             record.status = STATUS_FAILED

@@ -29,8 +29,11 @@ class Detector(abc.ABC):
         """(height, width) of the model input, to choose a decode scale."""
 
     @abc.abstractmethod
-    def prepare(self, image_bgr: np.ndarray) -> Tuple[Dict[str, np.ndarray], Any]:
-        """Model feeds for one BGR frame, and the context `postprocess` needs."""
+    def prepare(self, image_bgr: np.ndarray, fresh: bool = False
+                ) -> Tuple[Dict[str, np.ndarray], Any]:
+        """Model feeds for one BGR frame, and the context `postprocess` needs. Feeds may
+        live in a buffer the next call reuses; `fresh` asks for new arrays (feeds made
+        ahead, in another thread, while the current frame's are in use)."""
 
     def infer(self, feeds: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
         return self.runtime.run(feeds)
@@ -68,8 +71,10 @@ class LetterboxDetector(Detector):
     def input_size(self) -> Tuple[int, int]:
         return self._size
 
-    def prepare(self, image_bgr: np.ndarray) -> Tuple[Dict[str, np.ndarray], Any]:
-        tensor, params = self.letterbox(image_bgr, out=self._buffer)
+    def prepare(self, image_bgr: np.ndarray, fresh: bool = False
+                ) -> Tuple[Dict[str, np.ndarray], Any]:
+        out = np.empty_like(self._buffer) if fresh else self._buffer
+        tensor, params = self.letterbox(image_bgr, out=out)
         return {self.input_name: tensor}, LetterboxContext(
             params, image_bgr.shape[0], image_bgr.shape[1])
 

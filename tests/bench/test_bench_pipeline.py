@@ -27,7 +27,9 @@ def test_bench_pipeline_reports_both_readers(tmp_path):
     assert summary["images"] == 3 and summary["frames"] == 3
     assert summary["fps"] > 0 and summary["reference_fps"] > 0
     assert summary["speedup"] == pytest.approx(summary["fps"] / summary["reference_fps"], rel=0.01)
-    assert 0.0 <= summary["overhead_fraction"] < 1.0
+    # against the sequential pass's model time: may dip below 0 on 3 frames (first calls)
+    assert summary["overhead_fraction"] < 1.0
+    assert 0.0 <= summary["read_ahead"]["overhead_in_pass"] < 1.0
     assert summary["runtimes"] >= 2  # the detector's and the OCR's own timers were found
     assert 0 <= summary["exact"] <= 3 and 0 <= summary["reference_exact"] <= 3
     assert summary["exact"] + summary["reference_exact"] >= 4  # both read these plates

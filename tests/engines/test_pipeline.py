@@ -137,3 +137,14 @@ def test_process_many_matches_process_bytes_in_order_and_survives_bad_bytes(pipe
         assert [(x.text, x.box) for x in r.reads] == [(x.text, x.box) for x in single.reads]
         assert r.timings["decode"] > 0 and r.timings["total"] >= r.timings["model"] > 0
     assert list(pipeline.process_many([])) == []
+
+
+def test_process_many_makes_detector_inputs_ahead_with_the_same_reads(pipeline):
+    good = _jpeg(bright(720, 1280))
+    results = list(pipeline.process_many([good, (good, (100, 50, 1200, 700)), good]))
+    assert all("det_prep_ahead" in r.timings for r in results)  # made in the decode thread
+    assert pipeline.models_use_cpu  # so each next decode waited for this frame's detector
+    single = pipeline.process_bytes(good)
+    assert [(x.text, x.box) for x in results[2].reads] == [(x.text, x.box) for x in single.reads]
+    roi = pipeline.process_bytes(good, (100, 50, 1200, 700))
+    assert [(x.text, x.box) for x in results[1].reads] == [(x.text, x.box) for x in roi.reads]
