@@ -25,11 +25,10 @@ from alpr.protocol import (
 )
 
 _PUT = """
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-if redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3]) == 1 then
-  redis.call('HINCRBY', KEYS[3], 'produced', 1)
+if redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1]) == 1 then
+  redis.call('HINCRBY', KEYS[2], 'produced', 1)
 end
-redis.call('SADD', KEYS[4], ARGV[5])
+redis.call('SADD', KEYS[3], ARGV[3])
 return 1
 """
 
@@ -201,7 +200,6 @@ class FrameStore(object):
         self.keys = keys
         self.results_maxlen = int(results_maxlen)
         self.max_age_s = float(max_age_s)
-        self._put = redis_client.register_script(_PUT)
         self._claim = redis_client.register_script(_CLAIM)
         self._finish = redis_client.register_script(_FINISH)
         self._drop = redis_client.register_script(_DROP_OLDEST)
@@ -211,11 +209,15 @@ class FrameStore(object):
 
     # --- producer side ---------------------------------------------------------------
     def put(self, env: FrameEnvelope, queue_job_fn: Optional[Callable] = None,
-            payload: Optional[bytes] = None, now: Optional[float] = None) -> None:
-        """Store the envelope (TTL = its max age), mark it in flight, count it; one MULTI.
+            payload: Optional[bytes] = None, now: Optional[float] = None,
+            cap: Optional[int] = None) -> List[str]:
+        """Store the envelope (TTL = its max age), mark it in flight, count it, and with
+        `cap` drop the camera's oldest unstarted frames beyond it: one MULTI, one round trip.
 
         ``queue_job_fn(pipeline)`` adds the RQ enqueue of the job carrying the frame key to
-        the same transaction, so a frame is never stored without its job or vice versa.
+        the same transaction, so a frame is never stored without its job or vice versa. The
+        payload goes in with a plain SET beside the script (a Lua argument would be copied
+        twice more). Returns the ids dropped for the cap.
         """
         data = payload if payload is not None else encode_frame(env)
         ttl_ms = max(1, int(math.ceil(env.max_age_s * 1000.0)))
@@ -224,12 +226,15 @@ class FrameStore(object):
         if queue_job_fn is not None:
             # first: rq calls pipeline.multi(), which redis-py allows only on an empty pipeline
             queue_job_fn(pipe)
+        pipe.set(self.keys.frame(env.frame_id), data, px=ttl_ms)
         # EVAL, not EVALSHA: inside MULTI a flushed script cache (Redis restart) cannot be
         # reloaded mid-transaction, and redis-py would add a SCRIPT EXISTS round trip per call
-        pipe.eval(_PUT, 4, self.keys.frame(env.frame_id), self.keys.inflight(env.camera),
-                  self.keys.counts(env.camera), self.keys.cameras,
-                  data, ttl_ms, env.frame_id, repr(float(score)), env.camera)
-        pipe.execute()
+        pipe.eval(_PUT, 3, self.keys.inflight(env.camera), self.keys.counts(env.camera),
+                  self.keys.cameras, env.frame_id, repr(float(score)), env.camera)
+        if cap is not None:
+            pipe.eval(_DROP_OLDEST, 3, *self._drop_args(env.camera, cap, score))
+        replies = pipe.execute()
+        return [_text(i) for i in replies[-1]] if cap is not None else []
 
     def drop_oldest(self, camera: str, cap: int, now: Optional[float] = None) -> List[str]:
         """Backpressure: drop the oldest unstarted frames until at most ``cap`` are in flight.
@@ -237,11 +242,15 @@ class FrameStore(object):
         Claimed frames are skipped (a worker has them). Each drop is counted and gets a
         ``dropped`` result record. Returns the dropped frame ids.
         """
-        ids = self._drop(
-            keys=[self.keys.inflight(camera), self.keys.counts(camera), self.keys.results],
-            args=[int(cap), self.keys.frame(""), self.results_maxlen,
-                  repr(time.time() if now is None else now), camera, RESULT_VERSION])
+        args = self._drop_args(camera, cap, time.time() if now is None else now)
+        ids = self._drop(keys=args[:3], args=args[3:])
         return [_text(i) for i in ids]
+
+    def _drop_args(self, camera: str, cap: int, now: float) -> List[Any]:
+        """KEYS then ARGV of the drop-oldest script."""
+        return [self.keys.inflight(camera), self.keys.counts(camera), self.keys.results,
+                int(cap), self.keys.frame(""), self.results_maxlen, repr(now), camera,
+                RESULT_VERSION]
 
     # --- worker side -------------------------------------------------------------------
     def claim(self, frame_id: str, camera: str, node: str) -> Any:

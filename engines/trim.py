@@ -10,6 +10,7 @@ The copy is made once into the engine cache with the onnx package (absent: the o
 runs, with a log line); a JSON sidecar records what was dropped, so later loads need not
 parse the model.
 """
+import hashlib
 import json
 import logging
 import os
@@ -30,22 +31,22 @@ def only_outputs(path: str, keep: Sequence[int], cache_dir: str) -> Tuple[str, D
     ONNX or unparsable (the runtime then reports it), or onnx is not installed."""
     if not path.lower().endswith(".onnx") or not os.path.isfile(path):
         return path, []
-    try:
-        from engines.prepare import convert, rewrite  # both need the onnx package
-    except ImportError as exc:
-        log.info("onnx not installed (%s): %s runs with all its outputs", exc, path)
-        return path, []
-    sha = convert.sha256_file(path)
+    sha = sha256_file(path)
     stem = os.path.splitext(os.path.basename(path))[0]
     tag = "-".join(str(i) for i in sorted(set(keep)))
     out = os.path.join(os.path.abspath(os.path.expanduser(cache_dir)),
                        "%s-%s.outputs-%s.onnx" % (stem, sha[:12], tag))
     sidecar = out + ".json"
-    if os.path.isfile(sidecar):
+    if os.path.isfile(sidecar):  # the usual start: no onnx import, no parse
         with open(sidecar) as fh:
             record = json.load(fh)
         if record.get("source_sha256") == sha and os.path.isfile(record.get("path", "")):
             return record["path"], [(n, s) for n, s in record["dropped"]]
+    try:
+        from engines.prepare import convert, rewrite  # both need the onnx package
+    except ImportError as exc:
+        log.info("onnx not installed (%s): %s runs with all its outputs", exc, path)
+        return path, []
     try:
         model = convert.load_model(path)
     except ModelError as exc:
@@ -65,6 +66,15 @@ def only_outputs(path: str, keep: Sequence[int], cache_dir: str) -> Tuple[str, D
               "dropped": shapes}
     _write_atomic(sidecar, json.dumps(record, indent=1).encode("utf-8"))
     return target, shapes
+
+
+def sha256_file(path: str) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _write_atomic(path: str, data: bytes) -> None:

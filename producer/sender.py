@@ -84,8 +84,8 @@ class FrameSender(object):
                             truth=frame.truth)
         payload = encode_frame(env)
         started = time.perf_counter()
-        self.retry.call(self.store.put, env, self._enqueue(env), payload)
-        dropped = self.retry.call(self.store.drop_oldest, self.camera, self.inflight_cap)
+        dropped = self.retry.call(self.store.put, env, self._enqueue(env), payload, None,
+                                  self.inflight_cap)
         self.put_ms.append((time.perf_counter() - started) * 1000.0)
         if len(self.put_ms) > 4096:
             del self.put_ms[:2048]

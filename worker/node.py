@@ -22,8 +22,8 @@ from alpr.stop_flag import StopFlag
 from alpr.retry import ExponentialBackoff, standard_retry
 from worker.engines import build_engine
 from worker.heartbeat import Heartbeat, process_token
-from worker.jobs import (AllowlistJob, bind_processor, enqueue_frames, make_queue, refusal,
-                         requeue_job_id)
+from worker.jobs import (AllowlistJob, bind_processor, enqueue_frames, frames_of, make_queue,
+                         refusal, requeue_job_id)
 from worker.metrics import Metrics, serve_metrics
 from worker.processor import FrameProcessor
 from worker.serializer import MsgpackSerializer
@@ -50,10 +50,39 @@ class FleetWorker(SimpleWorker):
 
     def execute_job(self, job: Any, queue: Any) -> None:
         refused = refusal(job)
+        if refused is None:
+            frames = frames_of(job)
+            if frames and not job.kwargs:
+                self._run_frames(job, frames)
+                return
         if refused is not None:
             self.processor.refuse(job, refused[0], refused[1])
             job.failure_ttl = min(int(job.failure_ttl or self.failure_ttl), self.failure_ttl)
         super().execute_job(job, queue)  # a refused job fails in AllowlistJob.func, unimported
+
+    def _run_frames(self, job: Any, frames: List[Any]) -> None:
+        """A frame job's fast path, the one drained jobs take: run its frames under the
+        job's timeout and delete its hash, without RQ's per-job registries and status
+        writes (each frame's own state lives in the FrameStore). A failure is logged;
+        frames it left unclaimed are re-queued by the orphan sweep."""
+        from rq.timeouts import JobTimeoutException
+        from rq.worker import WorkerStatus
+
+        # busy in this process's eyes only (no Redis write): a SIGTERM now lets the frames
+        # finish, as RQ does for a job it runs itself
+        previous, self._state = self._state, WorkerStatus.BUSY
+        try:
+            with self.death_penalty_class(job.timeout or defaults.JOB_TIMEOUT_S,
+                                          JobTimeoutException, job_id=job.id):
+                self.processor.run_job(frames)
+        except Exception as exc:  # JobTimeoutException included: the worker goes on
+            log.warning("frame job %s stopped: %s: %s", job.id, type(exc).__name__, exc)
+        finally:
+            self._state = previous
+            try:
+                self.connection.delete(job.key)
+            except Exception as exc:  # Redis gone: RQ's own loop reconnects; the hash expires
+                log.debug("could not delete job %s: %s", job.id, exc)
 
     def heartbeat(self, *args: Any, **kwargs: Any) -> None:
         super().heartbeat(*args, **kwargs)

@@ -5,7 +5,6 @@ Targets differ in what they accept: TensorRT 8.2 (the Nano's JetPack 4.6) parses
 NMS but we still hand it float32 I/O; ONNX Runtime 1.10 (the Nano's Python 3.6 wheel)
 runs opset <= 15 and IR <= 8.
 """
-import hashlib
 import os
 from collections import namedtuple
 from typing import List, Optional
@@ -15,6 +14,7 @@ from onnx import TensorProto
 
 from alpr.errors import ConfigError, ModelError
 from engines.prepare import opset, rewrite
+from engines.trim import sha256_file  # noqa: F401  (convert.sha256_file for callers)
 
 #: what a target needs: highest opset, fp32 I/O, fp32 interior, uint8 inputs as float32,
 #: cut before NMS
@@ -35,15 +35,6 @@ def get_target(name: str) -> Target:
         return TARGETS[name]
     except KeyError:
         raise ConfigError("unknown target %r (choose from %s)" % (name, ", ".join(sorted(TARGETS))))
-
-
-def sha256_file(path: str) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def load_model(path: str) -> onnx.ModelProto:
