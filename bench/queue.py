@@ -1,9 +1,13 @@
 """`alpr bench queue`: what the queue costs per frame, with a null engine behind the real worker.
 
 Real processes end to end: `alpr produce` (200 KB noise JPEGs) -> Redis -> RQ -> `alpr worker
---engine null` -> results stream -> `alpr dispatch`. Two phases on one Redis:
-  latency:    frames paced below capacity; overhead = (done - capture ts) - engine time
+--engine null` -> results stream -> `alpr dispatch`. Three phases on one Redis:
+  latency:    frames paced below capacity; overhead = (done - capture ts) - engine time: what
+              the queue adds to a frame's age (producer put, wake-up, claim)
   throughput: frames queued first, then the workers drain them; frames/s per worker process
+  node budget: one worker whose engine takes a 15-FPS Nano's 1/15 s drains a backlog; the
+              gap between one frame's engine run and the next is what the queue costs the
+              node per frame (claims, pops and finishes run beside the engine: read-ahead)
 next to `redis-benchmark` SET/GET of the same value size on the same Redis (the floor).
 """
 import json
@@ -16,17 +20,23 @@ from typing import Any, Dict, List, Optional
 
 import click
 
+from alpr import defaults
+
 from bench.probes import (file_sizes_kb, noise_jpegs, overhead_ms, percentile, read_results,
                           redis_benchmark_floor, rounded, RedisSampler)
 from bench.procs import Harness, LocalRedis, wait_until
 from bench.report import emit, plot_bars, report_options
 
 
+NODE_FPS = 15.0  # the node-budget phase's engine: a Jetson Nano's frame rate
+
+
 class QueueBench(object):
     """One run of the queue benchmark against a Redis URL (see the module docstring)."""
 
     def __init__(self, redis_url: str, workers: int = 1, frames: int = 2000, rate: float = 50.0,
-                 seconds: float = 10.0, frame_kb: int = 200, batch_max: int = 8,
+                 seconds: float = 10.0, frame_kb: int = 200,
+                 batch_max: int = defaults.BATCH_MAX,
                  python: Optional[str] = None, echo: Any = None) -> None:
         self.redis_url = redis_url
         self.workers = max(1, int(workers))
@@ -63,6 +73,7 @@ class QueueBench(object):
                 procs.spawn("dispatch", "dispatch", *common, ALPR_QUEUE=self.queue)
                 out.update(self._latency(procs, common, folder, client, keys, store))
                 out.update(self._throughput(procs, common, folder, client, keys, store))
+                out.update(self._budget(procs, common, folder, client, keys, store))
                 out["dispatcher_pending"] = _pending(client, keys)
                 dead = [p.name for p in procs.dead()]
                 out["crashed"] = dead
@@ -140,6 +151,36 @@ class QueueBench(object):
                 "producer_fill": _last_json(producer.log_text())}
 
 
+    def _budget(self, procs: Harness, common: List[str], folder: str, client: Any, keys: Any,
+                store: Any, node_fps: float = NODE_FPS) -> Dict[str, Any]:
+        """A 15-FPS engine draining a backlog: per-frame gaps between engine runs."""
+        cam = "budget"
+        count = max(20, int(node_fps * self.seconds))
+        self.echo("node budget phase: one %g-FPS worker draining %d frames..." % (node_fps, count))
+        producer = procs.spawn("produce-budget", "produce", folder, *common, "--camera", cam,
+                               "--fps", 0, "--frames", count, "--loop", "--queue", self.queue,
+                               "--max-age", 600, "--inflight-cap", count + 10)
+        producer.wait(600)
+        worker = procs.spawn("worker-b", "worker", *common, "--engine",
+                             "sleep:%.6f" % (1.0 / node_fps), "--queue", self.queue,
+                             "--no-node-queue", "--node", "bench-%s-b" % self.queue,
+                             "--batch-max", self.batch_max)
+        _wait_done(store, cam, count, count / node_fps * 3 + 60)
+        worker.stop()
+        records = sorted((r for r in read_results(client, keys.results)
+                          if r.camera == cam and r.status == "read"), key=lambda r: r.done)
+        gaps = [(b.done - b.timings.get("infer", 0.0) / 1000.0 - a.done) * 1000.0
+                for a, b in zip(records, records[1:])]
+        span = records[-1].done - records[0].done if len(records) > 1 else float("nan")
+        engine = [r.timings.get("infer", 0.0) for r in records[1:]]
+        mean = (span * 1000.0 - sum(engine)) / len(engine) if engine else float("nan")
+        return {"node_fps": node_fps, "node_frames": len(records),
+                "node_overhead_ms_p50": rounded(percentile(gaps, 50)),
+                "node_overhead_ms_p99": rounded(percentile(gaps, 99)),
+                "node_overhead_ms_mean": rounded(mean),
+                "node_budget_fraction": rounded(mean * node_fps / 1000.0, 4)}
+
+
 def _wait_done(store: Any, camera: str, expected: int, timeout: float) -> None:
     def done() -> bool:
         acct = store.accounting(camera)
@@ -191,10 +232,14 @@ def table_rows(res: Dict[str, Any]) -> List[List[Any]]:
         ["frames/s per worker process", res.get("frames_per_s")],
         ["per-frame cost at saturation (ms)", res.get("per_frame_cost_ms")],
         ["worker CPU per frame (ms)", res.get("worker_cpu_ms_per_frame")],
-        ["queue overhead p50 (ms)", res.get("overhead_ms_p50")],
-        ["queue overhead p99 (ms)", res.get("overhead_ms_p99")],
+        ["queue overhead p50 (ms), capture to done", res.get("overhead_ms_p50")],
+        ["queue overhead p99 (ms), capture to done", res.get("overhead_ms_p99")],
         ["  worker claim p50 (ms)", res.get("claim_ms_p50")],
         ["  producer put p50 (ms)", res.get("producer", {}).get("put_ms_p50")],
+        ["node budget: queue cost per frame p50 (ms)", res.get("node_overhead_ms_p50")],
+        ["node budget: queue cost per frame p99 (ms)", res.get("node_overhead_ms_p99")],
+        ["node budget: mean (ms) / share of 1/15 s", "%s / %s" % (
+            res.get("node_overhead_ms_mean"), res.get("node_budget_fraction"))],
         ["redis-benchmark SET p50 (ms)", floor.get("set_ms_p50")],
         ["redis-benchmark GET p50 (ms)", floor.get("get_ms_p50")],
         ["redis floor SET+GET (ms)", res.get("redis_floor_ms")],
@@ -212,7 +257,7 @@ def table_rows(res: Dict[str, Any]) -> List[List[Any]]:
 @click.option("--seconds", type=float, default=10.0, show_default=True,
               help="Length of the latency phase.")
 @click.option("--frame-kb", type=int, default=200, show_default=True, help="JPEG size in KB.")
-@click.option("--batch-max", type=int, default=8, show_default=True,
+@click.option("--batch-max", type=int, default=defaults.BATCH_MAX, show_default=True,
               help="Most frames one RQ job handles (worker --batch-max).")
 @click.option("--python", default=None, help="Interpreter for the fleet processes.")
 @report_options

@@ -5,6 +5,7 @@ FrameStore, so the per-camera accounting always balances. Redis calls go through
 (finish is idempotent, so retrying it after a lost reply cannot double-count).
 """
 import logging
+import sys
 import threading
 import time
 from collections import deque
@@ -73,6 +74,9 @@ class FrameProcessor(object):
         most one frame beyond the one it runs. Frames claimed ahead by a run cut short
         (job timeout, Redis gone past the retry budget) are run first by the next job; if
         the process dies instead, the reaper re-queues them like any running frame.
+        Each frame's finish (its result record, one round trip) goes to the helper too,
+        queued before the next read-ahead, so the engine starts the next frame at once;
+        all finishes are done before this returns, and a failed one is raised.
         """
         todo = deque((f, c, ()) for f, c in frames)  # type: Deque[Tuple[str, str, Sequence[str]]]
         ready = deque(self._carried)  # type: Deque[Claimed]
@@ -81,6 +85,11 @@ class FrameProcessor(object):
         done = drained = 0
         ahead = None  # type: Any
         go = threading.Event()  # set when the engine's models leave the CPU to the next decode
+        finishing = deque()  # type: Deque[Any]
+
+        def defer(fn: Callable[..., Any], *args: Any) -> None:
+            finishing.append(self._reader().submit(fn, *args))
+
         try:
             while True:
                 if not ready:
@@ -102,11 +111,19 @@ class FrameProcessor(object):
                 if not ready and (todo or drain):
                     ahead = self._reader().submit(self._fetch_next, todo, drain, go)
                     taken += 1
-                self._complete(item, go.set)
+                self._complete(item, go.set, defer)
                 go.set()
                 done += 1
+                while finishing and finishing[0].done():
+                    finishing.popleft().result()  # a finish that failed stops the run here
         finally:
             go.set()
+            failed = None  # type: Optional[BaseException]
+            while finishing:
+                try:
+                    finishing.popleft().result()
+                except Exception as exc:  # the rest still finish; the first error is raised
+                    failed = failed or exc
             self._carried = list(ready)
             if ahead is not None:  # unwinding: keep what the helper claimed for the next job
                 try:
@@ -115,6 +132,8 @@ class FrameProcessor(object):
                     got = None
                 if got is not None:
                     self._carried.append(got)
+            if failed is not None and sys.exc_info()[0] is None:
+                raise failed
         self.metrics.job_done(drained)
         return {"frames": done, "drained": drained}
 
@@ -202,12 +221,14 @@ class FrameProcessor(object):
                 log.debug("prepare failed on frame %s: %s", frame_id, exc)
         return item
 
-    def _complete(self, item: "Claimed", on_detected: Optional[Callable[[], None]] = None
-                  ) -> str:
-        """Engine (unless stale or bad), then the terminal record; returns its counter field."""
+    def _complete(self, item: "Claimed", on_detected: Optional[Callable[[], None]] = None,
+                  defer: Optional[Callable[..., None]] = None) -> str:
+        """Engine (unless stale or bad), then the terminal record; returns its counter field.
+        With `defer`, the finish is handed to it (the helper thread) instead of done here."""
+        later = defer or (lambda fn, *args: fn(*args))
         if item.payload is HELD_ELSEWHERE:  # a duplicate job: the node holding the frame finishes it
             log.debug("frame %s is held by another node; duplicate job skipped", item.frame_id)
-            self._finish(None, item.cleanup)
+            later(self._finish, None, item.cleanup)
             return HELD
         started = time.time()
         timings = {"claim": item.claim_ms}  # type: Dict[str, float]
@@ -226,11 +247,13 @@ class FrameProcessor(object):
         if env is not None:
             record.timings["total"] = (done - env.ts) * 1000.0
         record.done = done
-        counted = self._finish(record, item.cleanup)
-        field = counter_field(record)
-        if counted:
-            self.metrics.frame_done(field, record.timings)
-        return field
+        later(self._finish_counted, record, item.cleanup)
+        return counter_field(record)
+
+    def _finish_counted(self, record: ResultRecord, cleanup_keys: Sequence[str]) -> None:
+        """Finish a record and count it in the metrics if this call made it terminal."""
+        if self._finish(record, cleanup_keys):
+            self.metrics.frame_done(counter_field(record), record.timings)
 
     def _recognise(self, env: FrameEnvelope, started: float, timings: Dict[str, float],
                    prepared: Any = None, on_detected: Optional[Callable[[], None]] = None

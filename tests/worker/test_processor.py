@@ -188,9 +188,43 @@ def test_read_ahead_claims_and_prepares_the_next_frame_during_this_one(redis_cli
     assert not redis_client.hlen(keys.running("n1"))
 
 
+class Abort(BaseException):
+    """What a job timeout or SIGINT does mid-frame: unwinds past the engine's error handling."""
+
+
 def test_a_run_cut_short_hands_its_read_ahead_frame_to_the_next_job(redis_client):
-    proc, store, keys = make(redis_client, recording_engine(), batch_max=8)
+    engine = recording_engine()
+    proc, store, keys = make(redis_client, engine, batch_max=8)
     ids = put_frames(redis_client, keys, 2)
+    redis_client.lpop("rq:queue:frames")
+    real_process = engine.process
+    calls = []
+
+    def aborting_once(env, prepared=None):
+        calls.append(env.frame_id)
+        if len(calls) == 1:
+            time.sleep(0.2)  # long enough for the helper to claim the next frame
+            raise Abort()
+        return real_process(env, prepared)
+
+    engine.process = aborting_once
+    try:
+        with pytest.raises(Abort):
+            proc.run_job([(ids[0], "cam1")])
+        # the second frame was claimed ahead: it is this node's, and the next job runs it
+        assert redis_client.hexists(keys.running("n1"), ids[1])
+        assert redis_client.llen("rq:queue:frames") == 0
+        assert proc.run_job([])["frames"] == 1
+    finally:
+        proc.close()
+    assert results(redis_client, keys)[ids[1]].status == "read"
+    assert not redis_client.hexists(keys.running("n1"), ids[1])
+    assert redis_client.hexists(keys.running("n1"), ids[0])  # the aborted one: for recovery
+
+
+def test_finishes_run_in_the_helper_and_a_failed_one_is_raised(redis_client):
+    proc, store, keys = make(redis_client, NullEngine(), batch_max=8)
+    ids = put_frames(redis_client, keys, 3)
     redis_client.lpop("rq:queue:frames")
     real_finish = proc._finish
     calls = []
@@ -205,11 +239,9 @@ def test_a_run_cut_short_hands_its_read_ahead_frame_to_the_next_job(redis_client
     try:
         with pytest.raises(ConnectionError):
             proc.run_job([(ids[0], "cam1")])
-        # the second frame was claimed ahead: it is this node's, and the next job runs it
-        assert redis_client.hexists(keys.running("n1"), ids[1])
-        assert redis_client.llen("rq:queue:frames") == 0
-        assert proc.run_job([])["frames"] == 1
     finally:
         proc.close()
-    assert results(redis_client, keys)[ids[1]].status == "read"
-    assert not redis_client.hexists(keys.running("n1"), ids[1])
+    recs = results(redis_client, keys)
+    assert ids[0] not in recs and redis_client.hexists(keys.running("n1"), ids[0])
+    assert all(recs[i].status == "read" for i in ids[1:] if i in recs)  # the others finished
+    assert not any(redis_client.hexists(keys.running("n1"), i) for i in ids[1:] if i in recs)
