@@ -19,7 +19,11 @@ DEFAULT_MODELS = OrderedDict([
 
 
 def default_model_paths() -> Dict[str, str]:
-    """label -> ONNX path of the installed default models (without importing their packages)."""
+    """label -> ONNX path of the installed default models (without importing their packages).
+    platedet is its copy without the unread mask prototypes (engines.trim), the very file a
+    worker loads, so engines built from it here are the ones workers look up."""
+    from engines.trim import only_outputs
+
     out = OrderedDict()
     for label, (package, rel) in DEFAULT_MODELS.items():
         spec = importlib.util.find_spec(package)
@@ -27,6 +31,8 @@ def default_model_paths() -> Dict[str, str]:
             raise ModelError("default model package %s is not installed (pip install --no-deps "
                              "platedet==0.0.2 platerec==0.0.3)" % package)
         out[label] = os.path.join(list(spec.submodule_search_locations)[0], rel)
+    if defaults.TRIM_OUTPUTS:
+        out["platedet"] = only_outputs(out["platedet"], [0], defaults.ENGINE_CACHE_DIR)[0]
     return out
 
 
