@@ -11,6 +11,7 @@ Our pipeline runs two ways, interleaved with the reference chunk by chunk: read-
 worker runs under load; the headline) and sequential (process_bytes, one frame at a time).
 The overhead of both is measured against the models' own time in the sequential pass.
 """
+import gc
 import io
 import os
 import sys
@@ -74,6 +75,9 @@ def reference_reader(settings: Any) -> Any:
     options.inter_op_num_threads = settings.inter_op_threads
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL  # as engines.onnx_runtime sets
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # as engines.onnx_runtime: with ORT's default spinning, these sessions' idle threads keep
+    # a core busy for seconds after each run, slowing whatever is timed next (our passes)
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return Platerec(sess_options=options, providers=list(settings.providers))
 
 
@@ -228,6 +232,10 @@ def run_bench(images: Sequence[LabelledImage], settings: Any, repeat: int = 1, w
                                     result.timings, result.error)
             if progress is not None:
                 progress(len(part))
+    # the reference's ONNX Runtime sessions keep their spinning threads busy for seconds
+    # after a run (a core the strip decoder would use): gone before prep_ms is timed
+    ref = None
+    gc.collect()
     biggest = max(images, key=lambda im: os.path.getsize(im.path))
     prep_1080p = prep_ms_1080p(pipeline, frame_1080p(biggest.path), max(1, prep_runs))
     close = getattr(pipeline, "close", None)
@@ -235,7 +243,7 @@ def run_bench(images: Sequence[LabelledImage], settings: Any, repeat: int = 1, w
         close()
     frames = len(images) * repeat
     mine, mine_ahead, ref_summary = ours.summary(), ahead_score.summary(), theirs.summary()
-    ref_fps = _fps(frames, ref_s) if ref is not None else None
+    ref_fps = _fps(frames, ref_s) if reference else None
     model_alone = seq.model_ms / seq.frames if seq.frames else 0.0
     sequential = seq.summary(model_alone, ref_fps)
     headline = ahead.summary(model_alone, ref_fps)
@@ -253,12 +261,12 @@ def run_bench(images: Sequence[LabelledImage], settings: Any, repeat: int = 1, w
         "overhead_fraction": headline["overhead_fraction"],
         "inference_ms_per_frame": round(model_alone, 2),
         "pipeline_ms_per_frame": headline["ms_per_frame"],
-        "reference_ms_per_frame": round(ref_s * 1000.0 / frames, 2) if ref is not None else None,
+        "reference_ms_per_frame": round(ref_s * 1000.0 / frames, 2) if reference else None,
         "exact": mine_ahead["exact"],
         "exact_sequential": mine["exact"],
-        "reference_exact": ref_summary["exact"] if ref is not None else None,
+        "reference_exact": ref_summary["exact"] if reference else None,
         "detected": mine_ahead["detected"],
-        "reference_detected": ref_summary["detected"] if ref is not None else None,
+        "reference_detected": ref_summary["detected"] if reference else None,
         "prep_ms": prep_1080p["prep_ms"],
         "prep_1080p": prep_1080p,
         "prep_ms_set": round(ms_median(prep), 3) if prep else None,
@@ -270,7 +278,7 @@ def run_bench(images: Sequence[LabelledImage], settings: Any, repeat: int = 1, w
         "threads": {"intra_op": settings.intra_op_threads, "inter_op": settings.inter_op_threads},
         "providers": list(settings.providers),
         "misses": [m["image"] for m in mine_ahead["misses"]],
-        "reference_misses": [m["image"] for m in ref_summary["misses"]] if ref is not None else None,
+        "reference_misses": [m["image"] for m in ref_summary["misses"]] if reference else None,
     }
 
 

@@ -101,7 +101,8 @@ class Pipeline(object):
                         on_detected: Optional[Callable[[], None]] = None) -> FrameResult:
         """The stages after decode; timings["decode"] is the decode's own time, "total" this
         call's wall time from `start` (default: now). `on_detected` is called once the
-        detector is done with the frame (see `models_use_cpu`)."""
+        detector is done with the frame and the OCR input is made, as the OCR model starts
+        (see `models_use_cpu`)."""
         start = time.perf_counter() if start is None else start
         if decoded.error is not None:
             return _failed(decoded.error, start)
@@ -213,8 +214,11 @@ class Pipeline(object):
         dets = [_to_frame(d, offset, scale, frame.width, frame.height) for d in dets]
         t3 = time.perf_counter()
         t["det_prep"], t["det_infer"], t["det_post"] = _ms(t0, t1), _ms(t1, t2), _ms(t2, t3)
-        if on_detected is not None:
+        # `on_detected` starts the next frame's decode: once this thread's own host work is
+        # done and only the OCR model runs (it leaves a core, and the GIL, free)
+        if on_detected is not None and not dets:
             on_detected()
+            on_detected = None
 
         if dets:
             source, src_scale = self._crop_source(frame, dets)
@@ -225,6 +229,8 @@ class Pipeline(object):
             usable = [i for i, b in enumerate(boxes) if b[2] > b[0] and b[3] > b[1]]
             batch = self.ocr.prepare(source, [boxes[i] for i in usable]) if usable else None
             t5 = time.perf_counter()
+            if on_detected is not None:
+                on_detected()
             raw = self.ocr.infer(batch) if usable else None
             t6 = time.perf_counter()
             texts = self.ocr.postprocess(raw) if usable else []
