@@ -32,25 +32,23 @@ redis.call('SADD', KEYS[3], ARGV[3])
 return 1
 """
 
-# KEYS: frame, running (own), nodes; ARGV: id, running key prefix.
-# Key gone: our own earlier claim (a retry after a lost reply) returns it again; a claim by
-# another node returns 1 (a duplicate job: leave the frame to that node); else false.
+# KEYS: frame, held, running (own); ARGV: id. The body moves by RENAME (no copy through Lua);
+# 1: claimed now; 2: ours already (a retry after a lost reply); 3: another node holds it
+# (a duplicate job: leave the frame to that node); 0: gone. claim() GETs held:{id} after it.
 _CLAIM = """
-local env = redis.call('GET', KEYS[1])
-if env then
-  redis.call('DEL', KEYS[1])
-  redis.call('HSET', KEYS[2], ARGV[1], env)
-  return env
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('RENAME', KEYS[1], KEYS[2])
+  redis.call('PERSIST', KEYS[2])
+  redis.call('HSET', KEYS[3], ARGV[1], '')
+  return 1
 end
-env = redis.call('HGET', KEYS[2], ARGV[1])
-if env then return env end
-for _, node in ipairs(redis.call('SMEMBERS', KEYS[3])) do
-  if redis.call('HEXISTS', ARGV[2] .. node, ARGV[1]) == 1 then return 1 end
-end
-return false
+if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then return 2 end
+if redis.call('EXISTS', KEYS[2]) == 1 then return 3 end
+return 0
 """
 
-# KEYS: inflight, counts, results, running (or ''), frame; ARGV: id, counter, maxlen, fields...
+# KEYS: inflight, counts, results, running (or ''), frame, held; ARGV: id, counter, maxlen,
+# fields... A node's finish also drops the body it held.
 _FINISH = """
 local removed = redis.call('ZREM', KEYS[1], ARGV[1])
 if removed == 1 then
@@ -58,7 +56,9 @@ if removed == 1 then
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', unpack(ARGV, 4))
   redis.call('DEL', KEYS[5])
 end
-if KEYS[4] ~= '' then redis.call('HDEL', KEYS[4], ARGV[1]) end
+if KEYS[4] ~= '' and redis.call('HDEL', KEYS[4], ARGV[1]) == 1 then
+  redis.call('DEL', KEYS[6])
+end
 return removed
 """
 
@@ -86,12 +86,18 @@ end
 return dropped
 """
 
-# KEYS: running, frame, inflight; ARGV: id, envelope, ttl ms.
-# 0: another reaper took the entry; -1: the frame is already terminal; 1: frame key restored
+# KEYS: running, frame, inflight, held; ARGV: id, ttl ms.
+# 0: another reaper took the entry; -1: the frame is already terminal; -2: its body is gone;
+# 1: the body is renamed back to the frame key, with the frame's remaining age as TTL
 _REQUEUE = """
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
-if redis.call('ZSCORE', KEYS[3], ARGV[1]) == false then return -1 end
-redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+if redis.call('ZSCORE', KEYS[3], ARGV[1]) == false then
+  redis.call('DEL', KEYS[4])
+  return -1
+end
+if redis.call('EXISTS', KEYS[4]) == 0 then return -2 end
+redis.call('RENAME', KEYS[4], KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
 return 1
 """
 
@@ -200,7 +206,6 @@ class FrameStore(object):
         self.keys = keys
         self.results_maxlen = int(results_maxlen)
         self.max_age_s = float(max_age_s)
-        self._claim = redis_client.register_script(_CLAIM)
         self._finish = redis_client.register_script(_FINISH)
         self._drop = redis_client.register_script(_DROP_OLDEST)
         self._requeue = redis_client.register_script(_REQUEUE)
@@ -257,12 +262,19 @@ class FrameStore(object):
         """Take a frame for processing: its envelope bytes, None if the key is gone, or
         HELD_ELSEWHERE if another node claimed it (a duplicate job; that node finishes it).
 
-        The envelope moves into ``running:{node}`` so a reaper can re-queue it if the node dies;
-        a retried claim (lost reply) gets the same envelope back from there.
+        The frame key is renamed to ``held:{id}`` (no TTL, no copy of the body) and the id
+        added to ``running:{node}``, so a reaper can re-queue it if the node dies; one MULTI
+        with the GET of the body. A retried claim (lost reply) gets the same body again.
         """
-        got = self._claim(keys=[self.keys.frame(frame_id), self.keys.running(node),
-                                self.keys.nodes], args=[frame_id, self.keys.running("")])
-        return HELD_ELSEWHERE if isinstance(got, int) else got
+        pipe = self.redis.pipeline(transaction=True)
+        # EVAL inside MULTI: see put()
+        pipe.eval(_CLAIM, 3, self.keys.frame(frame_id), self.keys.held(frame_id),
+                  self.keys.running(node), frame_id)
+        pipe.get(self.keys.held(frame_id))
+        status, body = pipe.execute()
+        if int(status) == 3:
+            return HELD_ELSEWHERE
+        return body if int(status) in (1, 2) else None
 
     def finish(self, record: ResultRecord, node: str = "", client=None) -> bool:
         """Terminal transition: count + XADD the record only if this call removed the id.
@@ -277,7 +289,7 @@ class FrameStore(object):
             args.extend([name, value])
         keys = [self.keys.inflight(record.camera), self.keys.counts(record.camera),
                 self.keys.results, self.keys.running(node) if node else "",
-                self.keys.frame(record.frame_id)]
+                self.keys.frame(record.frame_id), self.keys.held(record.frame_id)]
         if client is not None:  # a pipeline: the caller executes it (see put for why EVAL)
             return client.eval(_FINISH, len(keys), *(keys + args))
         return bool(self._finish(keys=keys, args=args))
@@ -293,21 +305,29 @@ class FrameStore(object):
         running_key = self.keys.running(node)
         requeued = []  # type: List[Tuple[str, str]]
         failed = []  # type: List[str]
-        for raw_id, payload in self.redis.hgetall(running_key).items():
-            frame_id = _text(raw_id)
+        ids = [_text(i) for i in self.redis.hkeys(running_key)]
+        pipe = self.redis.pipeline(transaction=False)
+        for frame_id in ids:
+            pipe.get(self.keys.held(frame_id))
+        bodies = pipe.execute() if ids else []
+        for frame_id, payload in zip(ids, bodies):
             try:
+                if payload is None:
+                    raise FrameDecodeError("its body is gone")
                 env = decode_frame(payload)
                 if env.frame_id != frame_id:
                     raise FrameDecodeError("envelope names another frame")
             except FrameDecodeError:
                 # cannot name its camera; sweep_lost later counts the id as failed:lost
-                self.redis.hdel(running_key, frame_id)
+                if self.redis.hdel(running_key, frame_id) and payload is not None:
+                    self.redis.delete(self.keys.held(frame_id))  # an undecodable body
                 continue
             remaining_ms = int((env.max_age_s - env.age(now)) * 1000.0)
             if remaining_ms > 0:
                 done = self._requeue(
-                    keys=[running_key, self.keys.frame(frame_id), self.keys.inflight(env.camera)],
-                    args=[frame_id, payload, remaining_ms])
+                    keys=[running_key, self.keys.frame(frame_id), self.keys.inflight(env.camera),
+                          self.keys.held(frame_id)],
+                    args=[frame_id, remaining_ms])
                 if done == 1:
                     requeued.append((frame_id, env.camera))
                 continue  # 0: another reaper has it; -1: already terminal

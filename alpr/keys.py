@@ -19,8 +19,13 @@ class Keys:
         return "%sinflight:%s" % (self.ns, camera)
 
     def running(self, node: str) -> str:
-        """Hash: frame id -> msgpack(camera, frame key, started) the node is processing now."""
+        """Hash: ids of the frames the node is processing now (their bodies: held:{id})."""
         return "%srunning:%s" % (self.ns, node)
+
+    def held(self, frame_id: str) -> str:
+        """String: a claimed frame's envelope, renamed from frame:{id} (no TTL) until its
+        finish, or until a reaper renames it back for another node."""
+        return "%sheld:%s" % (self.ns, frame_id)
 
     def orphans(self, camera: str) -> str:
         """Hash: frame id -> when the sweep first saw it in flight, stored, on no node, unqueued."""

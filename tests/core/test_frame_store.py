@@ -59,7 +59,10 @@ def test_put_claim_finish_counts_once(store, redis_client):
     assert decode_frame(payload).frame_id == env.frame_id
     assert not redis_client.exists(keys.frame(env.frame_id))
     assert redis_client.hexists(keys.running("n1"), env.frame_id)
-    assert store.claim(env.frame_id, "cam1", "n2") is None  # second claim gets nothing
+    from alpr.frame_store import HELD_ELSEWHERE
+
+    assert store.claim(env.frame_id, "cam1", "n2") is HELD_ELSEWHERE  # n1 has it: not n2's
+    assert redis_client.exists(keys.held(env.frame_id))  # the body, renamed, not copied
     rec = ResultRecord(frame_id=env.frame_id, camera="cam1", status=STATUS_READ, node="n1",
                        reads=[{"text": "ABC1234"}])
     assert store.finish(rec, node="n1") is True
@@ -304,4 +307,25 @@ def test_requeue_orphans_finds_stored_frames_whose_job_vanished(store, redis_cli
     # the popped one must stay an orphan for after_s before it counts
     assert store.requeue_orphans("cam1", queues, now=now + 2.3, after_s=1.0) == [queued.frame_id]
     assert store.in_flight("cam1") == 6  # nothing counted: the caller enqueues jobs again
+    assert_invariant(store, "cam1")
+
+
+def test_claimed_body_is_renamed_not_copied_and_never_leaks(store, redis_client):
+    """claim renames frame:{id} to held:{id}; a finish drops it, a reaper renames it back."""
+    keys = store.keys
+    done, dead = make_env(max_age=30.0), make_env(max_age=30.0)
+    for env in (done, dead):
+        store.put(env)
+    store.claim(done.frame_id, "cam1", "n1")
+    store.claim(dead.frame_id, "cam1", "dead")
+    for env in (done, dead):
+        assert redis_client.ttl(keys.held(env.frame_id)) == -1  # no TTL while held
+    assert redis_client.hget(keys.running("n1"), done.frame_id) == b""
+    record = ResultRecord(frame_id=done.frame_id, camera="cam1", status="read", node="n1")
+    assert store.finish(record, node="n1")
+    assert not redis_client.exists(keys.held(done.frame_id))
+    assert store.requeue_node("dead") == ([(dead.frame_id, "cam1")], [])
+    assert not redis_client.exists(keys.held(dead.frame_id))
+    assert 0 < redis_client.pttl(keys.frame(dead.frame_id)) <= 30000  # back, with its age left
+    assert decode_frame(store.claim(dead.frame_id, "cam1", "n2")).frame_id == dead.frame_id
     assert_invariant(store, "cam1")
