@@ -14,6 +14,7 @@ Bad input never raises: undecodable bytes or a malformed array give a FrameResul
 """
 import os
 import time
+from collections import namedtuple
 from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -93,7 +94,8 @@ class Pipeline(object):
             t0 = time.perf_counter()
             picture, offset, scale = self._detector_view(frame, roi)
             feeds, context = self.detector.prepare(picture, fresh=True)
-            decoded.ahead = (roi, feeds, context, offset, scale, _ms(t0, time.perf_counter()))
+            decoded.ahead = DetectorInput(roi, feeds, context, offset, scale,
+                                          _ms(t0, time.perf_counter()))
         return decoded
 
     def process_decoded(self, decoded: "Decoded", roi: Optional[Roi] = None,
@@ -197,13 +199,14 @@ class Pipeline(object):
 
     # -- stages -----------------------------------------------------------------------------
     def _run(self, frame: Any, roi: Optional[Roi], start: float, model0: float,
-             on_detected: Optional[Callable[[], None]] = None, ahead: Any = None
-             ) -> FrameResult:
+             on_detected: Optional[Callable[[], None]] = None,
+             ahead: Optional["DetectorInput"] = None) -> FrameResult:
         t = {name: 0.0 for name in STAGES}
         result = FrameResult(width=frame.width, height=frame.height, timings=t)
         t0 = time.perf_counter()
-        if ahead is not None and ahead[0] == roi:  # made with the decode, off this thread
-            _, feeds, context, offset, scale, t["det_prep_ahead"] = ahead
+        if ahead is not None and ahead.roi == roi:  # made with the decode, off this thread
+            feeds, context, offset, scale = ahead.feeds, ahead.context, ahead.offset, ahead.scale
+            t["det_prep_ahead"] = ahead.ms
         else:
             picture, offset, scale = self._detector_view(frame, roi)
             feeds, context = self.detector.prepare(picture)
@@ -296,6 +299,10 @@ class Pipeline(object):
         return reads
 
 
+#: the detector's input made with the decode (read-ahead): for `roi`, and what it cost
+DetectorInput = namedtuple("DetectorInput", "roi feeds context offset scale ms")
+
+
 class Decoded(object):
     """The decode stage's outcome: a DecodedFrame and its ms, or the error for bad bytes."""
 
@@ -303,7 +310,7 @@ class Decoded(object):
 
     def __init__(self, frame: Any, ms: float, error: Optional[FrameDecodeError]) -> None:
         self.frame, self.ms, self.error = frame, ms, error
-        self.ahead = None  # type: Any  # (roi, feeds, context, offset, scale, ms) made early
+        self.ahead = None  # type: Optional[DetectorInput]
 
 
 class _ArrayFrame(object):

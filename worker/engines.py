@@ -68,14 +68,11 @@ class PipelineEngine(object):
 
         self.settings = settings
         self.pipeline = build_pipeline(settings)
+        # models on CPU cores: decode the next frame once this one's detector is done
+        self.prepare_after_detect = self.pipeline.models_use_cpu
 
     def warmup(self, runs: int) -> None:
         self.pipeline.warmup(runs)
-
-    @property
-    def prepare_after_detect(self) -> bool:
-        """Models on CPU cores: decode the next frame once this one's detector is done."""
-        return self.pipeline.models_use_cpu
 
     def prepare(self, env: FrameEnvelope) -> Any:
         """Decode an encoded frame and make the detector's input (the pipeline's decode and

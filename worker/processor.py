@@ -5,7 +5,6 @@ FrameStore, so the per-camera accounting always balances. Redis calls go through
 (finish is idempotent, so retrying it after a lost reply cannot double-count).
 """
 import logging
-import sys
 import threading
 import time
 from collections import deque
@@ -86,6 +85,7 @@ class FrameProcessor(object):
         ahead = None  # type: Any
         go = threading.Event()  # set when the engine's models leave the CPU to the next decode
         finishing = deque()  # type: Deque[Any]
+        completed = False
 
         def defer(fn: Callable[..., Any], *args: Any) -> None:
             finishing.append(self._reader().submit(fn, *args))
@@ -116,6 +116,7 @@ class FrameProcessor(object):
                 done += 1
                 while finishing and finishing[0].done():
                     finishing.popleft().result()  # a finish that failed stops the run here
+            completed = True
         finally:
             go.set()
             failed = None  # type: Optional[BaseException]
@@ -132,7 +133,7 @@ class FrameProcessor(object):
                     got = None
                 if got is not None:
                     self._carried.append(got)
-            if failed is not None and sys.exc_info()[0] is None:
+            if failed is not None and completed:  # else the error already unwinding wins
                 raise failed
         self.metrics.job_done(drained)
         return {"frames": done, "drained": drained}
@@ -160,10 +161,7 @@ class FrameProcessor(object):
         frames = list(job.frames)
         for i, (frame_id, camera) in enumerate(frames):  # the job hash goes with its last frame
             todo.append((frame_id, camera, [job.job_key] if i == len(frames) - 1 else ()))
-        if not todo:  # a job naming no frames: delete it here
-            self.retry.call(self.redis.delete, job.job_key)
-            return None, 1
-        return self._claim(*todo.popleft(), go=go), 1
+        return self._claim(*todo.popleft(), go=go), 1  # a popped job names >= 1 frame
 
     def close(self) -> None:
         """Stop the helper thread (the frames it claimed stay in running:{node})."""
