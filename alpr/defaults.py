@@ -39,6 +39,7 @@ WARMUP_RUNS = 2  # first inferences allocate and autotune; keep them out of fram
 METRICS_PORT = 0  # 0 = no Prometheus endpoint unless asked for
 WORKER_ENGINE = "pipeline"  # the real models; null / sleep:<s> are for benchmarks
 DEQUEUE_POLL_S = 1  # idle workers re-check drain state this often (RQ blocks up to 405 s)
+RQ_BEAT_S = 10.0  # RQ's own worker-key heartbeat (3 round trips, once per job in RQ's loop) at most this often; the key lives 480 s
 
 # --- Detection -----------------------------------------------------------------
 DET_CONF = 0.4  # platedet's own detect_read threshold; lower adds false plates

@@ -8,7 +8,7 @@ idempotent and ``produced = read + stale + dropped + failed + in_flight`` always
 import math
 import re
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from alpr import defaults
 from alpr.errors import FrameDecodeError
@@ -32,10 +32,12 @@ redis.call('SADD', KEYS[3], ARGV[3])
 return 1
 """
 
-# KEYS: frame, held, running (own); ARGV: id. The body moves by RENAME (no copy through Lua);
-# 1: claimed now; 2: ours already (a retry after a lost reply); 3: another node holds it
-# (a duplicate job: leave the frame to that node); 0: gone. claim() GETs held:{id} after it.
+# KEYS: frame, held, running (own)[, job]; ARGV: id. The body moves by RENAME (no copy
+# through Lua); 1: claimed now; 2: ours already (a retry after a lost reply); 3: another node
+# holds it (a duplicate job: leave the frame to that node); 0: gone (or, given a job key, that
+# job's hash is gone: nothing is claimed for it). claim() GETs held:{id} after it.
 _CLAIM = """
+if KEYS[4] and redis.call('EXISTS', KEYS[4]) == 0 then return 0 end
 if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('RENAME', KEYS[1], KEYS[2])
   redis.call('PERSIST', KEYS[2])
@@ -276,6 +278,19 @@ class FrameStore(object):
             return HELD_ELSEWHERE
         return body if int(status) in (1, 2) else None
 
+    def claim_with_job(self, job_key: str, frame_id: str, node: str) -> Tuple[Any, Any]:
+        """(the RQ job hash, the claimed body or None): a dequeued job's HGETALL and, while
+        that job exists, the claim of the frame its id names, in one MULTI (the worker's
+        RQ dequeue; see worker.jobs.FrameQueue). None = nothing claimed here (the frame is
+        gone, held elsewhere or not a frame at all); the job then claims as usual."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hgetall(job_key)
+        pipe.eval(_CLAIM, 4, self.keys.frame(frame_id), self.keys.held(frame_id),
+                  self.keys.running(node), job_key, frame_id)
+        pipe.get(self.keys.held(frame_id))
+        data, status, body = pipe.execute()
+        return data, (body if int(status) in (1, 2) else None)
+
     def finish(self, record: ResultRecord, node: str = "", client=None) -> bool:
         """Terminal transition: count + XADD the record only if this call removed the id.
 
@@ -295,17 +310,20 @@ class FrameStore(object):
         return bool(self._finish(keys=keys, args=args))
 
     # --- reaper side -------------------------------------------------------------------
-    def requeue_node(self, node: str, now: Optional[float] = None
+    def requeue_node(self, node: str, now: Optional[float] = None,
+                     frame_ids: Optional[Sequence[str]] = None
                      ) -> Tuple[List[Tuple[str, str]], List[str]]:
         """For a dead node: put fresh running frames back (caller enqueues their jobs), fail the rest.
 
+        ``frame_ids`` limits it to those of the node's frames (a live node giving one back).
         Returns ([(frame_id, camera) to re-enqueue], [frame ids finished as failed:node_lost]).
         """
         now = time.time() if now is None else now
         running_key = self.keys.running(node)
         requeued = []  # type: List[Tuple[str, str]]
         failed = []  # type: List[str]
-        ids = [_text(i) for i in self.redis.hkeys(running_key)]
+        ids = (list(frame_ids) if frame_ids is not None
+               else [_text(i) for i in self.redis.hkeys(running_key)])
         pipe = self.redis.pipeline(transaction=False)
         for frame_id in ids:
             pipe.get(self.keys.held(frame_id))

@@ -22,8 +22,8 @@ from alpr.stop_flag import StopFlag
 from alpr.retry import ExponentialBackoff, standard_retry
 from worker.engines import build_engine
 from worker.heartbeat import Heartbeat, process_token
-from worker.jobs import (AllowlistJob, bind_processor, enqueue_frames, frames_of, make_queue,
-                         refusal, requeue_job_id)
+from worker.jobs import (AllowlistJob, FrameQueue, bind_processor, enqueue_frames, frames_of,
+                         make_queue, refusal, requeue_job_id)
 from worker.metrics import Metrics, serve_metrics
 from worker.processor import FrameProcessor
 from worker.serializer import MsgpackSerializer
@@ -39,8 +39,10 @@ class FleetWorker(SimpleWorker):
         self.processor = processor
         self.failure_ttl = int(failure_ttl)
         self.fleet_stop = False
+        self._beat_at = -float("inf")  # RQ's last worker-key heartbeat (monotonic)
+        self._written_state = None  # type: Optional[str]
         super().__init__(queues, connection=connection, job_class=AllowlistJob,
-                         serializer=MsgpackSerializer, **kwargs)
+                         queue_class=FrameQueue, serializer=MsgpackSerializer, **kwargs)
         self._all_queues = list(self.queues)
 
     @property
@@ -50,17 +52,23 @@ class FleetWorker(SimpleWorker):
 
     def execute_job(self, job: Any, queue: Any) -> None:
         refused = refusal(job)
+        frames = frames_of(job)
+        pre = job.preclaimed if isinstance(job, AllowlistJob) else None
+        if pre is not None and pre[0] not in {f for f, _ in frames}:
+            self.processor.give_back(pre[0])  # its own job, queued, still names it
+            pre = None
         if refused is None:
-            frames = frames_of(job)
             if frames and not job.kwargs:
-                self._run_frames(job, frames)
+                self._run_frames(job, frames, pre)
                 return
+        # a refused job fails the frames it names (the preclaimed one too); RQ's own path
+        # claims them again (idempotent for this node)
         if refused is not None:
             self.processor.refuse(job, refused[0], refused[1])
             job.failure_ttl = min(int(job.failure_ttl or self.failure_ttl), self.failure_ttl)
         super().execute_job(job, queue)  # a refused job fails in AllowlistJob.func, unimported
 
-    def _run_frames(self, job: Any, frames: List[Any]) -> None:
+    def _run_frames(self, job: Any, frames: List[Any], preclaimed: Any = None) -> None:
         """A frame job's fast path, the one drained jobs take: run its frames under the
         job's timeout and delete its hash, without RQ's per-job registries and status
         writes (each frame's own state lives in the FrameStore). A failure is logged;
@@ -74,7 +82,7 @@ class FleetWorker(SimpleWorker):
         try:
             with self.death_penalty_class(job.timeout or defaults.JOB_TIMEOUT_S,
                                           JobTimeoutException, job_id=job.id):
-                self.processor.run_job(frames)
+                self.processor.run_job(frames, preclaimed)
         except Exception as exc:  # JobTimeoutException included: the worker goes on
             log.warning("frame job %s stopped: %s: %s", job.id, type(exc).__name__, exc)
         finally:
@@ -85,8 +93,23 @@ class FleetWorker(SimpleWorker):
                 log.debug("could not delete job %s: %s", job.id, exc)
 
     def heartbeat(self, *args: Any, **kwargs: Any) -> None:
-        super().heartbeat(*args, **kwargs)
+        """RQ's worker-key heartbeat, written at most every RQ_BEAT_S when RQ's loop calls it
+        plainly (it does so around every job, in the frame's path; liveness that matters
+        is the node's own Heartbeat). Calls with a timeout or a pipeline pass through."""
+        now = time.monotonic()
+        if args or kwargs or now - self._beat_at >= defaults.RQ_BEAT_S:
+            super().heartbeat(*args, **kwargs)
+            self._beat_at = now
         self._follow_drain()
+
+    def set_state(self, state: str, pipeline: Any = None) -> None:
+        """RQ's state write, skipped when Redis already holds this state (RQ sets IDLE
+        before every dequeue; frame jobs never write BUSY)."""
+        if pipeline is None and state == self._written_state:
+            self._state = state
+            return
+        super().set_state(state, pipeline)
+        self._written_state = state
 
     def _follow_drain(self) -> None:
         wanted = self.processor.queue_names()

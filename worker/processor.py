@@ -24,7 +24,7 @@ from alpr.protocol import (
 )
 from alpr.retry import Retry
 from worker.drain import Drainer
-from worker.jobs import Frame, frames_of
+from worker.jobs import Frame, enqueue_frames, frames_of, make_queue, requeue_job_id
 from worker.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,8 @@ class FrameProcessor(object):
         return list(self.all_queues)
 
     # --- jobs ----------------------------------------------------------------------------
-    def run_job(self, frames: Sequence[Frame]) -> Dict[str, int]:
+    def run_job(self, frames: Sequence[Frame], preclaimed: Optional[Tuple[str, bytes, float]] = None
+                ) -> Dict[str, int]:
         """Process the job's frames, then drain ready frame jobs up to batch_max frames.
 
         Read-ahead: while a frame is in the engine, a helper thread claims the next one
@@ -76,10 +77,13 @@ class FrameProcessor(object):
         Each frame's finish (its result record, one round trip) goes to the helper too,
         queued before the next read-ahead, so the engine starts the next frame at once;
         all finishes are done before this returns, and a failed one is raised.
+        ``preclaimed`` is a frame of the job claimed by the dequeue (FrameQueue), body in hand.
         """
         todo = deque((f, c, ()) for f, c in frames)  # type: Deque[Tuple[str, str, Sequence[str]]]
         ready = deque(self._carried)  # type: Deque[Claimed]
         self._carried = []
+        if preclaimed is not None:
+            ready.extend(self._adopt(todo, *preclaimed))
         taken = len(ready)
         done = drained = 0
         ahead = None  # type: Any
@@ -163,6 +167,31 @@ class FrameProcessor(object):
             todo.append((frame_id, camera, [job.job_key] if i == len(frames) - 1 else ()))
         return self._claim(*todo.popleft(), go=go), 1  # a popped job names >= 1 frame
 
+    def claim_for_job(self, job_key: str, frame_id: str) -> Tuple[Any, Any]:
+        """(job hash, body or None): RQ's fetch of a dequeued job with the claim of its
+        frame (AllowlistJob.fetch); retried like any claim, which is idempotent."""
+        return self.retry.call(self.store.claim_with_job, job_key, frame_id, self.node)
+
+    def _adopt(self, todo: "Deque[Tuple[str, str, Sequence[str]]]", frame_id: str,
+               body: bytes, claim_ms: float) -> List["Claimed"]:
+        """The job's frame claimed with the job, taken out of ``todo`` and readied."""
+        for entry in todo:
+            if entry[0] == frame_id:
+                todo.remove(entry)
+                item = Claimed(*entry)
+                item.payload, item.claim_ms = body, claim_ms
+                return [self._ready(item)]
+        return []
+
+    def give_back(self, frame_id: str) -> None:
+        """A frame claimed with a job that does not name it (a forged job id): renamed back
+        to its frame key, or failed if too old, like a dead node's, with a job to carry it."""
+        requeued, _ = self.retry.call(self.store.requeue_node, self.node, None, [frame_id])
+        for fid, camera in requeued:
+            self.retry.call(enqueue_frames, make_queue(self.shared_queue, self.redis),
+                            [(fid, camera)], job_id=requeue_job_id(fid))
+        log.warning("frame %s was claimed with a job that does not name it; given back", frame_id)
+
     def close(self) -> None:
         """Stop the helper thread (the frames it claimed stay in running:{node})."""
         if self._pool is not None:
@@ -196,6 +225,11 @@ class FrameProcessor(object):
         started = time.time()
         item.payload = self.retry.call(self.store.claim, frame_id, camera, self.node)
         item.claim_ms = (time.time() - started) * 1000.0
+        return self._ready(item, go)
+
+    def _ready(self, item: "Claimed", go: Any = None) -> "Claimed":
+        """A claimed frame's envelope checked and (while fresh) the engine's prepare run."""
+        frame_id, camera = item.frame_id, item.camera
         if item.payload is HELD_ELSEWHERE or item.payload is None:
             return item
         try:
