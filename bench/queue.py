@@ -8,7 +8,9 @@ Real processes end to end: `alpr produce` (200 KB noise JPEGs) -> Redis -> RQ ->
   node budget: one worker whose engine takes a 15-FPS Nano's 1/15 s drains a backlog; the
               gap between one frame's engine run and the next is what the queue costs the
               node per frame (claims, pops and finishes run beside the engine: read-ahead)
-next to `redis-benchmark` SET/GET of the same value size on the same Redis (the floor).
+next to two floors on the same Redis: `redis-benchmark` SET/GET of the same value size
+(back to back), and the hand-off floor (bench.handoff: bare processes doing SET+RPUSH ->
+BLPOP+GET at the latency phase's pace, what any Redis hand-off of a frame costs here).
 """
 import json
 import os
@@ -24,6 +26,7 @@ from alpr import defaults
 
 from bench.probes import (file_sizes_kb, noise_jpegs, overhead_ms, percentile, read_results,
                           redis_benchmark_floor, rounded, RedisSampler)
+from bench import handoff
 from bench.procs import Harness, LocalRedis, wait_until
 from bench.report import emit, plot_bars, report_options
 
@@ -71,7 +74,12 @@ class QueueBench(object):
             with Harness(python=self.python) as procs:
                 common = ["--redis-url", self.redis_url, "--namespace", self.namespace]
                 procs.spawn("dispatch", "dispatch", *common, ALPR_QUEUE=self.queue)
+                self.echo("hand-off floor: bare SET+RPUSH -> BLPOP+GET at %.0f fps..." % self.rate)
+                out.update(handoff.measure(procs, self.redis_url, self.namespace + "handoff",
+                                           self._count(), self.rate, int(out["frame_kb"] * 1000)))
                 out.update(self._latency(procs, common, folder, client, keys, store))
+                out["overhead_above_floor_ms_p50"] = _minus(out.get("overhead_ms_p50"),
+                                                            out.get("handoff_floor_ms_p50"))
                 out.update(self._throughput(procs, common, folder, client, keys, store))
                 out.update(self._budget(procs, common, folder, client, keys, store))
                 out["dispatcher_pending"] = _pending(client, keys)
@@ -92,13 +100,17 @@ class QueueBench(object):
         wait_until(lambda: all(client.exists(keys.node_alive(n)) for n in names), 60.0, 0.1,
                    "workers to heartbeat")
 
+    def _count(self) -> int:
+        """Frames of the latency phase (and of the hand-off floor beside it)."""
+        return max(1, int(self.rate * self.seconds))
+
     def _latency(self, procs: Harness, common: List[str], folder: str, client: Any, keys: Any,
                  store: Any) -> Dict[str, Any]:
         """Paced frames (below capacity): per-frame overhead p50/p99."""
         cam = "lat"
         workers = self._start_workers(procs, common, "l")
         self._wait_nodes(client, keys, ["bench-%s-l%d" % (self.queue, i) for i in range(self.workers)])
-        count = max(1, int(self.rate * self.seconds))
+        count = self._count()
         self.echo("latency phase: %d frames at %.0f fps..." % (count, self.rate))
         sampler = RedisSampler(client).start()
         producer = procs.spawn("produce-lat", "produce", folder, *common, "--camera", cam,
@@ -181,6 +193,10 @@ class QueueBench(object):
                 "node_budget_fraction": rounded(mean * node_fps / 1000.0, 4)}
 
 
+def _minus(a: Optional[float], b: Optional[float]) -> Optional[float]:
+    return rounded(a - b) if a is not None and b is not None else None
+
+
 def _wait_done(store: Any, camera: str, expected: int, timeout: float) -> None:
     def done() -> bool:
         acct = store.accounting(camera)
@@ -234,6 +250,9 @@ def table_rows(res: Dict[str, Any]) -> List[List[Any]]:
         ["worker CPU per frame (ms)", res.get("worker_cpu_ms_per_frame")],
         ["queue overhead p50 (ms), capture to done", res.get("overhead_ms_p50")],
         ["queue overhead p99 (ms), capture to done", res.get("overhead_ms_p99")],
+        ["hand-off floor p50 / p99 (ms), bare SET+RPUSH -> BLPOP+GET", "%s / %s" % (
+            res.get("handoff_floor_ms_p50"), res.get("handoff_floor_ms_p99"))],
+        ["queue overhead above the hand-off floor, p50 (ms)", res.get("overhead_above_floor_ms_p50")],
         ["  worker claim p50 (ms)", res.get("claim_ms_p50")],
         ["  producer put p50 (ms)", res.get("producer", {}).get("put_ms_p50")],
         ["node budget: queue cost per frame p50 (ms)", res.get("node_overhead_ms_p50")],
@@ -279,9 +298,11 @@ def queue_cmd(redis_url: Optional[str], workers: int, frames: int, rate: float, 
              "batch_max %d" % (res.get("frame_kb"), res.get("workers"), res.get("batch_max")))
     if plot_path:
         plot_bars(plot_path, "queue cost per frame, %s KB frames" % res.get("frame_kb"),
-                  ["redis SET+GET p50", "overhead p50", "overhead p99", "cost @saturation"],
-                  {"ms": [res.get("redis_floor_ms"), res.get("overhead_ms_p50"),
-                          res.get("overhead_ms_p99"), res.get("per_frame_cost_ms")]},
+                  ["redis SET+GET p50", "hand-off floor p50", "overhead p50", "overhead p99",
+                   "cost @saturation"],
+                  {"ms": [res.get("redis_floor_ms"), res.get("handoff_floor_ms_p50"),
+                          res.get("overhead_ms_p50"), res.get("overhead_ms_p99"),
+                          res.get("per_frame_cost_ms")]},
                   ylabel="ms per frame")
     emit(res, ["figure", "value"], table_rows(res), as_json=as_json, title=title)
 
