@@ -7,7 +7,7 @@ so a Redis restart pauses the producer instead of killing it.
 import logging
 import time
 import uuid
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from alpr.frame_store import FrameStore
 from alpr.keys import Keys
@@ -66,11 +66,32 @@ class FrameSender(object):
                          "failure_ttl": int(failure_ttl_s)}
         self.stats = {"sent": 0, "dropped": 0, "bad": 0, "bytes": 0}  # type: Dict[str, int]
         self.put_ms = []  # type: List[float]
+        self._next_job = None  # type: Optional[Tuple[str, List[Any]]]
 
     def send(self, frame: SourceFrame, seq: int, ts: Optional[float] = None) -> bool:
-        """Send one frame; a bad one is produced-and-failed (accounted), never raised."""
+        """Send one frame; a bad one is produced-and-failed (accounted), never raised.
+
+        The frame's id and its RQ job's commands were built after the previous frame, while
+        the source waited for this one (RQ's job building is most of a put's own CPU time);
+        the next ones are built when this frame is out.
+        """
         ts = time.time() if ts is None else ts
-        frame_id = uuid.uuid4().hex
+        try:
+            return self._send(frame, seq, ts)
+        finally:
+            self.prepare_next()
+
+    def prepare_next(self) -> None:
+        """Build the next frame's id and RQ job commands now (off its path), if not yet built."""
+        if self._next_job is None:
+            frame_id = uuid.uuid4().hex
+            self._next_job = (frame_id, job_commands(self.redis, self.queue, frame_id,
+                                                     self.camera, self.job_ttls))
+
+    def _send(self, frame: SourceFrame, seq: int, ts: float) -> bool:
+        self.prepare_next()  # the first frame (or one after an error) builds its own
+        frame_id, commands = self._next_job
+        self._next_job = None
         if frame.error:
             self._bad(frame_id, seq, ts, frame.error, frame.truth)
             return False
@@ -84,7 +105,7 @@ class FrameSender(object):
                             truth=frame.truth)
         payload = encode_frame(env)
         started = time.perf_counter()
-        dropped = self.retry.call(self.store.put, env, self._enqueue(env), payload, None,
+        dropped = self.retry.call(self.store.put, env, replay(commands), payload, None,
                                   self.inflight_cap)
         self.put_ms.append((time.perf_counter() - started) * 1000.0)
         if len(self.put_ms) > 4096:
@@ -93,12 +114,6 @@ class FrameSender(object):
         self.stats["bytes"] += len(data)
         self.stats["dropped"] += len(dropped)
         return True
-
-    def _enqueue(self, env: FrameEnvelope) -> Any:
-        def queue_job(pipe: Any) -> None:
-            enqueue_frames(self.queue, [(env.frame_id, env.camera)], pipeline=pipe,
-                           job_id=env.frame_id, **self.job_ttls)
-        return queue_job
 
     def _bad(self, frame_id: str, seq: int, ts: float, error: str,
              truth: Optional[List[str]]) -> None:
@@ -112,3 +127,24 @@ class FrameSender(object):
                               site=self.site, truth=truth)
         self.retry.call(self.store.put, env)
         self.retry.call(self.store.finish, record)
+
+
+def job_commands(redis_client: Any, queue: Any, frame_id: str, camera: str,
+                 ttls: Dict[str, int]) -> List[Any]:
+    """The Redis commands of RQ's own enqueue of a frame's job (id = the frame id), recorded
+    on a pipeline that is never sent: replayed later inside the frame's put MULTI."""
+    pipe = redis_client.pipeline(transaction=True)
+    try:
+        enqueue_frames(queue, [(frame_id, camera)], pipeline=pipe, job_id=frame_id, **ttls)
+        return list(pipe.command_stack)
+    finally:
+        pipe.reset()
+
+
+def replay(commands: List[Any]) -> Any:
+    """A FrameStore.put queue_job_fn adding recorded commands to its pipeline (a retried put
+    replays them again: nothing is consumed)."""
+    def queue_job(pipe: Any) -> None:
+        for args, options in commands:
+            pipe.pipeline_execute_command(*args, **options)
+    return queue_job
