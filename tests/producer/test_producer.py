@@ -39,6 +39,35 @@ def test_store_and_enqueue_together_keys_only_in_job(redis_client):
     assert FrameStore(redis_client, KEYS).accounting("cam9")["in_flight"] == 1
 
 
+def test_next_frames_job_is_built_ahead_and_a_retried_put_replays_it(redis_client):
+    s = sender(redis_client)
+    assert s.send(SourceFrame(jpeg=jpeg()), seq=0)
+    ahead_id = s._next_job[0]  # built after the put, before the next frame exists
+    assert not redis_client.exists("rq:job:" + ahead_id)  # recorded, not sent
+    real_put, calls = s.store.put, []
+
+    def put_failing_once(*args):
+        calls.append(1)
+        if len(calls) == 1:
+            import redis
+
+            raise redis.exceptions.ConnectionError("lost before the MULTI was sent")
+        return real_put(*args)
+
+    s.store.put = put_failing_once
+    assert s.send(SourceFrame(jpeg=jpeg()), seq=1)
+    assert len(calls) == 2
+    ids = [j.decode() for j in redis_client.lrange("rq:queue:frames", 0, -1)]
+    assert ids[1] == ahead_id and len(ids) == 2  # the retry queued the job once, whole
+    assert redis_client.hget("rq:job:" + ahead_id, "status") == b"queued"
+    assert decode_frame(redis_client.get(KEYS.frame(ahead_id))).seq == 1
+    # a bad frame uses up the id built for it, with no job
+    bad_id = s._next_job[0]
+    assert not s.send(SourceFrame(error="camera hiccup"), seq=2)
+    assert redis_client.llen("rq:queue:frames") == 2 and not redis_client.exists("rq:job:" + bad_id)
+    assert FrameStore(redis_client, KEYS).accounting("cam9")["failed"] == 1
+
+
 def test_backpressure_drops_oldest_and_counts(redis_client):
     s = sender(redis_client, inflight_cap=3)
     for i in range(10):
