@@ -74,7 +74,8 @@ class QueueBench(object):
             with Harness(python=self.python) as procs:
                 common = ["--redis-url", self.redis_url, "--namespace", self.namespace]
                 procs.spawn("dispatch", "dispatch", *common, ALPR_QUEUE=self.queue)
-                self.echo("hand-off floor: bare SET+RPUSH -> BLPOP+GET at %.0f fps..." % self.rate)
+                self.echo("hand-off floors: bare SET+RPUSH -> BLPOP+GET, and RPUSH body -> "
+                          "BRPOPLPUSH, at %.0f fps..." % self.rate)
                 out.update(handoff.measure(procs, self.redis_url, self.namespace + "handoff",
                                            self._count(), self.rate, int(out["frame_kb"] * 1000)))
                 out.update(self._latency(procs, common, folder, client, keys, store))
@@ -253,6 +254,8 @@ def table_rows(res: Dict[str, Any]) -> List[List[Any]]:
         ["hand-off floor p50 / p99 (ms), bare SET+RPUSH -> BLPOP+GET", "%s / %s" % (
             res.get("handoff_floor_ms_p50"), res.get("handoff_floor_ms_p99"))],
         ["queue overhead above the hand-off floor, p50 (ms)", res.get("overhead_above_floor_ms_p50")],
+        ["leanest hand-off p50 / p99 (ms), body RPUSH -> BRPOPLPUSH", "%s / %s" % (
+            res.get("handoff_list_floor_ms_p50"), res.get("handoff_list_floor_ms_p99"))],
         ["  worker claim p50 (ms)", res.get("claim_ms_p50")],
         ["  producer put p50 (ms)", res.get("producer", {}).get("put_ms_p50")],
         ["node budget: queue cost per frame p50 (ms)", res.get("node_overhead_ms_p50")],

@@ -28,8 +28,9 @@ def test_bench_queue_reports_latency_throughput_and_node_budget():
     assert out["frames_per_s"] > 0 and 0 < out["overhead_ms_p50"] <= out["overhead_ms_p99"]
     assert 0 <= out["node_overhead_ms_p50"] <= out["node_overhead_ms_p99"]
     # the hand-off floor ran beside it: every paced frame arrived, and the difference is given
-    assert out["handoff_frames"] == 45
+    assert out["handoff_frames"] == 45 and out["handoff_list_frames"] == 45
     assert 0 < out["handoff_floor_ms_p50"] <= out["handoff_floor_ms_p99"]
+    assert 0 < out["handoff_list_floor_ms_p50"] <= out["handoff_list_floor_ms_p99"]
     assert out["overhead_above_floor_ms_p50"] == round(
         out["overhead_ms_p50"] - out["handoff_floor_ms_p50"], 3)
     assert out["node_frames"] >= 20 and out["crashed"] == []
