@@ -148,7 +148,7 @@ def requeue_job_id(frame_id: str) -> str:
 def make_queue(name: str, connection: Any, timeout: int = defaults.JOB_TIMEOUT_S) -> Any:
     """An rq.Queue (FrameQueue) speaking msgpack with the allowlisting Job class."""
     return FrameQueue(name, connection=connection, serializer=MsgpackSerializer,
-                 job_class=AllowlistJob, default_timeout=timeout)
+                      job_class=AllowlistJob, default_timeout=timeout)
 
 
 def enqueue_frames(queue: Any, frames: Sequence[Frame], pipeline: Any = None,

@@ -55,7 +55,7 @@ class FleetWorker(SimpleWorker):
         frames = frames_of(job)
         pre = job.preclaimed if isinstance(job, AllowlistJob) else None
         if pre is not None and pre[0] not in {f for f, _ in frames}:
-            self.processor.give_back(pre[0])  # its own job, queued, still names it
+            self.processor.give_back(pre[0])  # a forged id: the frame goes back, with a job
             pre = None
         if refused is None:
             if frames and not job.kwargs:
