@@ -33,16 +33,13 @@ def _connect(settings: Settings, should_stop: Any = None) -> Any:
 
 def make_requeue_fn(settings: Settings, redis: Any) -> Any:
     """Enqueue jobs on the shared queue for frames the reaper put back (worker.jobs owns the format)."""
-    from worker.jobs import enqueue_frames, make_queue, requeue_job_id
+    from worker.jobs import enqueue_requeued, make_queue
 
     queue = make_queue(settings.queue, redis, timeout=settings.job_timeout_s)
 
     def requeue(frames: List[Tuple[str, str]]) -> None:
-        # one job per frame, id = frame id + -r<hex>: the orphan sweep finds a frame's job by it
-        for frame in frames:
-            enqueue_frames(queue, [frame], job_id=requeue_job_id(frame[0]),
-                           result_ttl=settings.result_ttl_s,
-                           failure_ttl=settings.failure_ttl_s, timeout=settings.job_timeout_s)
+        enqueue_requeued(queue, frames, result_ttl=settings.result_ttl_s,
+                         failure_ttl=settings.failure_ttl_s, timeout=settings.job_timeout_s)
 
     return requeue
 

@@ -145,6 +145,16 @@ def requeue_job_id(frame_id: str) -> str:
     return "%s-r%s" % (frame_id, uuid.uuid4().hex[:6])
 
 
+def enqueue_requeued(queue: Any, frames: Sequence[Frame], result_ttl: int = defaults.RESULT_TTL_S,
+                     failure_ttl: int = defaults.FAILURE_TTL_S,
+                     timeout: int = defaults.JOB_TIMEOUT_S) -> None:
+    """One job per frame put back (reaper, restarted node, a frame given back), id = frame id
+    + ``-r<hex>``: the orphan sweep finds a frame's job by it."""
+    for frame_id, camera in frames:
+        enqueue_frames(queue, [(frame_id, camera)], job_id=requeue_job_id(frame_id),
+                       result_ttl=result_ttl, failure_ttl=failure_ttl, timeout=timeout)
+
+
 def make_queue(name: str, connection: Any, timeout: int = defaults.JOB_TIMEOUT_S) -> Any:
     """An rq.Queue (FrameQueue) speaking msgpack with the allowlisting Job class."""
     return FrameQueue(name, connection=connection, serializer=MsgpackSerializer,

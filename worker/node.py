@@ -22,8 +22,8 @@ from alpr.stop_flag import StopFlag
 from alpr.retry import ExponentialBackoff, standard_retry
 from worker.engines import build_engine
 from worker.heartbeat import Heartbeat, process_token
-from worker.jobs import (AllowlistJob, FrameQueue, bind_processor, enqueue_frames, frames_of,
-                         make_queue, refusal, requeue_job_id)
+from worker.jobs import (AllowlistJob, FrameQueue, bind_processor, enqueue_requeued, frames_of,
+                         make_queue, refusal)
 from worker.metrics import Metrics, serve_metrics
 from worker.processor import FrameProcessor
 from worker.serializer import MsgpackSerializer
@@ -242,11 +242,9 @@ def _recover_own_frames(conn: Any, store: FrameStore, keys: Keys, node: str, set
         return
     requeued, failed = store.requeue_node(node)
     if requeued:
-        queue = make_queue(settings.queue, conn, settings.job_timeout_s)
-        for frame_id, camera in requeued:
-            enqueue_frames(queue, [(frame_id, camera)], job_id=requeue_job_id(frame_id),
-                           result_ttl=settings.result_ttl_s, failure_ttl=settings.failure_ttl_s,
-                           timeout=settings.job_timeout_s)
+        enqueue_requeued(make_queue(settings.queue, conn, settings.job_timeout_s), requeued,
+                         result_ttl=settings.result_ttl_s, failure_ttl=settings.failure_ttl_s,
+                         timeout=settings.job_timeout_s)
     if requeued or failed:
         log.info("node %s: re-queued %d and failed %d frames left by a previous run",
                  node, len(requeued), len(failed))

@@ -24,7 +24,7 @@ from alpr.protocol import (
 )
 from alpr.retry import Retry
 from worker.drain import Drainer
-from worker.jobs import Frame, enqueue_frames, frames_of, make_queue, requeue_job_id
+from worker.jobs import Frame, enqueue_requeued, frames_of, make_queue
 from worker.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -187,9 +187,8 @@ class FrameProcessor(object):
         """A frame claimed with a job that does not name it (a forged job id): renamed back
         to its frame key, or failed if too old, like a dead node's, with a job to carry it."""
         requeued, _ = self.retry.call(self.store.requeue_node, self.node, None, [frame_id])
-        for fid, camera in requeued:
-            self.retry.call(enqueue_frames, make_queue(self.shared_queue, self.redis),
-                            [(fid, camera)], job_id=requeue_job_id(fid))
+        if requeued:
+            self.retry.call(enqueue_requeued, make_queue(self.shared_queue, self.redis), requeued)
         log.warning("frame %s was claimed with a job that does not name it; given back", frame_id)
 
     def close(self) -> None:
