@@ -44,6 +44,7 @@ RQ_BEAT_S = 10.0  # RQ's own worker-key heartbeat (3 round trips, once per job i
 # --- Detection -----------------------------------------------------------------
 DET_CONF = 0.4  # platedet's own detect_read threshold; lower adds false plates
 DET_IOU = 0.4  # NMS overlap; plates rarely overlap, so a tight value is safe
+DET_ZOOM_CONF = 0.25  # threshold of the second, zoomed look at a frame with no plate (0 = off): small plates score lower; docs/recognition.md
 MAX_PLATES = 8  # more plates than this in one frame is almost surely noise
 LETTERBOX_FILL = 114  # YOLO training pad colour; other values shift scores
 MIN_PLATE_PX = 4  # boxes thinner than this cannot hold a legible glyph
@@ -54,6 +55,12 @@ MIN_REDUCED_CROP_PX = 64  # plates at least this wide in the DCT-reduced picture
 OCR_MAX_TOKENS = 16  # longest plate + region + end token; bounds decoder loops
 MIN_PLATE_LEN = 0  # 0 = keep every read; set e.g. 5 to drop fragments
 OCR_MIN_CONF = 0.0  # reads below this confidence are dropped (0 keeps all)
+OCR = "ppocr"  # PP-OCR line locator + CTC recogniser: reads br, eu and us plates (platerec: Mercosul only)
+PLATE_REGIONS = ()  # formats in force when a camera names none: none (reads kept as read)
+OCR_LINE_LOCATOR = True  # find the plate's own text lines (drops US state names, EU bands; reads two-line plates)
+OCR_LOCATOR_HEIGHT = 96  # text detector input height for a plate crop (px); see docs/recognition.md
+OCR_ONE_LINE_ASPECT = 3.0  # crops at least this wide (w/h) are one line, read without the locator: EU 4.7:1, Mercosul cars 3.1:1, US 2:1
+OCR_MAX_WIDTH = 256  # widest recogniser input (px at height 48); wider lines are squeezed (8 characters need >= 136)
 
 # --- Runtimes --------------------------------------------------------------------
 RUNTIME = "onnxruntime"  # runs everywhere; TensorRT is opt-in per node

@@ -46,8 +46,12 @@ class Settings:
     # models / engines
     detector: str = "platedet"  # "platedet" or a path to an ONNX/engine file
     detector_format: str = "yolo_raw"  # yolo_raw | yolo_end2end
-    ocr: str = "platerec"  # "platerec" or a path to an ONNX file
-    ocr_format: str = "encdec"  # encdec | slot
+    ocr: str = defaults.OCR  # "ppocr", "platerec" or a path to an ONNX file
+    ocr_format: str = "ctc"  # for a path: ctc (PP-OCR-style) | encdec | slot
+    ocr_line_locator: bool = defaults.OCR_LINE_LOCATOR
+    ocr_locator_height: int = defaults.OCR_LOCATOR_HEIGHT
+    ocr_one_line_aspect: float = defaults.OCR_ONE_LINE_ASPECT
+    ocr_max_width: int = defaults.OCR_MAX_WIDTH
     ocr_config: str = ""  # slot OCR's plate config YAML
     runtime: str = defaults.RUNTIME  # onnxruntime | tensorrt
     providers: List[str] = field(default_factory=lambda: ["CPUExecutionProvider"])
@@ -56,11 +60,13 @@ class Settings:
     inter_op_threads: int = defaults.INTER_OP_THREADS
     det_conf: float = defaults.DET_CONF
     det_iou: float = defaults.DET_IOU
+    det_zoom_conf: float = defaults.DET_ZOOM_CONF
     max_plates: int = defaults.MAX_PLATES
     ocr_min_conf: float = defaults.OCR_MIN_CONF
     min_plate_len: int = defaults.MIN_PLATE_LEN
     plate_regex: str = ""
-    region: str = ""  # preferred region template (e.g. br, eu, us)
+    # the camera's plate regions (br, eu, us, de, fr...: alpr/plate_formats.yaml)
+    regions: List[str] = field(default_factory=lambda: list(defaults.PLATE_REGIONS))
     engine_cache_dir: str = defaults.ENGINE_CACHE_DIR
     decode_threads: int = defaults.DECODE_THREADS  # 0 = min(4, cores); 1 = decode whole
     trim_outputs: bool = defaults.TRIM_OUTPUTS  # run a copy without outputs no adapter reads

@@ -25,7 +25,14 @@ DEFAULT_FILES = {
     "platerec-encoder": ("platerec", "artifacts/encoder.onnx"),
     "platerec-decoder": ("platerec", "artifacts/decoder.onnx"),
     "platerec-tokenizer": ("platerec", "artifacts/tokenizer.json"),
+    # PP-OCR (Apache-2.0): the recogniser from rapidocr 3.10, the text-line detector from
+    # rapidocr-onnxruntime 1.4.4 (both installed --no-deps: only the .onnx files are used)
+    "ppocr-rec": ("rapidocr", "models/PP-OCRv6_rec_small.onnx"),
+    "ppocr-det": ("rapidocr_onnxruntime", "models/ch_PP-OCRv4_det_infer.onnx"),
 }
+#: pip line that installs the default models' wheels
+INSTALL_HINT = ("pip install --no-deps platedet==0.0.2 platerec==0.0.3 rapidocr==3.10.0 "
+                "rapidocr-onnxruntime==1.4.4 (add --ignore-requires-python on Python < 3.8)")
 ENCDEC_FILES = ("encoder.onnx", "decoder.onnx", "tokenizer.json")
 
 
@@ -34,8 +41,8 @@ def default_file(name: str) -> str:
     package, rel = DEFAULT_FILES[name]
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise ModelError("default model package %s is not installed (pip install --no-deps "
-                         "platedet==0.0.2 platerec==0.0.3)" % package)
+        raise ModelError("default model package %s is not installed (%s)"
+                         % (package, INSTALL_HINT))
     path = os.path.join(list(spec.submodule_search_locations)[0], rel)
     if not os.path.isfile(path):
         raise ModelError("%s has no %s (broken install?)" % (package, rel))
@@ -124,9 +131,11 @@ def build_detector(settings: Any) -> Detector:
 def build_ocr(settings: Any) -> Recognizer:
     """The OCR adapter on the configured runtime (ONNX Runtime with the OCR's own
     intra-op thread count)."""
-    fmt = "encdec" if settings.ocr == "platerec" else settings.ocr_format
+    fmt = {"platerec": "encdec", "ppocr": "ppocr"}.get(settings.ocr, settings.ocr_format)
     if getattr(settings, "ocr_intra_op_threads", 0):
         settings = settings.with_values({"intra_op_threads": settings.ocr_intra_op_threads})
+    if fmt in ("ppocr", "ctc"):
+        return build_plate_ocr(settings, fmt)
     if fmt == "encdec":
         from engines.adapters.encdec_ocr import EncDecOcr, Tokenizer
 
@@ -149,12 +158,40 @@ def build_ocr(settings: Any) -> Recognizer:
         except Exception:
             runtime.close()
             raise
-    raise ConfigError("unknown OCR format %r (encdec | slot)" % fmt)
+    raise ConfigError("unknown OCR format %r (ppocr | ctc | encdec | slot)" % fmt)
+
+
+def build_plate_ocr(settings: Any, fmt: str) -> Recognizer:
+    """The PP-OCR plate reader: line locator + CTC recogniser with the plate-alphabet head.
+    `ppocr`: the default models; `ctc`: --ocr names a PP-OCR-style recogniser (its
+    vocabulary in the ONNX metadata), read line by line with the default locator."""
+    from engines.adapters.ctc_ocr import CtcOcr
+    from engines.adapters.plate_ocr import PlateOcr
+    from engines.adapters.text_lines import TextLineLocator
+    from engines.head_trim import trimmed_copy
+
+    default = fmt == "ppocr"
+    source = default_file("ppocr-rec") if default else os.path.expanduser(settings.ocr)
+    rec_path, vocabulary, classes = trimmed_copy(source, settings.engine_cache_dir)
+    recogniser = CtcOcr(open_model(rec_path, settings, default), vocabulary,
+                        max_width=settings.ocr_max_width, classes=classes)
+    locator = None
+    if settings.ocr_line_locator:
+        try:
+            runtime = open_model(default_file("ppocr-det"), settings, True)
+        except Exception:
+            recogniser.runtime.close()
+            raise
+        locator = TextLineLocator(runtime, height=settings.ocr_locator_height)
+    return PlateOcr(recogniser, locator, one_line_aspect=settings.ocr_one_line_aspect)
 
 
 def build_textproc(settings: Any) -> TextProcessor:
-    return TextProcessor(region=settings.region, regex=settings.plate_regex,
-                         min_len=settings.min_plate_len, min_conf=settings.ocr_min_conf)
+    try:
+        return TextProcessor(settings.regions, regex=settings.plate_regex,
+                             min_len=settings.min_plate_len, min_conf=settings.ocr_min_conf)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def build_pipeline(settings: Any, **options: Any) -> Pipeline:
@@ -168,6 +205,7 @@ def build_pipeline(settings: Any, **options: Any) -> Pipeline:
             runtime.close()
         raise
     options.setdefault("decode_threads", settings.decode_threads)
+    options.setdefault("zoom_conf", settings.det_zoom_conf)
     return Pipeline(detector, ocr, build_textproc(settings), max_plates=settings.max_plates,
                     **options)
 

@@ -45,7 +45,8 @@ class Pipeline(object):
                  max_plates: int = defaults.MAX_PLATES, fast_decode: bool = True,
                  crop_source: str = "auto", crop_pad: float = 0.0,
                  min_crop_px: int = MIN_REDUCED_CROP_PX,
-                 decode_threads: int = defaults.DECODE_THREADS) -> None:
+                 decode_threads: int = defaults.DECODE_THREADS,
+                 zoom_conf: float = defaults.DET_ZOOM_CONF) -> None:
         if crop_source not in CROP_SOURCES:
             raise ValueError("crop_source must be one of %s" % (CROP_SOURCES,))
         self.detector = detector
@@ -56,6 +57,7 @@ class Pipeline(object):
         self.crop_source = crop_source
         self.crop_pad = float(crop_pad)
         self.min_crop_px = int(min_crop_px)
+        self.zoom_conf = float(zoom_conf)  # 0: no second look where nothing was found
         threads = int(decode_threads) or min(4, os.cpu_count() or 1)
         self.strips = StripDecoder(threads) if threads > 1 else None
 
@@ -69,10 +71,12 @@ class Pipeline(object):
         return sum(r.total_ms for r in self.runtimes)
 
     # -- entry points -------------------------------------------------------------------
-    def process_bytes(self, data: bytes, roi: Optional[Roi] = None) -> FrameResult:
-        """Decode (validated, maybe DCT-reduced) and process; bad bytes -> result.error."""
+    def process_bytes(self, data: bytes, roi: Optional[Roi] = None,
+                      regions: Optional[Sequence[str]] = None) -> FrameResult:
+        """Decode (validated, maybe DCT-reduced) and process; bad bytes -> result.error.
+        `regions`: the camera's plate regions (None: the node's)."""
         start = time.perf_counter()
-        return self.process_decoded(self.decode(data), roi, start)
+        return self.process_decoded(self.decode(data), roi, start, regions=regions)
 
     def decode(self, data: bytes, roi: Optional[Roi] = None,
                detector_input: bool = False) -> "Decoded":
@@ -100,7 +104,8 @@ class Pipeline(object):
 
     def process_decoded(self, decoded: "Decoded", roi: Optional[Roi] = None,
                         start: Optional[float] = None,
-                        on_detected: Optional[Callable[[], None]] = None) -> FrameResult:
+                        on_detected: Optional[Callable[[], None]] = None,
+                        regions: Optional[Sequence[str]] = None) -> FrameResult:
         """The stages after decode; timings["decode"] is the decode's own time, "total" this
         call's wall time from `start` (default: now). `on_detected` is called once the
         detector is done with the frame and the OCR input is made, as the OCR model starts
@@ -109,7 +114,7 @@ class Pipeline(object):
         if decoded.error is not None:
             return _failed(decoded.error, start)
         result = self._run(decoded.frame, roi, start, self.model_ms(), on_detected,
-                           decoded.ahead)
+                           decoded.ahead, regions)
         result.timings["decode"] = decoded.ms
         return result
 
@@ -159,7 +164,8 @@ class Pipeline(object):
                     result = self.process_decoded(decoded, roi, start)
                 yield result
 
-    def process(self, image_bgr: np.ndarray, roi: Optional[Roi] = None) -> FrameResult:
+    def process(self, image_bgr: np.ndarray, roi: Optional[Roi] = None,
+                regions: Optional[Sequence[str]] = None) -> FrameResult:
         """Process a decoded HxWx3 uint8 BGR frame; a malformed array -> result.error."""
         start = time.perf_counter()
         model0 = self.model_ms()
@@ -168,13 +174,14 @@ class Pipeline(object):
                 or image.shape[0] < 1 or image.shape[1] < 1:
             return _failed(FrameDecodeError("expected an HxWx3 uint8 BGR frame, got %s %s"
                                             % (image.dtype, image.shape)), start)
-        result = self._run(_ArrayFrame(image), roi, start, model0)
+        result = self._run(_ArrayFrame(image), roi, start, model0, regions=regions)
         result.timings["decode"] = 0.0
         return result
 
-    def process_image(self, image_bgr: np.ndarray, roi: Optional[Roi] = None) -> FrameResult:
+    def process_image(self, image_bgr: np.ndarray, roi: Optional[Roi] = None,
+                      regions: Optional[Sequence[str]] = None) -> FrameResult:
         """Alias of `process` (raw frames from the worker)."""
-        return self.process(image_bgr, roi)
+        return self.process(image_bgr, roi, regions)
 
     def describe(self) -> dict:
         """What runs here, for node info: adapters, runtimes and their backends."""
@@ -200,7 +207,8 @@ class Pipeline(object):
     # -- stages -----------------------------------------------------------------------------
     def _run(self, frame: Any, roi: Optional[Roi], start: float, model0: float,
              on_detected: Optional[Callable[[], None]] = None,
-             ahead: Optional["DetectorInput"] = None) -> FrameResult:
+             ahead: Optional["DetectorInput"] = None,
+             regions: Optional[Sequence[str]] = None) -> FrameResult:
         t = {name: 0.0 for name in STAGES}
         result = FrameResult(width=frame.width, height=frame.height, timings=t)
         t0 = time.perf_counter()
@@ -217,6 +225,10 @@ class Pipeline(object):
         dets = [_to_frame(d, offset, scale, frame.width, frame.height) for d in dets]
         t3 = time.perf_counter()
         t["det_prep"], t["det_infer"], t["det_post"] = _ms(t0, t1), _ms(t1, t2), _ms(t2, t3)
+        if not dets and self.zoom_conf > 0:  # a second look, in zoomed tiles
+            dets = self._zoomed(frame, roi)
+            t["det_zoom"] = _ms(t3, time.perf_counter())
+            t3 = time.perf_counter()
         # `on_detected` starts the next frame's decode: once this thread's own host work is
         # done and only the OCR model runs (it leaves a core, and the GIL, free)
         if on_detected is not None and not dets:
@@ -237,7 +249,7 @@ class Pipeline(object):
             raw = self.ocr.infer(batch) if usable else None
             t6 = time.perf_counter()
             texts = self.ocr.postprocess(raw) if usable else []
-            result.reads = self._reads(dets, usable, texts)
+            result.reads = self._reads(dets, usable, texts, regions)
             t7 = time.perf_counter()
             t["ocr_prep"], t["ocr_infer"], t["ocr_post"] = _ms(t4, t5), _ms(t5, t6), _ms(t6, t7)
         t["model"] = self.model_ms() - model0
@@ -257,6 +269,14 @@ class Pipeline(object):
         px2 = max(px1 + 1, int(np.ceil(x2 / scale)))
         py2 = max(py1 + 1, int(np.ceil(y2 / scale)))
         return picture[py1:py2, px1:px2], (px1 * scale, py1 * scale), scale
+
+    def _zoomed(self, frame: Any, roi: Optional[Roi]) -> List[Detection]:
+        """Plates in zoomed tiles of the full-resolution view (engines.zoom)."""
+        from engines.zoom import zoomed_detections
+
+        picture, offset, _ = self._detector_view(_ArrayFrame(frame.full()), roi)
+        dets = zoomed_detections(self.detector, picture, self.zoom_conf)[:self.max_plates]
+        return [_to_frame(d, offset, 1.0, frame.width, frame.height) for d in dets]
 
     def _crop_source(self, frame: Any, dets: Sequence[Detection]) -> Tuple[np.ndarray, float]:
         """The reduced picture when every plate stays wide enough there, else full resolution
@@ -280,22 +300,22 @@ class Pipeline(object):
         return int(x1), int(y1), int(x2), int(y2)
 
     def _reads(self, dets: Sequence[Detection], usable: Sequence[int],
-               texts: Sequence[Any]) -> List[PlateRead]:
+               texts: Sequence[Any], regions: Optional[Sequence[str]]) -> List[PlateRead]:
         by_det = dict(zip(usable, texts))
         reads = []
         for i, det in enumerate(dets):
             text = by_det.get(i)
             raw = text.text if text is not None else ""
             confs = text.char_confidences if text is not None else ()
-            region = (text.region if text is not None else "") or self.textproc.region
-            done = self.textproc.process(raw, confs, region)
-            if done is None:
+            match = self.textproc.process(raw, confs, regions)
+            if match is None:
                 continue
-            final, final_confs = done
+            final_confs = match.confidences
             overall = min(final_confs) if final_confs else (text.confidence if text else 0.0)
             box = (int(det.x1), int(det.y1), int(det.x2), int(det.y2))
-            reads.append(PlateRead(final, float(overall), tuple(final_confs), region, box,
-                                   float(det.score), raw))
+            region = (text.region if text is not None else "") or ""
+            reads.append(PlateRead(match.text, float(overall), tuple(final_confs), region, box,
+                                   float(det.score), raw, match.country, match.format))
         return reads
 
 

@@ -60,11 +60,11 @@ def only_outputs(path: str, keep: Sequence[int], cache_dir: str) -> Tuple[str, D
                         for d in v.type.tensor_type.shape.dim]) for v in dropped]
     target = out if dropped else path
     if dropped:
-        _write_atomic(out, model.SerializeToString())
+        write_atomic(out, model.SerializeToString())
         log.info("%s: %s (copy %s)", os.path.basename(path), "; ".join(notes), out)
     record = {"source": path, "source_sha256": sha, "path": target, "kept": wanted,
               "dropped": shapes}
-    _write_atomic(sidecar, json.dumps(record, indent=1).encode("utf-8"))
+    write_atomic(sidecar, json.dumps(record, indent=1).encode("utf-8"))
     return target, shapes
 
 
@@ -77,7 +77,7 @@ def sha256_file(path: str) -> str:
     return digest.hexdigest()
 
 
-def _write_atomic(path: str, data: bytes) -> None:
+def write_atomic(path: str, data: bytes) -> None:
     """Write through a per-process temporary name and rename: readers (other workers
     starting on the same node) never see half a file."""
     parent = os.path.dirname(path)

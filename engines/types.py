@@ -40,6 +40,8 @@ class PlateRead:
     box: Tuple[int, int, int, int]  # x1, y1, x2, y2 in frame pixels
     det_score: float
     raw_text: str = ""  # the OCR's text before post-processing
+    country: str = ""  # ISO code when the matched format or a read EU band names it
+    format: str = ""  # the plate format the text fits ("" = fits none in force: as read)
 
     def to_dict(self) -> Dict[str, Any]:
         out = asdict(self)

@@ -9,12 +9,16 @@ exact", so both figures are visible.
 """
 import re
 import statistics
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from collections import Counter
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from alpr import defaults
 from evaluation.openalpr import Box, LabelledImage
 
 Read = Tuple[str, Sequence[float]]  # (text, (x1, y1, x2, y2))
+
+OCR_STAGES = ("ocr_prep", "ocr_infer", "ocr_post")  # a frame's OCR time, split per plate
+TOP_CONFUSIONS = 10  # character confusions listed per region
 
 _REGION_TOKEN = re.compile(r"\[[^\]]*\]")
 _IGNORED = re.compile(r"[\s\-]+")
@@ -42,7 +46,7 @@ class PlateScore(object):
     """The verdict on one labelled plate."""
 
     __slots__ = ("image", "region", "label", "box", "detected", "exact", "exact_located",
-                 "read", "best_iou", "reads", "error")
+                 "read", "best_iou", "reads", "error", "ocr_ms", "suspect")
 
     def __init__(self, image: str, region: str, label: str, box: Box) -> None:
         self.image = image
@@ -56,11 +60,14 @@ class PlateScore(object):
         self.best_iou = 0.0
         self.reads = []  # type: List[str]
         self.error = None  # type: Optional[str]
+        self.ocr_ms = None  # type: Optional[float]  # OCR ms per plate on its frame
+        self.suspect = False  # the label, not the read, looks wrong (see Scorer)
 
     def to_dict(self) -> Dict[str, Any]:
         return {"image": self.image, "region": self.region, "label": self.label,
                 "read": self.read, "reads": list(self.reads), "detected": self.detected,
-                "exact": self.exact, "iou": round(self.best_iou, 3), "error": self.error}
+                "exact": self.exact, "iou": round(self.best_iou, 3), "error": self.error,
+                "suspected_label_error": self.suspect}
 
 
 def score_plate(image: LabelledImage, index: int, reads: Sequence[Read],
@@ -89,8 +96,13 @@ def score_plate(image: LabelledImage, index: int, reads: Sequence[Read],
 class Scorer(object):
     """Accumulates per-image verdicts and stage timings; `summary()` gives the totals."""
 
-    def __init__(self, iou_threshold: float = defaults.EVAL_IOU) -> None:
+    def __init__(self, iou_threshold: float = defaults.EVAL_IOU,
+                 suspect: Optional[Callable[[str, str, Sequence[str]], bool]] = None) -> None:
+        """`suspect(region, label, reads)`: True when the label itself looks wrong (e.g.
+        it fits no plate format of its region, a read does and differs only by
+        look-alikes); such plates stay misses and are listed apart."""
         self.iou_threshold = iou_threshold
+        self.suspect = suspect
         self.plates = []  # type: List[PlateScore]
         self.images = 0
         self.errors = 0
@@ -106,9 +118,14 @@ class Scorer(object):
         for stage, ms in (timings or {}).items():
             self.timings.setdefault(stage, []).append(float(ms))
         verdicts = []
+        ocr = sum(float((timings or {}).get(k, 0.0)) for k in OCR_STAGES)
         for index in range(len(image.plates)):
             verdict = score_plate(image, index, reads, self.iou_threshold)
             verdict.error = error
+            verdict.ocr_ms = ocr / len(reads) if reads else None
+            if self.suspect is not None and not verdict.exact:
+                verdict.suspect = bool(self.suspect(image.region, verdict.label,
+                                                    verdict.reads))
             verdicts.append(verdict)
         self.plates.extend(verdicts)
         return verdicts
@@ -131,6 +148,7 @@ class Scorer(object):
             out["by_region"] = {r: _totals([p for p in self.plates if p.region == r])
                                 for r in regions}
         out["misses"] = [p.to_dict() for p in self.plates if not (p.detected and p.exact)]
+        out["suspected_labels"] = [p.to_dict() for p in self.plates if p.suspect]
         return out
 
 
@@ -139,6 +157,7 @@ def _totals(plates: Sequence[PlateScore]) -> Dict[str, Any]:
     detected = sum(1 for p in plates if p.detected)
     exact = sum(1 for p in plates if p.exact)
     located = sum(1 for p in plates if p.exact_located)
+    ocr = [p.ocr_ms for p in plates if p.ocr_ms is not None]
     return {
         "plates": n,
         "detected": detected,
@@ -146,4 +165,18 @@ def _totals(plates: Sequence[PlateScore]) -> Dict[str, Any]:
         "exact_located": located,
         "detection_recall": round(detected / n, 4) if n else 0.0,
         "exact_rate": round(exact / n, 4) if n else 0.0,
+        "suspected_label_errors": sum(1 for p in plates if p.suspect),
+        "ocr_ms_per_plate": round(statistics.median(ocr), 3) if ocr else None,
+        "confusions": confusions(plates),
     }
+
+
+def confusions(plates: Sequence[PlateScore], top: int = TOP_CONFUSIONS) -> List[List[Any]]:
+    """The most frequent character confusions ["label char", "read char", count] among
+    detected misreads of the label's length (the read on the labelled box)."""
+    counts = Counter()  # type: Counter
+    for p in plates:
+        want, got = normalize_plate(p.label), normalize_plate(p.read)
+        if p.detected and not p.exact and len(want) == len(got):
+            counts.update((a, b) for a, b in zip(want, got) if a != b)
+    return [[a, b, n] for (a, b), n in counts.most_common(top)]

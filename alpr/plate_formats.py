@@ -1,0 +1,302 @@
+"""Plate formats by region (plate_formats.yaml) and the one rule that may change a read.
+
+A camera's configured regions (`regions: [de, fr]`) put formats in force; an OCR model's
+own region guess never does. A read is matched in this order (the first that applies):
+
+1. It fits a specific format as read: kept; `format` and `country` say which (country
+   only when every fitting format agrees).
+2. It fits a `vanity` format as read (US plates can spell anything): kept as read.
+3. Look-alike fixes (O/0, I/1, B/8, S/5, Z/2, G/6, D/0, Q/0...) where a specific format
+   demands the other class in that position: applied only when the formats needing the
+   fewest fixes all give one text, or when the OCR's confidence singles one out (its
+   fixed characters read with clearly less confidence than any rival text's).
+4. It fits a `generic` (permissive national) format as read: kept as read.
+5. Otherwise it is kept exactly as read, with `format` empty: flagged, never rewritten.
+
+EU plates carry a band (circle of stars, country code) left of the text, which an OCR
+may read as leading characters: in steps 1 and 3 the read is also tried without its
+band (stars read as O or 0, then a configured country's code: that country's formats,
+and the band names the country) and without one leading character (any band-bearing
+format).
+"""
+import os
+import re
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+#: a digit read where a letter belongs
+DIGIT_TO_LETTER = {"0": "O", "1": "I", "2": "Z", "4": "A", "5": "S", "6": "G", "7": "T",
+                   "8": "B"}
+#: a letter read where a digit belongs
+LETTER_TO_DIGIT = {"O": "0", "Q": "0", "D": "0", "U": "0", "I": "1", "L": "1", "J": "1",
+                   "Z": "2", "S": "5", "G": "6", "T": "7", "B": "8", "A": "4"}
+MIN_EDGE_TEXT = 5  # an edge character is dropped only from reads longer than this
+DOUBTFUL = 0.6  # an OCR character this unsure may be a mark beside the text (band, emblem)
+DOUBT_MARGIN = 0.2  # fixes are chosen over a rival's only if the OCR doubted them this much more
+MAX_FIXES = 1  # one look-alike slip is an OCR error; a read needing more is another layout (a foreign or older plate), or noise
+FORMATS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "plate_formats.yaml")
+_SLOT = re.compile(r"(\[[^\]]+\]|[LNA]|[A-Z0-9])(?:\{(\d+)(?:,(\d+))?\})?")
+_KEEP = re.compile(r"[^A-Z0-9]")
+_STARS = ("", "O", "0")  # the EU circle of stars, when the OCR reads it as a character
+
+
+class PlateFormat(object):
+    """One layout: slot sequences (every length its pattern allows), country, flags."""
+
+    __slots__ = ("name", "country", "generic", "vanity", "slots")
+
+    def __init__(self, name: str, pattern: str, country: str = "", generic: bool = False,
+                 vanity: bool = False, max_len: int = 0) -> None:
+        self.name, self.country = name, country
+        self.generic, self.vanity = generic, vanity
+        self.slots = expand(pattern, max_len)
+
+    @property
+    def specific(self) -> bool:
+        """A layout precise enough to justify a look-alike fix."""
+        return not (self.generic or self.vanity)
+
+    def fit(self, text: str) -> Optional[Tuple[str, int]]:
+        """(fixed text, number of look-alike fixes) when `text` fits, else None."""
+        best = None  # type: Optional[Tuple[str, int]]
+        for slots in self.slots:
+            if len(slots) == len(text):
+                fitted = fit_slots(text, slots)
+                if fitted is not None and (best is None or fitted[1] < best[1]):
+                    best = fitted
+        return best
+
+    def __repr__(self) -> str:
+        return "PlateFormat(%r, %r)" % (self.name, self.country)
+
+
+def expand(pattern: str, max_len: int = 0) -> List[Tuple[str, ...]]:
+    """Every fixed slot sequence `pattern` allows ('L{1,2}N' -> [(L, N), (L, L, N)])."""
+    seqs = [()]  # type: List[Tuple[str, ...]]
+    pos = 0
+    while pos < len(pattern):
+        m = _SLOT.match(pattern, pos)
+        if m is None:
+            raise ValueError("bad plate pattern %r at %d" % (pattern, pos))
+        slot, lo, hi = m.group(1), m.group(2), m.group(3)
+        low = int(lo) if lo else 1
+        high = int(hi) if hi else low
+        seqs = [s + (slot,) * n for s in seqs for n in range(low, high + 1)]
+        pos = m.end()
+    seqs = [s for s in seqs if not max_len or len(s) <= max_len]
+    return sorted(set(seqs), key=lambda s: (len(s), s))
+
+
+def fit_slots(text: str, slots: Sequence[str]) -> Optional[Tuple[str, int]]:
+    """`text` fitted slot by slot: (fixed text, fixes); None when a character cannot fit."""
+    out, swaps = [], 0
+    for ch, slot in zip(text, slots):
+        if slot == "A" or slot == ch:
+            out.append(ch)
+        elif slot == "L":
+            if ch.isalpha():
+                out.append(ch)
+            elif ch in DIGIT_TO_LETTER:
+                out.append(DIGIT_TO_LETTER[ch])
+                swaps += 1
+            else:
+                return None
+        elif slot == "N":
+            if ch.isdigit():
+                out.append(ch)
+            elif ch in LETTER_TO_DIGIT:
+                out.append(LETTER_TO_DIGIT[ch])
+                swaps += 1
+            else:
+                return None
+        elif slot.startswith("["):  # a set of literal characters, e.g. [EH]
+            if ch not in slot[1:-1]:
+                return None
+            out.append(ch)
+        else:
+            return None
+    return "".join(out), swaps
+
+
+class Match(object):
+    """The outcome for one read: final text, kept confidences, format and country."""
+
+    __slots__ = ("text", "confidences", "format", "country", "fixes")
+
+    def __init__(self, text: str, confidences: Tuple[float, ...], fmt: str = "",
+                 country: str = "", fixes: int = 0) -> None:
+        self.text, self.confidences, self.format = text, confidences, fmt
+        self.country, self.fixes = country, fixes
+
+    @property
+    def fits(self) -> bool:
+        return bool(self.format)
+
+
+#: one way to read a text: (text, confidences, formats to try, country a read band names)
+Variant = Tuple[str, Tuple[float, ...], List[PlateFormat], str]
+
+
+class FormatBook(object):
+    """The formats in force for one camera (its configured regions)."""
+
+    def __init__(self, formats: Sequence[PlateFormat], bands: Dict[str, str]) -> None:
+        self.formats = list(formats)
+        self.bands = dict(bands)  # band code -> country
+
+    @property
+    def empty(self) -> bool:
+        return not self.formats
+
+    def match(self, text: str, confidences: Sequence[float] = ()) -> Match:
+        """Apply the module's rules to an OCR read (any case, any separators)."""
+        text, confs = clean(text, confidences)
+        if not self.formats or not text:
+            return Match(text, confs)
+        variants = self._variants(text, confs)
+        for rest, rest_confs, formats, band in variants:  # 1. a specific format as read
+            exact = [f for f in formats if f.specific and f.fit(rest) == (rest, 0)]
+            if exact:
+                return Match(rest, rest_confs, exact[0].name, band or _one_country(exact))
+        vanity = [f for f in self.formats if f.vanity and f.fit(text) == (text, 0)]
+        if vanity:  # 2.
+            return Match(text, confs, vanity[0].name, _one_country(vanity))
+        for variant in variants:  # 3. as read, then without a read band or a doubtful
+            fixed = self._fixed(variant) if self._may_fix(variant, variants, confs) else None
+            if fixed is not None:  # first character
+                return fixed
+        generic = [f for f in self.formats if f.generic and f.fit(text) == (text, 0)]
+        if generic:  # 4.
+            return Match(text, confs, generic[0].name, _one_country(generic))
+        return Match(text, confs)  # 5.
+
+    def _variants(self, text: str, confs: Tuple[float, ...]) -> List[Variant]:
+        """The read as read, without a read band (stars + code), without its first
+        character: (text, confidences, formats to try, country the band names)."""
+        out = [(text, confs, self.formats, "")]  # type: List[Variant]
+        for code, country in sorted(self.bands.items(), key=lambda kv: -len(kv[0])):
+            for stars in _STARS:
+                prefix = stars + code
+                if len(text) > len(prefix) + 1 and text.startswith(prefix):
+                    own = [f for f in self.formats if f.country == country]
+                    out.append((text[len(prefix):], confs[len(prefix):], own, country))
+        if len(text) > MIN_EDGE_TEXT:  # a border, screw, emblem or band read as a character
+            out.append((text[1:], confs[1:], self.formats, ""))
+        return out
+
+    @staticmethod
+    def _may_fix(variant: Variant, variants: Sequence[Variant],
+                 confs: Tuple[float, ...]) -> bool:
+        if variant is variants[0] or variant[3]:
+            return True
+        return bool(confs) and confs[0] < DOUBTFUL  # the dropped first character
+
+    def _fixed(self, variant: Variant) -> Optional[Match]:
+        """The text the fewest look-alike fixes give for a variant, or None. Formats that
+        need as few fixes but give other texts are ruled out only by the OCR's own doubt:
+        the chosen fixes change characters read with clearly less confidence
+        (DOUBT_MARGIN) than any rival's."""
+        rest, rest_confs, formats, band = variant
+        fits = {}  # type: Dict[str, Tuple[int, float, List[PlateFormat]]]
+        for f in formats:
+            fitted = f.fit(rest) if f.specific else None
+            if fitted is None:
+                continue
+            fixed, fixes = fitted
+            doubt = max([rest_confs[i] for i, (a, b) in enumerate(zip(rest, fixed))
+                         if a != b and i < len(rest_confs)] or [0.0])
+            old = fits.get(fixed)
+            if old is None or (fixes, doubt) < old[:2]:
+                fits[fixed] = (fixes, doubt, [f])
+            elif (fixes, doubt) == old[:2]:
+                old[2].append(f)
+        if not fits:
+            return None
+        fewest = min(v[0] for v in fits.values())
+        best = sorted((v[1], text, v[2]) for text, v in fits.items() if v[0] == fewest)
+        if fewest > MAX_FIXES or (len(best) > 1 and best[1][0] - best[0][0] < DOUBT_MARGIN):
+            return None
+        _, text, chosen = best[0]
+        return Match(text, rest_confs, chosen[0].name, band or _one_country(chosen), fewest)
+
+
+def _one_country(formats: Iterable[PlateFormat]) -> str:
+    countries = set(f.country for f in formats)
+    return countries.pop() if len(countries) == 1 else ""
+
+
+def clean(text: str, confidences: Sequence[float] = ()) -> Tuple[str, Tuple[float, ...]]:
+    """Upper case, only A-Z and 0-9, confidences kept aligned with what is kept."""
+    chars, confs = [], []
+    conf_list = list(confidences)
+    for i, ch in enumerate((text or "").upper()):
+        if _KEEP.match(ch):
+            continue
+        chars.append(ch)
+        confs.append(conf_list[i] if i < len(conf_list) else 0.0)
+    return "".join(chars), tuple(confs)
+
+
+def normalize(text: str) -> str:
+    """The comparison form of a plate text: upper case, only letters and digits."""
+    return clean(text)[0]
+
+
+class FormatCatalog(object):
+    """Every region of a formats file; `book(regions)` is what a camera puts in force."""
+
+    def __init__(self, data: dict) -> None:
+        self.regions = {}  # type: Dict[str, Tuple[List[PlateFormat], Dict[str, str]]]
+        for key, spec in (data.get("regions") or {}).items():
+            country = str(spec.get("country", key)).upper()
+            bands = {str(code).upper(): country for code in spec.get("band") or ()}
+            formats = [PlateFormat(str(f["name"]), str(f["pattern"]), country,
+                                   bool(f.get("generic", False)), bool(f.get("vanity", False)),
+                                   int(f.get("max_len", 0)))
+                       for f in spec.get("formats") or ()]
+            self.regions[str(key).lower()] = (formats, bands)
+        self.groups = {str(k).lower(): [str(r).lower() for r in v]
+                       for k, v in (data.get("groups") or {}).items()}
+
+    @classmethod
+    def load(cls, path: str = FORMATS_FILE) -> "FormatCatalog":
+        import yaml
+
+        with open(path) as fh:
+            return cls(yaml.safe_load(fh) or {})
+
+    def names(self) -> List[str]:
+        return sorted(set(self.regions) | set(self.groups))
+
+    def book(self, regions: Sequence[str]) -> FormatBook:
+        """The formats of `regions` (region keys or group names; 'none' or empty: none)."""
+        formats, bands = [], {}  # type: List[PlateFormat], Dict[str, str]
+        for name in self.resolve(regions):
+            region_formats, region_bands = self.regions[name]
+            formats.extend(region_formats)
+            bands.update(region_bands)
+        return FormatBook(formats, bands)
+
+    def resolve(self, regions: Sequence[str]) -> List[str]:
+        """Region keys for names that may be groups; ValueError names an unknown one."""
+        out = []  # type: List[str]
+        for name in (r.strip().lower() for r in regions):
+            if not name or name == "none":
+                continue
+            members = self.groups.get(name, [name])
+            for member in members:
+                if member not in self.regions:
+                    raise ValueError("unknown plate region %r (known: %s)"
+                                     % (member, ", ".join(self.names())))
+                if member not in out:
+                    out.append(member)
+        return out
+
+
+_CATALOG = []  # type: List[FormatCatalog]
+
+
+def default_catalog() -> FormatCatalog:
+    """The packaged formats file, parsed once per process."""
+    if not _CATALOG:
+        _CATALOG.append(FormatCatalog.load())
+    return _CATALOG[0]
