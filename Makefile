@@ -35,7 +35,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[onnx,metrics,plot,test]'
-	$(PY) -m pip install -q --no-deps platedet==0.0.2 platerec==0.0.3
+	$(PY) -m pip install -q --no-deps platedet==0.0.2 platerec==0.0.3 rapidocr==3.10.0 rapidocr-onnxruntime==1.4.4
 	# reference implementations for the parity tests (their own pins would drag in heavy/old deps)
 	$(PY) -m pip install -q --no-deps open-image-models==0.6.0 fast-plate-ocr==1.1.0
 	$(PY) -m pip install -q rich tqdm
@@ -51,7 +51,9 @@ $(VENV36)/.installed: deploy/requirements-jetson.txt deploy/requirements-test36.
 	test -x $(VENV36)/bin/python || $(PY36_BIN) -m venv $(VENV36)
 	$(VENV36)/bin/python -m pip install -q --upgrade 'pip<22' 2>&1 | grep -v DEPRECATION || true
 	$(VENV36)/bin/python -m pip install -q -r deploy/requirements-jetson.txt -r deploy/requirements-test36.txt
-	$(VENV36)/bin/python -m pip install -q --no-deps platedet==0.0.2 platerec==0.0.3
+	$(VENV36)/bin/python -m pip install -q --no-deps platedet==0.0.2 platerec==0.0.3 rapidocr-onnxruntime==1.4.4
+	# rapidocr 3.10 declares Python >= 3.8; only its recogniser .onnx is used (opset 11)
+	$(VENV36)/bin/python -m pip install -q --no-deps --ignore-requires-python rapidocr==3.10.0
 	touch $@
 
 redis:

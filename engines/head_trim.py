@@ -9,8 +9,10 @@ full model's argmax restricted to the same classes (softmax is monotonic; the lo
 the kept classes are computed exactly as before). `equivalence` checks that on crops.
 
 The copy is made once into the engine cache with the onnx package; a JSON sidecar holds
-the kept vocabulary, so later loads parse nothing. Without onnx, the full model runs and
-the recogniser restricts its argmax to the same classes (same reads, more time).
+the kept vocabulary, so later loads parse nothing. The copy is written with IR version 7
+(the original's IR 10 is more than the Nano's onnxruntime 1.10 reads; its opset 11
+needs no more). `trimmed_copy` can also return the full model with the class indices
+(`CtcOcr(classes=...)` restricts its argmax to them: same reads, more time).
 """
 import json
 import logging
@@ -24,6 +26,8 @@ from engines.trim import sha256_file, write_atomic
 
 log = logging.getLogger(__name__)
 
+IR_VERSION = 7  # ONNX IR of the copy: enough for its opset 11, loads on onnxruntime >= 1.6
+
 #: what a plate can hold, in the trimmed head's order after the blank
 PLATE_ALPHABET = (list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
                   + list("abcdefghijklmnopqrstuvwxyz") + ["-", ".", " "])
@@ -31,11 +35,13 @@ PLATE_ALPHABET = (list("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 def metadata_vocabulary(path: str) -> List[str]:
     """The full vocabulary of a PP-OCR recogniser: blank, its `character` metadata lines,
-    then a space (PP-OCR's use_space_char)."""
-    import onnxruntime as ort
+    then a space (PP-OCR's use_space_char). Read with onnx: the Nano's onnxruntime 1.10
+    cannot open the IR-10 original at all."""
+    import onnx
 
-    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-    character = session.get_modelmeta().custom_metadata_map.get("character")
+    model = onnx.load(path)
+    meta = {p.key: p.value for p in model.metadata_props}
+    character = meta.get("character")
     if not character:
         raise ModelError("%s has no 'character' metadata: not a PP-OCR recogniser?" % path)
     return ["<blank>"] + character.split("\n") + [" "]
@@ -69,19 +75,18 @@ def trimmed_copy(path: str, cache_dir: str,
     if os.path.isfile(sidecar) and os.path.isfile(out):
         with open(sidecar) as fh:
             record = json.load(fh)
-        if record.get("source_sha256") == sha and record.get("keep") == list(keep):
+        if record.get("source_sha256") == sha and record.get("keep") == list(keep) \
+                and record.get("ir_version") == IR_VERSION:
             return out, record["vocabulary"], None
-    vocabulary = metadata_vocabulary(path)
-    indices, kept = class_indices(vocabulary, keep)
     try:
-        import onnx  # noqa: F401
+        vocabulary = metadata_vocabulary(path)
     except ImportError as exc:
-        log.info("onnx not installed (%s): %s runs with its full head", exc, path)
-        return path, vocabulary, indices
+        raise ModelError("reading %s's vocabulary needs the onnx package (%s)" % (path, exc))
+    indices, kept = class_indices(vocabulary, keep)
     model = trim_head(path, indices)
     write_atomic(out, model.SerializeToString())
     record = {"source": path, "source_sha256": sha, "keep": list(keep), "vocabulary": kept,
-              "indices": indices}
+              "indices": indices, "ir_version": IR_VERSION}
     write_atomic(sidecar, json.dumps(record, indent=1).encode("utf-8"))
     log.info("%s: class head trimmed %d -> %d classes (copy %s)", os.path.basename(path),
              len(vocabulary), len(indices), out)
@@ -112,6 +117,8 @@ def trim_head(path: str, indices: Sequence[int]):
     bias = inits.get(add.input[1])
     if weight is None or bias is None:
         raise ModelError("%s: the class head's weight or bias is not a constant" % path)
+    # opset 11 needs no IR beyond 7: an older onnxruntime (1.10: IR <= 8) loads the copy
+    model.ir_version = min(model.ir_version, IR_VERSION)
     cols = np.asarray(indices, dtype=np.int64)
     w = numpy_helper.to_array(weight)[:, cols]
     b = numpy_helper.to_array(bias)[cols]
@@ -128,10 +135,14 @@ def equivalence(full: str, trimmed: str, indices: Sequence[int],
                 inputs: Sequence[np.ndarray]) -> Dict[str, int]:
     """On each input: does the trimmed argmax equal the full argmax restricted to
     `indices`? Counts time steps compared and those that differ."""
+    import onnx
     import onnxruntime as ort
 
+    original = onnx.load(full)
+    original.ir_version = min(original.ir_version, IR_VERSION)  # as the copy: loads on 1.10
     opts = ort.SessionOptions()
-    a = ort.InferenceSession(full, opts, providers=["CPUExecutionProvider"])
+    a = ort.InferenceSession(original.SerializeToString(), opts,
+                             providers=["CPUExecutionProvider"])
     b = ort.InferenceSession(trimmed, opts, providers=["CPUExecutionProvider"])
     name = a.get_inputs()[0].name
     cols = np.asarray(indices)

@@ -63,7 +63,8 @@ def test_reads_and_boxes_equal_platerecs_own_detect_read(settings, openalpr_dir)
     from platerec import Platerec
 
     reference = Platerec()
-    ours = build_pipeline(settings, fast_decode=False, crop_source="full")
+    platerec = settings.with_values({"ocr": "platerec"})  # the selectable old default
+    ours = build_pipeline(platerec, fast_decode=False, crop_source="full")
     try:
         for name in PARITY_IMAGES:
             path = os.path.join(openalpr_dir, "br", name + ".jpg")
@@ -101,12 +102,14 @@ def test_default_pipeline_meets_the_br_bar(settings, openalpr_dir):
 def test_default_models_read_a_photo_on_this_onnxruntime(settings, openalpr_dir):
     from engines.models import build_pipeline
 
-    pipeline = build_pipeline(settings)
+    pipeline = build_pipeline(settings.with_values({"regions": "br"}))
     try:
         path = os.path.join(openalpr_dir, "br", "AYO9034.jpg")
         box, text = _label(path)
         result = pipeline.process_bytes(open(path, "rb").read())
         assert [r.text for r in result.reads] == [text]
-        assert result.reads[0].region == "br" and _iou(box, result.reads[0].box) >= 0.3
+        read = result.reads[0]
+        assert (read.country, read.format) == ("BR", "br-old")
+        assert _iou(box, read.box) >= 0.3
     finally:
         pipeline.close()

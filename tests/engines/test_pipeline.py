@@ -18,7 +18,7 @@ def pipeline(models):
     folder = models["encdec"]
     ocr = EncDecOcr(OnnxRuntime(folder + "/encoder.onnx"), OnnxRuntime(folder + "/decoder.onnx"),
                     Tokenizer.from_json(folder + "/tokenizer.json"))
-    p = Pipeline(det, ocr, TextProcessor())
+    p = Pipeline(det, ocr, TextProcessor(), zoom_conf=0.0)
     yield p
     p.close()
 
@@ -148,3 +148,21 @@ def test_process_many_makes_detector_inputs_ahead_with_the_same_reads(pipeline):
     assert [(x.text, x.box) for x in results[2].reads] == [(x.text, x.box) for x in single.reads]
     roi = pipeline.process_bytes(good, (100, 50, 1200, 700))
     assert [(x.text, x.box) for x in results[1].reads] == [(x.text, x.box) for x in roi.reads]
+
+
+def test_a_frame_with_no_plate_gets_a_zoomed_second_look(models, pipeline):
+    from engines.zoom import tile_grid
+
+    assert tile_grid(720, 1280) == [(0, 0, 853, 480), (427, 0, 853, 480),
+                                    (0, 240, 853, 480), (427, 240, 853, 480)]
+    frame = np.zeros((720, 1280, 3), np.uint8)
+    frame[100:420, 600:1240] = bright(320, 640)
+    assert "det_zoom" not in pipeline.process(frame).timings  # zoom off: one look
+    pipeline.zoom_conf = 0.25
+    try:
+        dark = pipeline.process(np.zeros((720, 1280, 3), np.uint8))
+        assert dark.reads == [] and "det_zoom" in dark.timings  # looked twice, found none
+        plate = pipeline.process(bright(720, 1280))
+        assert plate.reads and "det_zoom" not in plate.timings  # found at once: no tiles
+    finally:
+        pipeline.zoom_conf = 0.0
