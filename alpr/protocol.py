@@ -14,6 +14,8 @@ from alpr.errors import FrameDecodeError
 
 ENVELOPE_VERSION = 1
 RESULT_VERSION = 1
+MAX_REGIONS = 32  # a camera's plate regions: the eu group is 19 countries
+MAX_REGION_LEN = 16  # region and group names are short keys (br, eu, de...)
 MAX_ENVELOPE_BYTES = 64 * 1024 * 1024  # a 4K raw BGR frame is 25 MB; more is an attack
 MAX_ID_LEN = 200  # camera/frame/producer ids longer than this are refused
 
@@ -41,6 +43,7 @@ class FrameEnvelope:
     dtype: str = "uint8"  # raw only
     roi: Optional[List[int]] = None  # optional [x, y, w, h] to search for plates
     truth: Optional[List[str]] = None  # labelled plate texts (generated scenes, evaluation)
+    regions: Optional[List[str]] = None  # the camera's plate regions (alpr.plate_formats)
 
     def age(self, now: Optional[float] = None) -> float:
         return (time.time() if now is None else now) - self.ts
@@ -70,6 +73,8 @@ def encode_frame(env: FrameEnvelope) -> bytes:
         body["roi"] = [int(v) for v in env.roi]
     if env.truth is not None:
         body["truth"] = list(env.truth)
+    if env.regions is not None:
+        body["reg"] = [str(r) for r in env.regions]
     return msgpack.packb(body, use_bin_type=True)
 
 
@@ -125,6 +130,13 @@ def decode_frame(payload: Any) -> FrameEnvelope:
         if not isinstance(truth, list) or not all(isinstance(t, str) for t in truth):
             raise FrameDecodeError("truth must be a list of strings")
         env.truth = truth
+    if body.get("reg") is not None:
+        regions = body["reg"]
+        if not isinstance(regions, list) or len(regions) > MAX_REGIONS or not all(
+                isinstance(r, str) and 0 < len(r) <= MAX_REGION_LEN for r in regions):
+            raise FrameDecodeError("regions must be a list of at most %d short names"
+                                   % MAX_REGIONS)
+        env.regions = regions
     if env.max_age_s <= 0:
         raise FrameDecodeError("max age must be positive")
     return env

@@ -11,7 +11,7 @@ from alpr.cli_options import build_settings, common_options
 log = logging.getLogger(__name__)
 
 SETTINGS_FLAGS = ("redis_url", "namespace", "log_level", "camera", "site", "fps", "jpeg_quality",
-                  "max_frame_age_s", "inflight_cap", "queue")
+                  "max_frame_age_s", "inflight_cap", "queue", "regions")
 
 
 @click.command("produce")
@@ -19,6 +19,9 @@ SETTINGS_FLAGS = ("redis_url", "namespace", "log_level", "camera", "site", "fps"
 @common_options
 @click.option("--camera", default=None, help="Camera id (default cam0; env ALPR_CAMERA).")
 @click.option("--site", default=None, help="Site name carried in each frame.")
+@click.option("--plate-regions", "regions", default=None,
+              help="This camera's plate regions, comma-separated (br, eu, us, de, fr...): the "
+                   "formats workers apply to its reads (default: the workers' own).")
 @click.option("--fps", type=float, default=None, help="Target frames/s (0 = as fast as possible).")
 @click.option("--every", type=int, default=1, show_default=True, help="Send every Nth source frame.")
 @click.option("--quality", "jpeg_quality", type=int, default=None, help="JPEG quality (1-100).")
@@ -49,6 +52,7 @@ def produce_cmd(source: str, config_file: Any, every: int, max_width: int, pin_n
 
     settings = build_settings(config_file, **{k: flags.get(k) for k in SETTINGS_FLAGS})
     check_camera_id(settings.camera)
+    check_regions(settings.regions)
     stop = StopFlag().install()
     retry = standard_retry(should_stop=stop, name="redis (producer)")
     keys = Keys(settings.namespace)
@@ -59,7 +63,7 @@ def produce_cmd(source: str, config_file: Any, every: int, max_width: int, pin_n
                          jpeg_quality=settings.jpeg_quality, max_width=max_width,
                          results_maxlen=settings.results_maxlen,
                          job_timeout_s=settings.job_timeout_s, result_ttl_s=settings.result_ttl_s,
-                         failure_ttl_s=settings.failure_ttl_s)
+                         failure_ttl_s=settings.failure_ttl_s, regions=settings.regions)
     src = open_source(source, loop=loop, decode=bool(max_width), seed=seed, repeat=repeat)
     log.info("camera %s: producing from %s at %s fps into %s", settings.camera,
              "scenes" if source == "scenes" else source.split("@")[-1],
@@ -71,6 +75,17 @@ def produce_cmd(source: str, config_file: Any, every: int, max_width: int, pin_n
     log.info("camera %s: %s", settings.camera, summary)
     if as_json:
         click.echo(json.dumps(summary))
+
+
+def check_regions(regions: Any) -> None:
+    """Refuse at start a plate region no formats file knows (a typo would cost the camera
+    its format rules on every node)."""
+    from alpr.plate_formats import default_catalog
+
+    try:
+        default_catalog().resolve(regions or [])
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--plate-regions")
 
 
 def check_camera_id(camera: str) -> None:

@@ -7,7 +7,7 @@ so a Redis restart pauses the producer instead of killing it.
 import logging
 import time
 import uuid
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from alpr.frame_store import FrameStore
 from alpr.keys import Keys
@@ -49,8 +49,9 @@ class FrameSender(object):
                  site: str = "", producer_id: str = "", max_age_s: float = 5.0,
                  inflight_cap: int = 8, jpeg_quality: int = 90, max_width: int = 0,
                  results_maxlen: int = 100000, job_timeout_s: int = 60, result_ttl_s: int = 10,
-                 failure_ttl_s: int = 3600) -> None:
+                 failure_ttl_s: int = 3600, regions: Optional[Sequence[str]] = None) -> None:
         self.redis = redis_client
+        self.regions = list(regions) if regions else None  # the camera's plate regions
         self.keys = keys
         self.store = FrameStore(redis_client, keys, results_maxlen, max_age_s)
         self.queue = make_queue(queue_name, redis_client, job_timeout_s)
@@ -102,7 +103,7 @@ class FrameSender(object):
             return False
         env = FrameEnvelope(frame_id=frame_id, camera=self.camera, data=data, ts=ts, seq=seq,
                             site=self.site, producer=self.producer_id, max_age_s=self.max_age_s,
-                            truth=frame.truth)
+                            truth=frame.truth, regions=self.regions)
         payload = encode_frame(env)
         started = time.perf_counter()
         dropped = self.retry.call(self.store.put, env, replay(commands), payload, None,

@@ -92,10 +92,11 @@ class PipelineEngine(object):
             except (TypeError, ValueError) as exc:
                 return FrameResult(error="bad_frame: raw data does not match its shape/dtype: %s"
                                    % exc)
-            return self.pipeline.process_image(image, roi)
+            return self.pipeline.process_image(image, roi, env.regions)
         if prepared is None:
             prepared = self.pipeline.decode(env.data)
-        return self.pipeline.process_decoded(prepared, roi, on_detected=on_detected)
+        return self.pipeline.process_decoded(prepared, roi, on_detected=on_detected,
+                                             regions=env.regions)
 
     def info(self) -> Dict[str, Any]:
         out = {"engine": self.name, "runtime": self.settings.runtime,

@@ -84,3 +84,19 @@ def test_result_round_trip_and_redis_cli_fields():
 def test_malformed_results_raise_frame_decode_error(fields):
     with pytest.raises(FrameDecodeError):
         decode_result(fields)
+
+
+def test_a_frame_carries_its_camera_plate_regions():
+    from alpr.errors import FrameDecodeError
+    from alpr.protocol import FrameEnvelope, decode_frame, encode_frame
+
+    env = FrameEnvelope(frame_id="f1", camera="gate", data=b"x", regions=["de", "fr"])
+    assert decode_frame(encode_frame(env)).regions == ["de", "fr"]
+    assert decode_frame(encode_frame(FrameEnvelope("f2", "gate", b"x"))).regions is None
+    import msgpack
+
+    body = msgpack.unpackb(encode_frame(env), raw=False)
+    for bad in ("de", ["x" * 40], list("abcdefghijklmnopqrstuvwxyzabcdefghij"), [1]):
+        body["reg"] = bad
+        with pytest.raises(FrameDecodeError):
+            decode_frame(msgpack.packb(body, use_bin_type=True))
