@@ -1,10 +1,12 @@
 """The detector's second look: overlapping zoomed tiles of a frame where it found nothing.
 
-A plate under ~60 px wide in a letterboxed 1280 x 720 frame (or a plate unlike the
-detector's training set) scores under the detector's threshold; the same plate in a
-tile of 2/3 of the frame, enlarged 1.5x by the letterbox, usually scores well above it.
-Only frames with no plate pay for the tiles (4 more detector runs); `conf` is the
-threshold for the tiles (smaller plates score lower at any scale).
+A plate under ~60 px wide in a letterboxed 1280 x 720 frame scores under the detector's
+threshold; the same plate in a tile of 2/3 of the frame, enlarged 1.5x by the letterbox,
+usually scores well above it. The tiles are looked at in grey: platedet learnt white
+Mercosul plates, and a yellow (Alaska, New York, UK rear), blue or tinted plate that it
+misses in colour often scores as a plate in luminance alone. Only frames with no plate
+pay for the tiles (4 more detector runs); `conf` is the tiles' threshold (small plates
+score lower at any scale).
 """
 from typing import List, Tuple
 
@@ -29,10 +31,12 @@ def tile_grid(height: int, width: int, fraction: float = TILE_FRACTION) -> List[
 
 def zoomed_detections(detector: Detector, picture: np.ndarray, conf: float,
                       fraction: float = TILE_FRACTION) -> List[Detection]:
-    """Plate boxes (picture pixels, best first) found in zoomed tiles at score >= conf."""
+    """Plate boxes (picture pixels, best first) found in zoomed grey tiles, score >= conf."""
     import cv2
 
     found = []  # type: List[Detection]
+    if picture.ndim == 3 and picture.shape[2] == 3:
+        picture = cv2.cvtColor(cv2.cvtColor(picture, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
     with _threshold(detector, conf):
         for x, y, w, h in tile_grid(picture.shape[0], picture.shape[1], fraction):
             for d in detector.detect(picture[y:y + h, x:x + w]):
