@@ -75,6 +75,7 @@ ENGINE_CACHE_DIR = "~/.cache/alpr/engines"  # engines are per-GPU and per-TRT, k
 TRT_ALLOW_BUILD = True  # a worker may build a missing/stale engine (minutes on a Nano) rather than refuse
 TRT_ZERO_COPY = "auto"  # mapped host memory for inputs on unified-memory Jetsons only (never/inputs/all)
 TRT_OCR_MAX_BATCH = 8  # OCR profile max batch: the most plates (MAX_PLATES) read in one call
+TRT_IMAGE_DIMS = (32, 160, 512)  # min/opt/max of a dynamic image height/width: recogniser lines are 64-256 wide (buckets of 32), locator crops 128 high and <= 3 x 128 wide
 TRT_PROFILE_MAX_SEQ = 16  # decoder profile max sequence length (= OCR_MAX_TOKENS)
 TRT_CALIB_MAX_IMAGES = 500  # TensorRT's guidance: ~500 representative frames calibrate well
 PREPARE_RTOL = 5e-3  # converted-vs-original max |diff| / max |ref|: fp16 interiors round at ~1e-3

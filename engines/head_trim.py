@@ -26,6 +26,7 @@ from engines.trim import sha256_file, write_atomic
 
 log = logging.getLogger(__name__)
 
+VOCABULARY_KEY = "alpr_vocabulary"  # the copy's own vocabulary (JSON), in its metadata
 IR_VERSION = 7  # ONNX IR of the copy: enough for its opset 11, loads on onnxruntime >= 1.6
 
 #: what a plate can hold, in the trimmed head's order after the blank
@@ -41,6 +42,8 @@ def metadata_vocabulary(path: str) -> List[str]:
 
     model = onnx.load(path)
     meta = {p.key: p.value for p in model.metadata_props}
+    if VOCABULARY_KEY in meta:  # a copy this module wrote
+        return list(json.loads(meta[VOCABULARY_KEY]))
     character = meta.get("character")
     if not character:
         raise ModelError("%s has no 'character' metadata: not a PP-OCR recogniser?" % path)
@@ -84,6 +87,8 @@ def trimmed_copy(path: str, cache_dir: str,
         raise ModelError("reading %s's vocabulary needs the onnx package (%s)" % (path, exc))
     indices, kept = class_indices(vocabulary, keep)
     model = trim_head(path, indices)
+    entry = model.metadata_props.add()
+    entry.key, entry.value = VOCABULARY_KEY, json.dumps(kept)
     write_atomic(out, model.SerializeToString())
     record = {"source": path, "source_sha256": sha, "keep": list(keep), "vocabulary": kept,
               "indices": indices, "ir_version": IR_VERSION}

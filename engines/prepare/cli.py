@@ -1,6 +1,4 @@
 """`alpr models prepare|check|defaults`: node-ready ONNX copies, each proven equivalent."""
-import importlib.util
-import os
 import sys
 from collections import OrderedDict
 from typing import Dict, List, Optional, Tuple
@@ -10,29 +8,23 @@ import click
 from alpr import defaults
 from alpr.errors import AlprError, ModelError
 
-#: default model files inside their wheels: label -> (package, path in the package)
-DEFAULT_MODELS = OrderedDict([
-    ("platedet", ("platedet", "artifacts/platedet.onnx")),
-    ("platerec-encoder", ("platerec", "artifacts/encoder.onnx")),
-    ("platerec-decoder", ("platerec", "artifacts/decoder.onnx")),
-])
+#: the models a default worker loads (labels of engines.models.DEFAULT_FILES)
+DEFAULT_MODELS = ("platedet", "ppocr-rec", "ppocr-det")
 
 
-def default_model_paths() -> Dict[str, str]:
-    """label -> ONNX path of the installed default models (without importing their packages).
-    platedet is its copy without the unread mask prototypes (engines.trim), the very file a
-    worker loads, so engines built from it here are the ones workers look up."""
+def default_model_paths(cache_dir: str = defaults.ENGINE_CACHE_DIR) -> Dict[str, str]:
+    """label -> ONNX path of each model a default worker loads, the very file it loads, so
+    engines built from these are the ones workers look up: platedet without its unread
+    mask prototypes (engines.trim), the recogniser with its plate-alphabet head
+    (engines.head_trim). Found in their wheels without importing the packages."""
+    from engines.head_trim import trimmed_copy
+    from engines.models import default_file
     from engines.trim import only_outputs
 
-    out = OrderedDict()
-    for label, (package, rel) in DEFAULT_MODELS.items():
-        spec = importlib.util.find_spec(package)
-        if spec is None or not spec.submodule_search_locations:
-            raise ModelError("default model package %s is not installed (pip install --no-deps "
-                             "platedet==0.0.2 platerec==0.0.3)" % package)
-        out[label] = os.path.join(list(spec.submodule_search_locations)[0], rel)
+    out = OrderedDict((label, default_file(label)) for label in DEFAULT_MODELS)
     if defaults.TRIM_OUTPUTS:
-        out["platedet"] = only_outputs(out["platedet"], [0], defaults.ENGINE_CACHE_DIR)[0]
+        out["platedet"] = only_outputs(out["platedet"], [0], cache_dir)[0]
+    out["ppocr-rec"] = trimmed_copy(out["ppocr-rec"], cache_dir)[0]
     return out
 
 

@@ -16,6 +16,7 @@ from engines.prepare import rewrite
 #: the two feed kinds every check uses
 FEED_KINDS = ("random", "real")
 DEFAULT_DIM = 2  # value for dynamic dims (batch 2 also exercises batching)
+IMAGE_DIM = 160  # dynamic height/width of an image input (PP-OCR's: a multiple of 32)
 INT_HIGH = 8  # integer inputs (token ids) are drawn from [0, INT_HIGH)
 
 Comparison = namedtuple("Comparison", "feed output shape max_abs max_rel ok")
@@ -94,6 +95,19 @@ def _image_feed(img: np.ndarray, dims: list, dtype: np.dtype) -> np.ndarray:
     return np.ascontiguousarray(arr.astype(dtype))
 
 
+def concrete_dims(shape: list, dims: Optional[Dict[str, int]] = None) -> List[int]:
+    """A shape with its dynamic dims set: by name from `dims`, else IMAGE_DIM for the
+    height and width of an [N, 1|3, H, W] image input, else DEFAULT_DIM."""
+    image = len(shape) == 4 and shape[1] in (1, 3)
+    out = []
+    for i, d in enumerate(shape):
+        if isinstance(d, int) and d > 0:
+            out.append(d)
+        else:
+            out.append((dims or {}).get(str(d), IMAGE_DIM if image and i >= 2 else DEFAULT_DIM))
+    return out
+
+
 def make_feeds(model: onnx.ModelProto, kind: str, seed: int = 0,
                dims: Optional[Dict[str, int]] = None,
                sample: Optional[np.ndarray] = None) -> Dict[str, np.ndarray]:
@@ -102,11 +116,11 @@ def make_feeds(model: onnx.ModelProto, kind: str, seed: int = 0,
     rng = np.random.RandomState(seed)
     feeds = OrderedDict()
     for name, shape, dtype in graph_inputs(model):
-        if kind == "real" and _image_layout(shape) is not None:
-            feeds[name] = _image_feed(sample if sample is not None else generated_scene(), shape, dtype)
+        concrete = concrete_dims(shape, dims)
+        if kind == "real" and _image_layout(concrete) is not None:
+            feeds[name] = _image_feed(sample if sample is not None else generated_scene(),
+                                      concrete, dtype)
             continue
-        concrete = [d if isinstance(d, int) and d > 0 else (dims or {}).get(str(d), DEFAULT_DIM)
-                    for d in shape]
         if dtype.kind in "iu":
             high = 256 if dtype == np.uint8 else INT_HIGH
             feeds[name] = rng.randint(0, high, size=concrete).astype(dtype)

@@ -1,8 +1,9 @@
 """The default models, prepared on this interpreter, run on its onnxruntime and match.
 
 On the Nano's Python 3.6 (onnx 1.11, onnxruntime 1.10) this is the acceptance check:
-prepare works there, the ort1.10 copies load in ORT 1.10, platerec (opset 15) matches its
-originals directly; platedet's original (opset 17) cannot load in ORT 1.10, so its ort1.10
+prepare works there, the ort1.10 copies load in ORT 1.10, the PP-OCR recogniser (its
+plate-head copy, opset 11, IR 7) and text detector (opset 12) and platerec (opset 15)
+match their originals directly; platedet's original (opset 17) cannot load in ORT 1.10, so its ort1.10
 copy is shown node-for-node identical to the original and matched against the
 independently converted fp32 trt8.2 copy. Conversions are cached once per session.
 """
@@ -23,11 +24,16 @@ def _installed(package: str) -> bool:
 
 @pytest.fixture(scope="session")
 def default_models():
-    if not (_installed("platedet") and _installed("platerec")):
-        pytest.skip("default models not installed (pip install --no-deps platedet==0.0.2 platerec==0.0.3)")
+    for package in ("platedet", "platerec", "rapidocr", "rapidocr_onnxruntime"):
+        if not _installed(package):
+            pytest.skip("%s not installed (make venv installs the model wheels --no-deps)" % package)
+    from engines.models import default_file
     from engines.prepare.cli import default_model_paths
 
-    return default_model_paths()
+    out = default_model_paths()
+    for label in ("platerec-encoder", "platerec-decoder"):  # selectable with --ocr platerec
+        out[label] = default_file(label)
+    return out
 
 
 @pytest.fixture(scope="session")
@@ -51,9 +57,10 @@ def _can_load(path: str) -> bool:
         return False
 
 
-@pytest.mark.parametrize("label", ["platerec-encoder", "platerec-decoder"])
+@pytest.mark.parametrize("label", ["ppocr-rec", "ppocr-det", "platerec-encoder",
+                                   "platerec-decoder"])
 @pytest.mark.parametrize("target", ["ort1.10", "trt8.2"])
-def test_platerec_copies_match_the_originals(default_models, prepared, label, target):
+def test_ocr_copies_match_the_originals(default_models, prepared, label, target):
     original = onnx.load(default_models[label])
     converted = onnx.load(prepared[label][target])
     assert max(i.version for i in converted.opset_import) <= convert.TARGETS[target].max_opset
