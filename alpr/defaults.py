@@ -59,7 +59,7 @@ OCR = "ppocr"  # PP-OCR line locator + CTC recogniser: reads br, eu and us plate
 PLATE_REGIONS = ()  # formats in force when a camera names none: none (reads kept as read)
 OCR_LINE_LOCATOR = True  # find the plate's own text lines (drops US state names, EU bands; reads two-line plates)
 OCR_LOCATOR_HEIGHT = 128  # text detector input height for a plate crop (px): PP-OCR-det needs ~30 px characters; us 48/60 at 128 vs 43 at 96 and 160 (docs/recognition.md)
-OCR_ONE_LINE_ASPECT = 3.0  # crops at least this wide (w/h) are one line, read without the locator: EU 4.7:1, Mercosul cars 3.1:1, US 2:1
+OCR_ONE_LINE_ASPECT = 2.4  # crops at least this wide (w/h, margins included) are one line, read without the locator: EU 4.2, Mercosul cars 2.8, US 1.8, motorcycles ~1.0
 OCR_MAX_WIDTH = 256  # widest recogniser input (px at height 48); wider lines are squeezed (8 characters need >= 136)
 
 # --- Runtimes --------------------------------------------------------------------

@@ -79,9 +79,10 @@ def format_record(record: Dict[str, Any]) -> str:
              % (name, len(record["reads"]), t.get("total", 0.0), t.get("det_infer", 0.0),
                 t.get("ocr_infer", 0.0))]
     for read in record["reads"]:
-        lines.append("  %-10s conf %.3f  region %-3s box %s  det %.3f"
-                     % (read["text"] or "-", read["confidence"], read["region"] or "-",
-                        _box(read["box"]), read["det_score"]))
+        lines.append("  %-10s conf %.3f  country %-2s format %-12s box %s  det %.3f"
+                     % (read["text"] or "-", read["confidence"], read.get("country") or "-",
+                        read.get("format") or "(none: as read)", _box(read["box"]),
+                        read["det_score"]))
     return "\n".join(lines)
 
 

@@ -131,7 +131,8 @@ class Pipeline(object):
                 return False
         return True
 
-    def process_many(self, items: Iterable[Any]) -> Iterator[FrameResult]:
+    def process_many(self, items: Iterable[Any],
+                     regions: Optional[Sequence[str]] = None) -> Iterator[FrameResult]:
         """process_bytes over a sequence (items: bytes or (bytes, roi)), in order, decoding
         frame k+1 in a background thread while frame k runs (cv2.imdecode drops the GIL).
 
@@ -158,10 +159,10 @@ class Pipeline(object):
                     submit = _Once(lambda: pool.submit(self.decode, data, next_roi, True))
                     if not after_detector:
                         submit()
-                    result = self.process_decoded(decoded, roi, start, submit)
+                    result = self.process_decoded(decoded, roi, start, submit, regions)
                     pending = submit()  # no detector ran (bad frame): decode now
                 else:
-                    result = self.process_decoded(decoded, roi, start)
+                    result = self.process_decoded(decoded, roi, start, regions=regions)
                 yield result
 
     def process(self, image_bgr: np.ndarray, roi: Optional[Roi] = None,

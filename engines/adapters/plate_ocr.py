@@ -12,6 +12,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from alpr import defaults
 from engines.adapters.base import Box, Recognizer
 from engines.adapters.ctc_ocr import CtcOcr
 from engines.adapters.text_lines import TextLineLocator, plate_lines
@@ -20,7 +21,7 @@ from engines.types import TextRead
 
 MARGIN_X = 0.06  # of the box width, each side
 MARGIN_Y = 0.12  # of the box height, each side
-ONE_LINE_ASPECT = 3.0  # crops at least this wide (w / h) are read as one line
+ONE_LINE_ASPECT = defaults.OCR_ONE_LINE_ASPECT
 
 #: (plate crop, its lines) for one plate: lines are crops of the plate crop
 PlateLines = Tuple[np.ndarray, List[np.ndarray]]
