@@ -131,7 +131,7 @@ def eval_cmd(directory: str, folders: str, limit: int, as_json: bool,
 
     def regions_for(folder: str) -> List[str]:
         if override is not None:
-            return [r for r in override.split(",") if r.strip()]
+            return [r.strip() for r in override.split(",") if r.strip() not in ("", "none")]
         return [folder] if folder in known else []
 
     try:

@@ -6,9 +6,11 @@ from click.testing import CliRunner
 
 from alpr.cli import main
 
-pytest.importorskip("platerec", reason="default models (platedet/platerec wheels) not installed")
+pytest.importorskip("rapidocr", reason="default models (platedet/rapidocr wheels) not installed")
 
-KEYS = {"images", "detected", "exact", "detection_recall", "exact_rate", "median_ms", "misses"}
+KEYS = {"images", "detected", "exact", "exact_located", "detection_recall", "exact_rate",
+        "median_ms", "misses", "confusions", "suspected_labels", "suspected_label_errors",
+        "ocr_ms_per_plate", "plate_regions"}
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +33,27 @@ def test_eval_on_generated_scenes_reads_plates(scenes_dir):
     assert {"decode", "det_infer", "ocr_infer", "total"} <= set(summary["median_ms"])
     assert lines[0].startswith("region") and any(l.startswith("all") for l in lines)
     assert "eval" in result.stderr  # the progress bar goes to stderr
+    assert summary["plate_regions"] == {"br": ["br"]}  # the folder's formats in force
+    assert summary["ocr_ms_per_plate"] > 0
+
+
+def test_eval_plate_regions_override_and_refuse_unknown(scenes_dir):
+    raw = CliRunner().invoke(main, ["eval", scenes_dir, "--json", "--plate-regions", "none"])
+    assert raw.exit_code == 0, raw.output
+    assert json.loads(raw.stdout.strip().splitlines()[-1])["plate_regions"] == {"br": []}
+    bad = CliRunner().invoke(main, ["eval", scenes_dir, "--plate-regions", "br,atlantis"])
+    assert bad.exit_code != 0 and "atlantis" in bad.output
+
+
+def test_suspected_label_errors_are_listed_and_never_hits():
+    from alpr.plate_formats import default_catalog
+    from evaluation.cli import LabelCheck
+
+    check = LabelCheck(default_catalog(), lambda region: [region])
+    assert check("eu", "RKO99AN", ["RK099AN"])  # IT LLNNNLL: a letter O where digits go
+    assert not check("eu", "RK099AN", ["RKO99AN"])  # the label fits: the read is wrong
+    assert not check("eu", "RKO99AN", ["RK099AM"])  # not only look-alikes apart
+    assert not check("us", "HK0E7C", ["HKOE7C"])  # US plates may spell anything
 
 
 def test_eval_counts_a_broken_image_without_crashing(tmp_path):
