@@ -43,6 +43,8 @@ def model_options(func: Callable) -> Callable:
                      help="ONNX Runtime providers, comma-separated (e.g. CUDAExecutionProvider,CPUExecutionProvider)."),
         click.option("--intra-op-threads", type=int, default=None, help="ONNX Runtime intra-op threads (0 = auto)."),
         click.option("--det-conf", type=float, default=None, help="Detector score threshold."),
+        click.option("--det-zoom-conf", type=float, default=None,
+                     help="Threshold of the zoomed second look at frames with no plate (0 = off)."),
         click.option("--plate-regex", default=None, help="Keep only reads matching this regex."),
         click.option("--min-plate-len", type=int, default=None, help="Drop reads shorter than this."),
     ]
