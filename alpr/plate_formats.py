@@ -120,12 +120,13 @@ def fit_slots(text: str, slots: Sequence[str]) -> Optional[Tuple[str, int]]:
 class Match(object):
     """The outcome for one read: final text, kept confidences, format and country."""
 
-    __slots__ = ("text", "confidences", "format", "country", "fixes")
+    __slots__ = ("text", "confidences", "format", "country", "fixes", "specific")
 
     def __init__(self, text: str, confidences: Tuple[float, ...], fmt: str = "",
-                 country: str = "", fixes: int = 0) -> None:
+                 country: str = "", fixes: int = 0, specific: bool = False) -> None:
         self.text, self.confidences, self.format = text, confidences, fmt
         self.country, self.fixes = country, fixes
+        self.specific = specific  # fits a specific layout (not a vanity or generic one)
 
     @property
     def fits(self) -> bool:
@@ -156,7 +157,8 @@ class FormatBook(object):
         for rest, rest_confs, formats, band in variants:  # 1. a specific format as read
             exact = [f for f in formats if f.specific and f.fit(rest) == (rest, 0)]
             if exact:
-                return Match(rest, rest_confs, exact[0].name, band or _one_country(exact))
+                return Match(rest, rest_confs, exact[0].name, band or _one_country(exact),
+                             specific=True)
         vanity = [f for f in self.formats if f.vanity and f.fit(text) == (text, 0)]
         if vanity:  # 2.
             return Match(text, confs, vanity[0].name, _one_country(vanity))
@@ -216,7 +218,8 @@ class FormatBook(object):
         if fewest > MAX_FIXES or (len(best) > 1 and best[1][0] - best[0][0] < DOUBT_MARGIN):
             return None
         _, text, chosen = best[0]
-        return Match(text, rest_confs, chosen[0].name, band or _one_country(chosen), fewest)
+        return Match(text, rest_confs, chosen[0].name, band or _one_country(chosen), fewest,
+                     specific=True)
 
 
 def _one_country(formats: Iterable[PlateFormat]) -> str:

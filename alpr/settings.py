@@ -61,6 +61,7 @@ class Settings:
     det_conf: float = defaults.DET_CONF
     det_iou: float = defaults.DET_IOU
     det_zoom_conf: float = defaults.DET_ZOOM_CONF
+    det_verify_conf: float = defaults.DET_VERIFY_CONF
     max_plates: int = defaults.MAX_PLATES
     ocr_min_conf: float = defaults.OCR_MIN_CONF
     min_plate_len: int = defaults.MIN_PLATE_LEN

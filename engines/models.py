@@ -206,6 +206,7 @@ def build_pipeline(settings: Any, **options: Any) -> Pipeline:
         raise
     options.setdefault("decode_threads", settings.decode_threads)
     options.setdefault("zoom_conf", settings.det_zoom_conf)
+    options.setdefault("verify_conf", settings.det_verify_conf)
     return Pipeline(detector, ocr, build_textproc(settings), max_plates=settings.max_plates,
                     **options)
 

@@ -15,13 +15,13 @@ Bad input never raises: undecodable bytes or a malformed array give a FrameResul
 import os
 import time
 from collections import namedtuple
-from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
 from alpr import defaults
 from alpr.errors import FrameDecodeError
-from engines.adapters.base import Box, Detector, Recognizer
+from engines.adapters.base import Box, Detector, Recognizer, score_threshold
 from engines.image_io import DecodedFrame, probe, reduction_for
 from engines.jpeg_strips import StripDecoder
 from engines.runtime import Runtime
@@ -46,7 +46,8 @@ class Pipeline(object):
                  crop_source: str = "auto", crop_pad: float = 0.0,
                  min_crop_px: int = MIN_REDUCED_CROP_PX,
                  decode_threads: int = defaults.DECODE_THREADS,
-                 zoom_conf: float = defaults.DET_ZOOM_CONF) -> None:
+                 zoom_conf: float = defaults.DET_ZOOM_CONF,
+                 verify_conf: float = defaults.DET_VERIFY_CONF) -> None:
         if crop_source not in CROP_SOURCES:
             raise ValueError("crop_source must be one of %s" % (CROP_SOURCES,))
         self.detector = detector
@@ -58,6 +59,7 @@ class Pipeline(object):
         self.crop_pad = float(crop_pad)
         self.min_crop_px = int(min_crop_px)
         self.zoom_conf = float(zoom_conf)  # 0: no second look where nothing was found
+        self.verify_conf = float(verify_conf)  # 0: no weak candidates verified by format
         threads = int(decode_threads) or min(4, os.cpu_count() or 1)
         self.strips = StripDecoder(threads) if threads > 1 else None
 
@@ -222,12 +224,14 @@ class Pipeline(object):
         t1 = time.perf_counter()
         outputs = self.detector.infer(feeds)
         t2 = time.perf_counter()
-        dets = self.detector.postprocess(outputs, context)[:self.max_plates]
+        dets, weak = self._detections(outputs, context)
         dets = [_to_frame(d, offset, scale, frame.width, frame.height) for d in dets]
         t3 = time.perf_counter()
         t["det_prep"], t["det_infer"], t["det_post"] = _ms(t0, t1), _ms(t1, t2), _ms(t2, t3)
-        if not dets and self.zoom_conf > 0:  # a second look, in zoomed tiles
-            dets = self._zoomed(frame, roi)
+        if len(weak) == len(dets) and self.zoom_conf > 0:  # no sure plate: a zoomed look
+            zoomed = self._zoomed(frame, roi)
+            if zoomed:
+                dets, weak = zoomed, set()
             t["det_zoom"] = _ms(t3, time.perf_counter())
             t3 = time.perf_counter()
         # `on_detected` starts the next frame's decode: once this thread's own host work is
@@ -250,7 +254,7 @@ class Pipeline(object):
             raw = self.ocr.infer(batch) if usable else None
             t6 = time.perf_counter()
             texts = self.ocr.postprocess(raw) if usable else []
-            result.reads = self._reads(dets, usable, texts, regions)
+            result.reads = self._reads(dets, usable, texts, regions, weak)
             t7 = time.perf_counter()
             t["ocr_prep"], t["ocr_infer"], t["ocr_post"] = _ms(t4, t5), _ms(t5, t6), _ms(t6, t7)
         t["model"] = self.model_ms() - model0
@@ -300,8 +304,20 @@ class Pipeline(object):
         y1, y2 = min(max(y1 / scale, 0.0), h), min(max(y2 / scale, 0.0), h)
         return int(x1), int(y1), int(x2), int(y2)
 
+    def _detections(self, outputs: Any, context: Any) -> Tuple[List[Detection], Set[int]]:
+        """The detector's boxes (best first, at most max_plates) and the indices of the weak
+        ones: scored in [verify_conf, the detector's threshold), kept only if their read
+        fits a specific plate format of the camera (see _reads)."""
+        sure = getattr(self.detector, "conf", None)
+        if not self.verify_conf or sure is None or self.verify_conf >= sure:
+            return self.detector.postprocess(outputs, context)[:self.max_plates], set()
+        with score_threshold(self.detector, self.verify_conf):
+            dets = self.detector.postprocess(outputs, context)[:self.max_plates]
+        return dets, set(i for i, d in enumerate(dets) if d.score < sure)
+
     def _reads(self, dets: Sequence[Detection], usable: Sequence[int],
-               texts: Sequence[Any], regions: Optional[Sequence[str]]) -> List[PlateRead]:
+               texts: Sequence[Any], regions: Optional[Sequence[str]],
+               weak: Set[int] = frozenset()) -> List[PlateRead]:
         by_det = dict(zip(usable, texts))
         reads = []
         for i, det in enumerate(dets):
@@ -309,7 +325,7 @@ class Pipeline(object):
             raw = text.text if text is not None else ""
             confs = text.char_confidences if text is not None else ()
             match = self.textproc.process(raw, confs, regions)
-            if match is None:
+            if match is None or (i in weak and not match.specific):
                 continue
             final_confs = match.confidences
             overall = min(final_confs) if final_confs else (text.confidence if text else 0.0)

@@ -12,7 +12,7 @@ from typing import List, Tuple
 
 import numpy as np
 
-from engines.adapters.base import Detector
+from engines.adapters.base import Detector, score_threshold
 from engines.types import Detection
 
 TILE_FRACTION = 2.0 / 3.0  # of the frame's side: 2 x 2 tiles overlapping by 1/3
@@ -37,7 +37,7 @@ def zoomed_detections(detector: Detector, picture: np.ndarray, conf: float,
     found = []  # type: List[Detection]
     if picture.ndim == 3 and picture.shape[2] == 3:
         picture = cv2.cvtColor(cv2.cvtColor(picture, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
-    with _threshold(detector, conf):
+    with score_threshold(detector, conf):
         for x, y, w, h in tile_grid(picture.shape[0], picture.shape[1], fraction):
             for d in detector.detect(picture[y:y + h, x:x + w]):
                 found.append(Detection(d.x1 + x, d.y1 + y, d.x2 + x, d.y2 + y, d.score, d.cls))
@@ -47,20 +47,3 @@ def zoomed_detections(detector: Detector, picture: np.ndarray, conf: float,
     keep = cv2.dnn.NMSBoxes(rects, [d.score for d in found], conf, MERGE_IOU)
     kept = [found[int(i)] for i in np.asarray(keep).reshape(-1)]
     return sorted(kept, key=lambda d: -d.score)
-
-
-class _threshold(object):
-    """The detector's score threshold set to `conf` for a block (YOLO adapters keep it in
-    `conf`; an adapter without one keeps its own)."""
-
-    def __init__(self, detector: Detector, conf: float) -> None:
-        self.detector, self.conf, self.saved = detector, conf, None
-
-    def __enter__(self) -> None:
-        self.saved = getattr(self.detector, "conf", None)
-        if self.saved is not None:
-            self.detector.conf = self.conf
-
-    def __exit__(self, *exc: object) -> None:
-        if self.saved is not None:
-            self.detector.conf = self.saved

@@ -47,6 +47,23 @@ class Detector(abc.ABC):
         return self.postprocess(self.infer(feeds), context)
 
 
+class score_threshold(object):
+    """A detector's score threshold set to `conf` for a block (the YOLO adapters keep it in
+    `conf`; an adapter without one keeps its own): the zoomed look, weak candidates."""
+
+    def __init__(self, detector: Detector, conf: float) -> None:
+        self.detector, self.conf, self.saved = detector, conf, None  # type: Any, float, Any
+
+    def __enter__(self) -> None:
+        self.saved = getattr(self.detector, "conf", None)
+        if self.saved is not None:
+            self.detector.conf = self.conf
+
+    def __exit__(self, *exc: object) -> None:
+        if self.saved is not None:
+            self.detector.conf = self.saved
+
+
 LetterboxContext = namedtuple("LetterboxContext", "params height width")
 
 
