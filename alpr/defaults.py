@@ -69,6 +69,8 @@ TRT_ALLOW_BUILD = True  # a worker may build a missing/stale engine (minutes on 
 TRT_ZERO_COPY = "auto"  # mapped host memory for inputs on unified-memory Jetsons only (never/inputs/all)
 TRT_OCR_MAX_BATCH = 8  # OCR profile max batch: the most plates (MAX_PLATES) read in one call
 TRT_PROFILE_MAX_SEQ = 16  # decoder profile max sequence length (= OCR_MAX_TOKENS)
+TRT_LEAN_TACTICS = True  # build without cuBLAS/cuDNN tactics so TensorRT need not load those libraries (est. ~400 MB host RAM on a Nano; unmeasured)
+TRT_LAYERNORM_FP32 = True  # LayerNorm's Pow/ReduceMean/Sqrt overflow in FP16 (ORT's TensorRT EP forces them to FP32 too)
 TRT_CALIB_MAX_IMAGES = 500  # TensorRT's guidance: ~500 representative frames calibrate well
 PREPARE_RTOL = 5e-3  # converted-vs-original max |diff| / max |ref|: fp16 interiors round at ~1e-3
 PREPARE_ATOL = 1e-4  # absolute slack for outputs whose reference is all ~0

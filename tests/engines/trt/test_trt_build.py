@@ -112,7 +112,8 @@ def _frames(folder, n):
     return str(folder)
 
 
-def test_int8_calibrates_from_frames_then_reuses_the_cache(trt, tmp_path):
+def test_int8_calibrates_from_frames_then_reuses_the_cache(trt, tmp_path, monkeypatch):
+    monkeypatch.setitem(trt.PLATFORM, "fast_int8", True)  # e.g. a Xavier (sm 7.2), not a Nano
     src = str(tmp_path / "det.onnx")
     build.yolo_end2end(src, 13, input_type=1, size=16)
     prepared = convert.prepare(src, "trt8.2", str(tmp_path / "det.trt.onnx")).path
@@ -139,7 +140,7 @@ def test_trtexec_command_lines_for_both_generations(tmp_path):
     profiles = {"input": ((1, 3, 224, 224), (2, 3, 224, 224), (8, 3, 224, 224))}
     old = trtexec_command("enc.onnx", "enc.engine", options, "8.2.1.8", profiles)
     assert old == ("trtexec --onnx=enc.onnx --saveEngine=enc.engine --workspace=128 --fp16 "
-                   "--minShapes=input:1x3x224x224 --optShapes=input:2x3x224x224 --maxShapes=input:8x3x224x224")
+                   "--tacticSources=-CUBLAS,-CUBLAS_LT,-CUDNN --minShapes=input:1x3x224x224 --optShapes=input:2x3x224x224 --maxShapes=input:8x3x224x224")
     new = trtexec_command("enc.onnx", "enc.engine", BuildOptions(fp16=False), "10.3.0", {})
     assert new == "trtexec --onnx=enc.onnx --saveEngine=enc.engine --memPoolSize=workspace:256"
 
