@@ -164,7 +164,7 @@ def engines_cmd(config_file: Any, model_paths: Tuple[str, ...], repeat: int, war
     else:
         from engines.prepare.cli import default_model_paths
 
-        models = default_model_paths()
+        models = default_model_paths(settings.engine_cache_dir)
     summary = run_engines_bench(models, settings, max(1, repeat), max(0, warmup), image,
                                 end_to_end=not no_end_to_end)
     if plot_path:  # before the table, so a --json object stays the last stdout line

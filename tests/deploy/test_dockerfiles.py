@@ -70,14 +70,15 @@ def test_x86_variant_targets_tensorrt_10():
     assert any("pycuda==${PYCUDA_VERSION}" in v for i, v in steps if i == "RUN")
 
 
-def test_entrypoint_prepares_then_builds_then_execs():
+def test_entrypoint_builds_through_the_worker_loader_then_execs():
+    """(Run against the fake TensorRT in tests/engines/trt/test_entrypoint_engines.py.)"""
     with open(os.path.join(ROOT, "deploy", "alpr-entrypoint.sh")) as fh:
         script = "\n".join(line for line in fh.read().splitlines()
                            if not line.lstrip().startswith("#"))
     assert os.access(os.path.join(ROOT, "deploy", "alpr-entrypoint.sh"), os.X_OK)
-    prepare = script.index("alpr models prepare --default --target")
-    build = script.index("alpr engines build")
-    assert prepare < build < script.rindex('exec "$@"')
+    assert "models prepare" not in script  # the worker's loader prepares what it loads
+    build = script.index('"$PYTHON" -m alpr engines build --default')
+    assert build < script.rindex('exec "$@"')
     proc = subprocess.run(["sh", "-n", os.path.join(ROOT, "deploy", "alpr-entrypoint.sh")])
     assert proc.returncode == 0
 
