@@ -42,11 +42,13 @@ def test_hadolint_catches_a_broken_dockerfile(tmp_path):
     assert proc.returncode != 0 and "DL3008" in proc.stdout and "DL3003" in proc.stdout
 
 
-def test_nano_image_is_l4t_tensorrt_82_with_pins_pycuda_and_first_start_build():
+def test_nano_image_is_l4t_base_r32_7_1_with_pins_pycuda_and_first_start_build():
     parser, steps = _parsed(NANO)
     args = dict(v.split("=", 1) for i, v in steps if i == "ARG" and "=" in v)
-    assert args["BASE_IMAGE"] == "nvcr.io/nvidia/l4t-tensorrt:r8.2.1-runtime"
-    assert parser.baseimage == "nvcr.io/nvidia/l4t-tensorrt:r8.2.1-runtime"  # ARG resolved
+    assert args["BASE_IMAGE"] == "nvcr.io/nvidia/l4t-base:r32.7.1"
+    assert parser.baseimage == "nvcr.io/nvidia/l4t-base:r32.7.1"  # ARG resolved
+    assert "dusty-nv/jetson-containers" in parser.content  # the evidence for the base, cited
+    assert "DOCKER_BUILDKIT=0" in parser.content
     run = " ".join(v for i, v in steps if i == "RUN")
     assert "-r /tmp/requirements-jetson.txt" in run and "pycuda==${PYCUDA_VERSION}" in run
     assert "--no-build-isolation" in run
@@ -88,3 +90,55 @@ def test_entrypoint_skips_the_build_off_tensorrt_and_runs_the_command():
     out = subprocess.check_output([os.path.join(ROOT, "deploy", "alpr-entrypoint.sh"), "echo", "ran"],
                                   env=env, universal_newlines=True)
     assert out.strip() == "ran"
+
+
+def _python36():
+    import glob
+
+    found = [p for p in [os.path.join(ROOT, ".venv36", "bin", "python")] + sorted(
+        glob.glob(os.path.expanduser("~/.pyenv/versions/3.6*/bin/python3.6"))) if os.path.exists(p)]
+    if not found:
+        pytest.skip("no Python 3.6 here (make venv36)")
+    return found[0]
+
+
+def _run_first_step(tmp_path, python, pythonpath=""):
+    """The Dockerfile's first RUN in sh, with `python3` being `python`."""
+    _, steps = _parsed(NANO)
+    first = [v for i, v in steps if i == "RUN"][0]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "python3").write_text('#!/bin/sh\nexec %s "$@"\n' % python)
+    (bin_dir / "python3").chmod(0o755)
+    env = {"PATH": "%s:/usr/bin:/bin" % bin_dir, "PYTHONPATH": pythonpath, "HOME": str(tmp_path)}
+    return subprocess.run(["sh", "-c", first], env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+
+
+def test_first_run_step_accepts_python_3_6_with_tensorrt(tmp_path):
+    import sys
+
+    sys.path.insert(0, os.path.join(ROOT, "tests", "engines", "trt"))
+    import fake_install
+
+    shims = fake_install.write_shims(str(tmp_path / "shims"))
+    proc = _run_first_step(tmp_path, _python36(), shims)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("alpr image: Python 3.6") and "TensorRT 8.2.1.8" in proc.stdout
+
+
+def test_first_run_step_refuses_another_python_with_the_base_to_use(tmp_path):
+    import sys
+
+    if sys.version_info[:2] == (3, 6):
+        pytest.skip("this interpreter is 3.6")
+    proc = _run_first_step(tmp_path, sys.executable)
+    assert proc.returncode == 1
+    assert "python3 is %d.%d" % sys.version_info[:2] in proc.stderr
+    assert "nvcr.io/nvidia/l4t-base:r32.7.1" in proc.stderr
+
+
+def test_first_run_step_refuses_a_build_without_tensorrt_and_says_how(tmp_path):
+    proc = _run_first_step(tmp_path, _python36())
+    assert proc.returncode == 1 and "import tensorrt failed" in proc.stderr
+    assert "DOCKER_BUILDKIT=0" in proc.stderr and "default-runtime" in proc.stderr
