@@ -101,5 +101,6 @@ LOG_LEVEL = "INFO"  # operators see lifecycle lines, not per-frame spam
 EVAL_IOU = 0.3  # the detection criterion: a read box this close to the label counts
 OPENALPR_DIR = "../shared/data/openalpr-endtoend"  # shared benchmark photos, relative to the checkout
 BENCH_REPEAT = 1  # passes over the image set per bench run (more = steadier fps)
+BENCH_READ_IMAGES = 20  # dev photos each runtime reads in `alpr bench engines`: shows an FP16 misread without a long first run
 BENCH_WARMUP = 2  # frames run before timing: first calls allocate and autotune
 SCENE_SIZE = (1280, 720)  # synthetic scene width, height: a typical 720p gate camera frame
