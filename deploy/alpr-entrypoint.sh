@@ -14,7 +14,7 @@ if [ "${ALPR_RUNTIME:-onnxruntime}" = "tensorrt" ] && [ "${ALPR_SKIP_ENGINE_BUIL
     mkdir -p "$ALPR_ENGINE_CACHE_DIR"
     exec 9>"$ALPR_ENGINE_CACHE_DIR/.build.lock"
     flock 9  # one builder per cache, even with several containers on one node
-    echo "alpr-entrypoint: checking/building the worker's TensorRT engines in $ALPR_ENGINE_CACHE_DIR (minutes on a Nano at first start)"
+    echo "alpr-entrypoint: TensorRT engines for the worker in $ALPR_ENGINE_CACHE_DIR (made at first start, minutes on a Nano; reused after)"
     "$PYTHON" -m alpr engines build --default
     flock -u 9
     exec 9>&-

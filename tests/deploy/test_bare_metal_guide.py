@@ -143,7 +143,7 @@ def test_guide_install_steps_then_the_units_commands_in_a_fresh_python36_venv(tm
         finally:
             worker.terminate()
             out = worker.communicate(timeout=60)[0]
-        assert "building" not in out.replace("checking/building", ""), out[-2000:]
+        assert "; building" not in out, out[-2000:]  # the loader built nothing
     finally:
         redis.stop()
     assert not os.path.exists(os.path.join(home, ".cache", "alpr"))
