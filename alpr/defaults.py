@@ -68,6 +68,7 @@ ENGINE_CACHE_DIR = "~/.cache/alpr/engines"  # engines are per-GPU and per-TRT, k
 TRT_ALLOW_BUILD = True  # a worker may build a missing/stale engine (minutes on a Nano) rather than refuse
 TRT_ZERO_COPY = "auto"  # mapped host memory for inputs on unified-memory Jetsons only (never/inputs/all)
 TRT_OCR_MAX_BATCH = 8  # OCR profile max batch: the most plates (MAX_PLATES) read in one call
+TRT_PROFILE_IMAGE_SIDE = (32, 320, 640)  # min/opt/max of a dynamic image height/width: multiples of the models' stride 32, plates resized well under 640
 TRT_PROFILE_MAX_SEQ = 16  # decoder profile max sequence length (= OCR_MAX_TOKENS)
 TRT_LEAN_TACTICS = True  # build without cuBLAS/cuDNN tactics so TensorRT need not load those libraries (est. ~400 MB host RAM on a Nano; unmeasured)
 TRT_LAYERNORM_FP32 = True  # LayerNorm's Pow/ReduceMean/Sqrt overflow in FP16 (ORT's TensorRT EP forces them to FP32 too)

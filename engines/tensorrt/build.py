@@ -87,13 +87,19 @@ def parse_profile(text: str) -> Tuple[str, Profile]:
 
 def default_profile(shape: Sequence[int], max_batch: int, max_seq: int) -> Profile:
     """min/opt/max for an input with -1 dims: dim 0 is the batch (1..max_batch, opt 2);
-    any other dynamic dim is a sequence (1..max_seq, opt max_seq // 2)."""
+    the height and width of an image input (rank 4, 1 or 3 channels: PP-OCR's text detector
+    and recogniser take any size) span TRT_PROFILE_IMAGE_SIDE in multiples of 32 (the
+    models' stride); any other dynamic dim is a sequence (1..max_seq, opt max_seq // 2).
+    A model's adapter knows tighter bounds: pass them as `profiles` where it does."""
+    image = len(shape) == 4 and shape[1] in (1, 3)
     rows = []
     for i, d in enumerate(shape):
         if d >= 0:
             rows.append((d, d, d))
         elif i == 0:
             rows.append((1, min(2, max_batch), max_batch))
+        elif image and i >= 2:
+            rows.append(defaults.TRT_PROFILE_IMAGE_SIDE)
         else:
             rows.append((1, max(1, max_seq // 2), max_seq))
     lo, opt, hi = zip(*rows)
