@@ -52,7 +52,11 @@ def test_nano_image_is_l4t_base_r32_7_1_with_pins_pycuda_and_first_start_build()
     run = " ".join(v for i, v in steps if i == "RUN")
     assert "-r /tmp/requirements-jetson.txt" in run and "pycuda==${PYCUDA_VERSION}" in run
     assert "--no-build-isolation" in run
-    assert ("COPY", "deploy/requirements-jetson.txt /tmp/requirements-jetson.txt") in steps
+    assert ("COPY", "deploy/requirements-jetson.txt deploy/requirements-models.txt /tmp/") in steps
+    assert "-r /tmp/requirements-models.txt" in run and "platedet==" not in run  # one list
+    copied = [v.split()[0] for i, v in steps if i == "COPY"]
+    for package in ("alpr/", "engines/", "worker/", "evaluation/", "bench/"):  # bench engines reads photos
+        assert package in copied
     env = parser.envs
     assert env["OPENBLAS_CORETYPE"] == "ARMV8" and env["ALPR_RUNTIME"] == "tensorrt"
     assert env["ALPR_TRT_TARGET"] == "trt8.2"
@@ -142,3 +146,19 @@ def test_first_run_step_refuses_a_build_without_tensorrt_and_says_how(tmp_path):
     proc = _run_first_step(tmp_path, _python36())
     assert proc.returncode == 1 and "import tensorrt failed" in proc.stderr
     assert "DOCKER_BUILDKIT=0" in proc.stderr and "default-runtime" in proc.stderr
+
+
+def test_the_model_wheels_list_names_every_default_models_package():
+    """deploy/requirements-models.txt installs what engines/models.py loads (one list for the
+    images, the bare-metal guide and any new default model)."""
+    from engines.models import DEFAULT_FILES
+
+    with open(os.path.join(ROOT, "deploy", "requirements-models.txt")) as fh:
+        pinned = {line.split("==")[0].strip().lower().replace("_", "-") for line in fh
+                  if line.strip() and not line.startswith("#")}
+    needed = {package.lower().replace("_", "-") for package, _ in DEFAULT_FILES.values()}
+    assert needed <= pinned, needed - pinned
+    for path in (NANO, X86, os.path.join(ROOT, "deploy", "jetson.md")):
+        with open(path) as fh:
+            text = fh.read()
+        assert "requirements-models.txt" in text and "platerec==" not in text, path

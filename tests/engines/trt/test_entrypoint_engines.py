@@ -15,6 +15,8 @@ from trt_calls import calls
 from alpr.settings import Settings
 from testenv import ROOT, subprocess_env
 
+pytestmark = pytest.mark.slow  # about a minute with the PP-OCR models on the fakes
+
 BUILDS = {"trt.Builder.build_serialized_network", "trt.Builder.build_engine"}
 ENTRYPOINT = os.path.join(ROOT, "deploy", "alpr-entrypoint.sh")
 
