@@ -99,7 +99,11 @@ def test_entrypoint_skips_the_build_off_tensorrt_and_runs_the_command():
 def _python36():
     import glob
 
-    found = [p for p in [os.path.join(ROOT, ".venv36", "bin", "python")] + sorted(
+    import sys
+
+    # the 3.6 venv (it has numpy and onnx, which the fake tensorrt imports), beside this venv
+    venvs = [os.path.join(ROOT, ".venv36"), os.path.join(os.path.dirname(sys.prefix), ".venv36")]
+    found = [p for p in [os.path.join(v, "bin", "python") for v in venvs] + sorted(
         glob.glob(os.path.expanduser("~/.pyenv/versions/3.6*/bin/python3.6"))) if os.path.exists(p)]
     if not found:
         pytest.skip("no Python 3.6 here (make venv36)")
