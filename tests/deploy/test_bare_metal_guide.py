@@ -141,10 +141,22 @@ def test_guide_install_steps_then_the_units_commands_in_a_fresh_python36_venv(tm
                 assert worker.poll() is None, worker.stdout.read()[-3000:]
                 assert time.time() < deadline, "the worker never heartbeat"
                 time.sleep(0.2)
+            # what the first-run checklist runs next: `alpr doctor` (no rich on this venv)
+            doctor = subprocess.run([python, "-m", "alpr", "doctor", "--json"], env=env, cwd=opt,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    universal_newlines=True, timeout=120)
         finally:
             worker.terminate()
             out = worker.communicate(timeout=60)[0]
         assert "; building" not in out, out[-2000:]  # the loader built nothing
+        assert doctor.returncode == 0, doctor.stdout[-3000:]
+        import json
+
+        checks = {c["name"]: c for c in json.loads(doctor.stdout.strip().splitlines()[-1])["checks"]}
+        assert checks["tensorrt"]["detail"] == "TensorRT 8.2.1.8"
+        assert checks["cuda"]["detail"].startswith("NVIDIA Tegra X1, sm 5.3")
+        assert checks["redis"]["status"] == "ok" and checks["clock"]["status"] == "ok"
+        assert {c["status"] for n, c in checks.items() if n == "engine"} == {"ok"}
     finally:
         redis.stop()
     assert not os.path.exists(os.path.join(home, ".cache", "alpr"))
