@@ -85,3 +85,30 @@ def test_a_build_that_needs_cudnn_is_retried_with_the_default_tactics(gpu, tmp_p
     result = build_engine(build.fp16_detector(str(tmp_path / "d.onnx")), BuildOptions(), fake_tensorrt8)
     assert _engine(fake_tensorrt8, result)["tactic_sources"] == 0b111
     assert any("default tactic sources" in n for n in result.notes)
+
+
+def test_the_default_ocr_models_get_their_layernorms_pinned(gpu, tmp_path):
+    """The real default OCR models, prepared for 8.2 and built on the fake: every LayerNorm
+    the exporter wrote as ReduceMean/Pow/Sqrt is found (platerec's decoder: 13 of them)."""
+    from engines.models import DEFAULT_FILES, default_file
+    from engines.prepare import convert
+
+    from alpr.errors import ModelError
+
+    built = {}
+    for name, (_, rel) in sorted(DEFAULT_FILES.items()):
+        if "rec" not in name or not rel.endswith(".onnx"):
+            continue
+        try:
+            src = default_file(name)
+        except ModelError:
+            continue
+        prepared = convert.prepare(src, "trt8.2", str(tmp_path / (name + ".onnx"))).path
+        built[name] = _engine(fake_tensorrt8, build_engine(prepared, BuildOptions(), fake_tensorrt8))
+    if not built:
+        pytest.skip("no default OCR model installed")
+    for name, engine in built.items():
+        pinned = engine["fp32_layers"]
+        assert pinned and len(pinned) % 5 == 0, (name, pinned)  # Pow, Reduce, +eps, Sqrt, Div each
+    if "platerec-decoder" in built:
+        assert len(built["platerec-decoder"]["fp32_layers"]) == 65
