@@ -16,6 +16,7 @@ import numpy as np
 
 import fake_pycuda
 import fake_trt_common as core
+import fake_trt_layers as layers
 
 __version__ = "8.2.1.8"
 TAG = "FAKE-TENSORRT-" + __version__
@@ -28,14 +29,14 @@ IOptimizationProfile = core.IOptimizationProfile
 IHostMemory = core.IHostMemory
 IInt8Calibrator = core.IInt8Calibrator
 IInt8EntropyCalibrator2 = core.IInt8EntropyCalibrator2
-LayerType = core.LayerType
-ElementWiseOperation = core.ElementWiseOperation
-UnaryOperation = core.UnaryOperation
-ReduceOperation = core.ReduceOperation
-ILayer = core.ILayer
-IElementWiseLayer = core.IElementWiseLayer
-IUnaryLayer = core.IUnaryLayer
-IReduceLayer = core.IReduceLayer
+LayerType = layers.LayerType
+ElementWiseOperation = layers.ElementWiseOperation
+UnaryOperation = layers.UnaryOperation
+ReduceOperation = layers.ReduceOperation
+ILayer = layers.ILayer
+IElementWiseLayer = layers.IElementWiseLayer
+IUnaryLayer = layers.IUnaryLayer
+IReduceLayer = layers.IReduceLayer
 
 
 class _Value(object):
@@ -139,7 +140,7 @@ class OnnxParser(core.ParserBase):
         return self._finish(net, errors)
 
 
-class IBuilderConfig(core.TacticConfig):
+class IBuilderConfig(layers.TacticConfig):
     __slots__ = ("max_workspace_size", "flags", "profiles", "int8_calibrator", "_calibration_profile", "_tactics")
 
     def __init__(self) -> None:
@@ -235,7 +236,7 @@ class Builder(object):
             batches = core.run_calibration(config.int8_calibrator, net, shape)
         return core.serialize(TAG, net, profile, list(config.flags), config.max_workspace_size, batches,
                               {"tactic_sources": config.get_tactic_sources(),
-                               "fp32_layers": core.fp32_layers(network)})
+                               "fp32_layers": layers.fp32_layers(network)})
 
 
 class ICudaEngine(object):
