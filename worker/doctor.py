@@ -230,7 +230,7 @@ def check_redis(settings: Any, connect: Callable[[Any], Any],
             shown, version, defaults.REDIS_MIN_VERSION), upgrade))
     else:
         rows.append(_row("redis", OK, "%s is Redis %s" % (shown, version)))
-    tls = url.lower().startswith("rediss://")
+    tls = url.lower().startswith("rediss")  # rediss:// and rediss+sentinel://
     auth = "@" in url.split("://", 1)[-1].split("/", 1)[0]
     local = any(h in url for h in ("127.0.0.1", "localhost", "unix://", "[::1]"))
     detail = "auth %s, TLS %s" % ("yes" if auth else "no", "yes" if tls else "no")
