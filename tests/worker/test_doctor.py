@@ -242,3 +242,45 @@ def test_a_rich_table_where_rich_is_installed(monkeypatch, tmp_path, redis_url):
     result = CliRunner().invoke(doctor_cmd, [])
     assert result.exit_code == 0, result.output
     assert "alpr doctor" in result.output and "┃ status" in result.output
+
+
+@pytest.fixture(scope="module")
+def tls_redis(tmp_path_factory):
+    """A real TLS redis-server with a password (certificates as tests/core/test_redis_tls.py)."""
+    import shutil
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl not installed")
+    sys.path.insert(0, os.path.join(ROOT, "tests", "core"))
+    from test_redis_tls import make_certs
+    from redis_server import RedisServer, free_port
+
+    d = tmp_path_factory.mktemp("doctor-tls")
+    make_certs(str(d))
+    port = free_port()
+    server = RedisServer(port=free_port(), extra_args=[
+        "--tls-port", str(port), "--tls-cert-file", str(d / "server.crt"),
+        "--tls-key-file", str(d / "server.key"), "--tls-ca-cert-file", str(d / "ca.crt"),
+        "--tls-auth-clients", "yes", "--requirepass", "doc-s3cret"])
+    try:
+        server.start()
+    except RuntimeError as exc:
+        pytest.skip("redis-server without TLS support: %s" % exc)
+    yield port, d
+    server.cleanup()
+
+
+def test_tls_and_auth_are_reported_and_a_wrong_password_fails_without_showing_it(
+        tls_redis, monkeypatch, tmp_path):
+    port, d = tls_redis
+    files = {"ALPR_REDIS_CA_CERTS": str(d / "ca.crt"), "ALPR_REDIS_CERTFILE": str(d / "client.crt"),
+             "ALPR_REDIS_KEYFILE": str(d / "client.key"), "ALPR_ENGINE_CACHE_DIR": str(tmp_path)}
+    code, checks, _ = _doctor(dict(files, ALPR_REDIS_URL="rediss://:doc-s3cret@127.0.0.1:%d/0" % port),
+                              monkeypatch)
+    assert code == 0 and checks["redis"]["status"] == "ok"
+    assert checks["redis auth"]["detail"] == "auth yes, TLS yes"
+    assert "doc-s3cret" not in json.dumps(checks)
+    code, checks, _ = _doctor(dict(files, ALPR_REDIS_URL="rediss://:wrong-pw@127.0.0.1:%d/0" % port),
+                              monkeypatch)
+    assert code == 1 and checks["redis"]["status"] == "fail"
+    assert "credentials" in checks["redis"]["detail"] and "wrong-pw" not in json.dumps(checks)
