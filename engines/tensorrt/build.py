@@ -2,8 +2,9 @@
 
 8.2 (JetPack 4.6): explicit-batch network flag, `config.max_workspace_size`; 8.4+/10:
 `config.set_memory_pool_limit(WORKSPACE, n)`, and 10's networks are always explicit
-batch. FP16 when the platform has fast FP16, optional INT8 with an entropy calibrator
-fed from a folder of frames, optional min/opt/max profiles for dynamic (batched OCR)
+batch. FP16 when the platform has fast FP16 (LayerNorm layers kept FP32, cuBLAS/cuDNN tactics
+off: engines.tensorrt.precision), INT8 with an entropy calibrator fed from a folder of
+frames only where the GPU has fast INT8 (refused on a Nano), optional min/opt/max profiles for dynamic (batched OCR)
 inputs. Elapsed time is reported while the builder works (minutes on a Nano).
 """
 import glob
@@ -19,6 +20,7 @@ import numpy as np
 from alpr import defaults
 from alpr.errors import ConfigError, EngineError, ModelError
 from engines.tensorrt.modules import api_generation, version_of
+from engines.tensorrt.precision import drop_library_tactics, pin_layernorm_fp32
 
 Shape = Tuple[int, ...]
 Profile = Tuple[Shape, Shape, Shape]  # min, opt, max
@@ -33,7 +35,9 @@ class BuildOptions(object):
                  profiles: Optional[Dict[str, Profile]] = None,
                  max_batch: int = defaults.TRT_OCR_MAX_BATCH,
                  max_seq: int = defaults.TRT_PROFILE_MAX_SEQ,
-                 calib_max_images: int = defaults.TRT_CALIB_MAX_IMAGES) -> None:
+                 calib_max_images: int = defaults.TRT_CALIB_MAX_IMAGES,
+                 lean_tactics: bool = defaults.TRT_LEAN_TACTICS,
+                 layernorm_fp32: bool = defaults.TRT_LAYERNORM_FP32) -> None:
         if int8 and not calib_dir and not (calib_cache and os.path.isfile(calib_cache)):
             raise ConfigError("--int8 needs --calib DIR (frames) or an existing calibration cache")
         if workspace_mb <= 0:
@@ -47,6 +51,8 @@ class BuildOptions(object):
         self.max_batch = max_batch
         self.max_seq = max_seq
         self.calib_max_images = calib_max_images
+        self.lean_tactics = bool(lean_tactics)
+        self.layernorm_fp32 = bool(layernorm_fp32)
 
     def as_dict(self) -> Dict[str, object]:
         """The options that change the engine (stored in the cache sidecar)."""
@@ -55,6 +61,7 @@ class BuildOptions(object):
             ("profiles", {k: [list(s) for s in v] for k, v in sorted(self.profiles.items())}),
             ("max_batch", self.max_batch), ("max_seq", self.max_seq),
             ("calib_dir", os.path.abspath(self.calib_dir) if self.calib_dir else None),
+            ("lean_tactics", self.lean_tactics), ("layernorm_fp32", self.layernorm_fp32),
         ])
 
 
@@ -81,8 +88,9 @@ def parse_profile(text: str) -> Tuple[str, Profile]:
 def default_profile(shape: Sequence[int], max_batch: int, max_seq: int) -> Profile:
     """min/opt/max for an input with -1 dims: dim 0 is the batch (1..max_batch, opt 2);
     the height and width of an [N, 1|3, H, W] image (PP-OCR's line recogniser and text
-    detector) span TRT_IMAGE_DIMS; any other dynamic dim is a sequence (1..max_seq, opt
-    max_seq // 2)."""
+    detector) span TRT_IMAGE_DIMS (multiples of the models' stride 32); any other dynamic
+    dim is a sequence (1..max_seq, opt max_seq // 2). A model's adapter knows tighter
+    bounds: pass them as `profiles` where it does."""
     image = len(shape) == 4 and shape[1] in (1, 3)
     rows = []
     for i, d in enumerate(shape):
@@ -132,6 +140,8 @@ def trtexec_command(onnx_path: str, engine_path: str, options: BuildOptions,
         args.append("--memPoolSize=workspace:%d" % options.workspace_mb)
     if options.fp16:
         args.append("--fp16")
+    if options.lean_tactics and _version_tuple(trt_version) < (10, 0):  # 10 has them off already
+        args.append("--tacticSources=-CUBLAS,-CUBLAS_LT,-CUDNN")
     if options.int8:
         args.append("--int8")
         if options.calib_cache:
@@ -260,6 +270,13 @@ def make_calibrator(trt: ModuleType, cuda: ModuleType, batches: List[np.ndarray]
     return EntropyCalibrator()
 
 
+def _serialize(builder: object, network: object, config: object) -> Optional[object]:
+    if hasattr(builder, "build_serialized_network"):
+        return builder.build_serialized_network(network, config)
+    built = builder.build_engine(network, config)  # TensorRT < 8.0
+    return built.serialize() if built is not None else None
+
+
 def build_engine(onnx_path: str, options: BuildOptions, trt: ModuleType,
                  cuda: Optional[ModuleType] = None,
                  report: Callable[[str], None] = lambda message: None,
@@ -271,6 +288,10 @@ def build_engine(onnx_path: str, options: BuildOptions, trt: ModuleType,
     notes = []  # type: List[str]
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
+    if options.int8 and not builder.platform_has_fast_int8:
+        raise ConfigError("--int8 refused: this GPU has no fast INT8 (platform_has_fast_int8 is "
+                          "false, e.g. the Jetson Nano's sm_53 Maxwell), so an INT8 engine would "
+                          "be no faster and less accurate; build without --int8 (FP16)")
     flags = 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH) if major < 10 else 0
     network = builder.create_network(flags)
     parser = trt.OnnxParser(network, logger)
@@ -292,8 +313,14 @@ def build_engine(onnx_path: str, options: BuildOptions, trt: ModuleType,
         if builder.platform_has_fast_fp16:
             config.set_flag(trt.BuilderFlag.FP16)
             precision = "fp16"
+            if options.layernorm_fp32:
+                pinned = pin_layernorm_fp32(network, config, trt)
+                if pinned:
+                    notes.append("kept %d LayerNorm layers in FP32 (Pow/Reduce/Sqrt overflow in "
+                                 "FP16): %s" % (len(pinned), ", ".join(pinned[:8])))
         else:
             notes.append("fp16 requested but this GPU has no fast FP16: building fp32")
+    default_tactics = drop_library_tactics(config, trt) if options.lean_tactics else None
     input_shapes = OrderedDict()  # type: Dict[str, object]
     profiles = OrderedDict()  # type: Dict[str, Profile]
     for i in range(network.num_inputs):
@@ -319,8 +346,6 @@ def build_engine(onnx_path: str, options: BuildOptions, trt: ModuleType,
     ctx = None
     try:
         if options.int8:
-            if not builder.platform_has_fast_int8:
-                notes.append("this GPU has no fast INT8 (e.g. the Nano's Maxwell): INT8 may be slower")
             if cuda is None:
                 raise ConfigError("INT8 calibration needs pycuda")
             from engines.tensorrt.cuda_context import shared_context
@@ -348,11 +373,12 @@ def build_engine(onnx_path: str, options: BuildOptions, trt: ModuleType,
                % (precision, os.path.basename(onnx_path), version, options.workspace_mb))
         start = time.time()
         with _Ticker(lambda s: report("  still building... %.0f s" % s), tick_s):
-            if hasattr(builder, "build_serialized_network"):
-                serialized = builder.build_serialized_network(network, config)
-            else:  # TensorRT < 8.0
-                built = builder.build_engine(network, config)
-                serialized = built.serialize() if built is not None else None
+            serialized = _serialize(builder, network, config)
+            if serialized is None and default_tactics is not None:
+                notes.append("the build without cuBLAS/cuDNN tactics failed: built with TensorRT's "
+                             "default tactic sources (more memory at engine load)")
+                config.set_tactic_sources(default_tactics)
+                serialized = _serialize(builder, network, config)
     finally:
         if calibrator is not None:
             calibrator.device.free()

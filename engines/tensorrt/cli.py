@@ -21,11 +21,13 @@ def engines_group() -> None:
 
 @engines_group.command("build")
 @click.argument("models", nargs=-1, type=click.Path(dir_okay=False, exists=True))
-@click.option("--default", "use_default", is_flag=True, help="Build the installed platedet/platerec models.")
+@click.option("--default", "use_default", is_flag=True,
+              help="Build the engines this node's worker loads (its detector and OCR from the same "
+                   "ALPR_* settings), through the worker's own loader: same files, names, options.")
 @click.option("--cache-dir", default=defaults.ENGINE_CACHE_DIR, show_default=True, envvar="ALPR_ENGINE_CACHE_DIR")
 @click.option("--workspace-mb", type=int, default=defaults.TRT_WORKSPACE_MB, show_default=True,
               envvar="ALPR_TRT_WORKSPACE_MB", help="Builder workspace (tactic scratch memory).")
-@click.option("--fp16/--no-fp16", default=defaults.TRT_FP16, show_default=True,
+@click.option("--fp16/--no-fp16", default=defaults.TRT_FP16, show_default=True, envvar="ALPR_TRT_FP16",
               help="FP16 kernels when the GPU has fast FP16.")
 @click.option("--int8", is_flag=True, help="INT8 with an entropy calibrator (needs --calib).")
 @click.option("--calib", "calib_dir", type=click.Path(file_okay=False, exists=True), default=None,
@@ -33,13 +35,14 @@ def engines_group() -> None:
 @click.option("--profile", "profiles", multiple=True,
               help="Dynamic input profile NAME:MIN,OPT,MAX, e.g. input:1x3x224x224,2x3x224x224,8x3x224x224.")
 @click.option("--max-batch", type=int, default=defaults.TRT_OCR_MAX_BATCH, show_default=True,
-              help="Largest batch of the default profile for dynamic inputs.")
+              envvar="ALPR_TRT_MAX_BATCH", help="Largest batch of the default profile for dynamic inputs.")
 @click.option("--rebuild", is_flag=True, help="Build even when a fresh engine is cached.")
 @click.option("--device", type=int, default=0, show_default=True, help="CUDA device index.")
 @click.option("--print-trtexec", is_flag=True,
               help="Only print the equivalent trtexec command lines (no TensorRT needed).")
 @click.option("--trt-version", default=None, help="TensorRT version for --print-trtexec (default: installed, else 8.2).")
-def build_cmd(models: Tuple[str, ...], use_default: bool, cache_dir: str, workspace_mb: int, fp16: bool,
+@click.pass_context
+def build_cmd(ctx: click.Context, models: Tuple[str, ...], use_default: bool, cache_dir: str, workspace_mb: int, fp16: bool,
               int8: bool, calib_dir: Optional[str], profiles: Tuple[str, ...], max_batch: int,
               rebuild: bool, device: int, print_trtexec: bool, trt_version: Optional[str]) -> None:
     """Prepare each ONNX MODEL for this TensorRT, build its engine into the cache, print trtexec."""
@@ -47,10 +50,20 @@ def build_cmd(models: Tuple[str, ...], use_default: bool, cache_dir: str, worksp
 
     try:
         paths = list(models)  # type: List[str]
+        if use_default and not print_trtexec:
+            if models or int8 or profiles or rebuild:
+                raise click.UsageError("--default builds exactly what the worker loads: give it "
+                                       "without MODEL files, --int8, --profile or --rebuild")
+            given = {name: value for name, value in (("engine_cache_dir", cache_dir),
+                                                     ("trt_workspace_mb", workspace_mb),
+                                                     ("trt_fp16", fp16), ("trt_max_batch", max_batch))
+                     if _given(ctx, name)}
+            build_worker_engines(given)
+            return
         if use_default:
             from engines.prepare.cli import default_model_paths
 
-            paths.extend(default_model_paths().values())
+            paths.extend(default_model_paths(cache_dir).values())
         if not paths:
             raise click.UsageError("give MODEL.onnx files or --default")
         if print_trtexec:
@@ -70,6 +83,36 @@ def build_cmd(models: Tuple[str, ...], use_default: bool, cache_dir: str, worksp
                rebuild, device)
     except AlprError as exc:
         raise click.ClickException(str(exc))
+
+
+_PARAMS = {"engine_cache_dir": "cache_dir", "trt_workspace_mb": "workspace_mb", "trt_fp16": "fp16",
+           "trt_max_batch": "max_batch"}
+
+
+def _given(ctx: click.Context, setting: str) -> bool:
+    """Whether the user set this option (flag or env), so it overrides the settings file."""
+    source = ctx.get_parameter_source(_PARAMS[setting])
+    return source is not None and source.name != "DEFAULT"
+
+
+def build_worker_engines(overrides: Dict[str, object]) -> None:
+    """Open the worker's detector and OCR on TensorRT with builds allowed, then close them:
+    the worker's own code path (engines.models) prepares, names and caches every engine, so
+    a worker started afterwards (even with ALPR_TRT_ALLOW_BUILD=0) builds nothing."""
+    from alpr.settings import Settings
+    from engines.models import build_detector, build_ocr
+
+    values = dict(overrides)
+    values.update({"runtime": "tensorrt", "trt_allow_build": True})
+    settings = Settings.load(overrides=values)
+    click.echo("engines for the worker's detector %r and OCR %r, cache %s"
+               % (settings.detector, settings.ocr, settings.engine_cache_dir))
+    for label, builder in (("detector", build_detector), ("ocr", build_ocr)):
+        adapter = builder(settings)
+        count = len(adapter.runtimes)
+        for runtime in adapter.runtimes:
+            runtime.close()
+        click.echo("%s: %d engine(s) ready" % (label, count))
 
 
 def _installed_trt_version() -> Optional[str]:

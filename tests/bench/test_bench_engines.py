@@ -32,7 +32,7 @@ def test_engines_cmd_times_default_models_on_onnxruntime(tmp_path):
     pytest.importorskip("matplotlib")
     plot = str(tmp_path / "engines.png")
     result = CliRunner().invoke(engines_cmd, ["--repeat", "1", "--warmup", "0", "--json",
-                                              "--plot", plot])
+                                              "--plot", plot, "--max-images", "0"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output.strip().splitlines()[-1])
     assert "onnxruntime" in summary["runtimes"]
@@ -44,3 +44,33 @@ def test_engines_cmd_times_default_models_on_onnxruntime(tmp_path):
         assert summary["runtimes"] == ["onnxruntime"]
     with open(plot, "rb") as fh:
         assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_engines_cmd_reads_the_dev_photos_on_each_runtime(openalpr_dir):
+    pytest.importorskip("onnxruntime")
+    result = CliRunner().invoke(engines_cmd, ["--repeat", "1", "--warmup", "0", "--json",
+                                              "--no-end-to-end", "--images", openalpr_dir,
+                                              "--max-images", "3"])
+    assert result.exit_code == 0, result.output
+    reads = json.loads(result.output.strip().splitlines()[-1])["reads"]
+    assert reads["images"] == 3 and 0 <= reads["onnxruntime"]["correct"] <= 3
+    assert "reads (3 photos)" in result.output and "/3 right" in result.output
+
+
+def test_engines_cmd_says_why_reads_are_skipped(tmp_path):
+    pytest.importorskip("onnxruntime")
+    result = CliRunner().invoke(engines_cmd, ["--repeat", "1", "--warmup", "0", "--no-end-to-end",
+                                              "--images", str(tmp_path / "absent"), "--max-images", "3",
+                                              "--model", _tiny_model(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "reads skipped: no dev images at" in result.output
+
+
+def _tiny_model(tmp_path):
+    import os
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "engines"))
+    import onnx_builders
+
+    return onnx_builders.fp16_detector(str(tmp_path / "d.onnx"))

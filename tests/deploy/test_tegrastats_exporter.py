@@ -14,7 +14,7 @@ _spec.loader.exec_module(tx)
 # Orin (r36, as root: EMC_FREQ and GR3D clocks appear, cores may be 'off').
 NANO = ("RAM 1234/1979MB (lfb 4x4MB) SWAP 0/989MB (cached 0MB) "
         "CPU [12%@1479,17%@1479,16%@1479,11%@1479] EMC_FREQ 0%@1600 "
-        "GR3D_FREQ 25%@921 PLL@29C CPU@29.5C GPU@28C AO@33.5C thermal@29C "
+        "GR3D_FREQ 25%@921 PLL@29C CPU@29.5C PMIC@100C GPU@28C AO@33.5C thermal@29C "
         "POM_5V_IN 1812/1812")
 ORIN = ("07-29-2026 18:00:27 RAM 2272/7620MB (lfb 4x4MB) SWAP 221/3810MB (cached 0MB) "
         "CPU [0%@729,0%@1036,0%@1036,0%@1036,0%@729,0%@729] GR3D_FREQ 0% cpu@54.937C "
@@ -45,6 +45,8 @@ def test_nano_line():
     assert m[("jetson_temperature_celsius", (("zone", "thermal"),))] == 29
     assert m[("jetson_power_milliwatts", (("rail", "POM_5V_IN"),))] == 1812
     assert ("jetson_temperature_celsius", (("zone", "gr3d_freq"),)) not in m
+    assert ("jetson_temperature_celsius", (("zone", "pmic"),)) not in m  # a constant 100 C, no sensor
+    assert "pmic" not in tx.render(tx.parse_line(NANO))
 
 
 def test_orin_and_root_lines():

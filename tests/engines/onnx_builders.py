@@ -174,3 +174,29 @@ def fp16_detector(path: str, size: int = 16, seed: int = 0) -> str:
         [helper.make_tensor_value_info("images", TensorProto.FLOAT16, [1, 3, size, size])],
         [helper.make_tensor_value_info("output", TensorProto.FLOAT16, [1, 4, size, size])], inits)
     return _save(graph, path, 13)
+
+
+def layernorm_block(path: str, width: int = 8, seed: int = 0) -> str:
+    """Opset 13: x float32 [N, 4, width] -> MatMul -> LayerNorm as the exporters write it before
+    opset 17 (ReduceMean, Sub, Pow 2, ReduceMean, Add eps, Sqrt, Div, Mul, Add) -> y."""
+    rng = np.random.RandomState(seed)
+    inits = [_const("w", rng.randn(width, width).astype(np.float32)),
+             _const("two", np.array(2.0, np.float32)), _const("eps", np.array(1e-5, np.float32)),
+             _const("gamma", np.ones(width, np.float32)), _const("beta", np.zeros(width, np.float32))]
+    nodes = [
+        helper.make_node("MatMul", ["x", "w"], ["h"], name="MatMul_0"),
+        helper.make_node("ReduceMean", ["h"], ["mean"], axes=[-1], name="ReduceMean_1"),
+        helper.make_node("Sub", ["h", "mean"], ["centred"], name="Sub_2"),
+        helper.make_node("Pow", ["centred", "two"], ["sq"], name="Pow_3"),
+        helper.make_node("ReduceMean", ["sq"], ["var"], axes=[-1], name="ReduceMean_4"),
+        helper.make_node("Add", ["var", "eps"], ["var_eps"], name="Add_5"),
+        helper.make_node("Sqrt", ["var_eps"], ["std"], name="Sqrt_6"),
+        helper.make_node("Div", ["centred", "std"], ["normed"], name="Div_7"),
+        helper.make_node("Mul", ["normed", "gamma"], ["scaled"], name="Mul_8"),
+        helper.make_node("Add", ["scaled", "beta"], ["y"], name="Add_9"),
+    ]
+    graph = helper.make_graph(
+        nodes, "layernorm_tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4, width])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4, width])], inits)
+    return _save(graph, path, 13)

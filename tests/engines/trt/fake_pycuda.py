@@ -20,7 +20,8 @@ CALLS = []  # type: List[Tuple[str, object]]
 MEMORY = {}  # type: Dict[int, np.ndarray]  # device pointer -> uint8 bytes
 STREAMS = {}  # type: Dict[int, "Stream"]
 CONTEXT_STACK = []  # type: List["Context"]
-STATE = {"initialised": False, "integrated": False, "name": "Fake GPU", "cc": (7, 5)}
+STATE = {"initialised": False, "integrated": False, "name": "Fake GPU", "cc": (7, 5),
+         "memory": 4 * 1024 ** 3}
 _pointers = itertools.count(0x10000, 0x10000)
 
 
@@ -104,6 +105,13 @@ class Device(object):
 
     def compute_capability(self) -> Tuple[int, int]:
         return STATE["cc"]
+
+    def total_memory(self) -> int:
+        return STATE["memory"]
+
+    @staticmethod
+    def count() -> int:
+        return 1 if STATE["initialised"] else 0
 
     def get_attribute(self, attr: str) -> int:
         if attr == device_attribute.INTEGRATED:

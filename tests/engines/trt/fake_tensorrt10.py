@@ -16,6 +16,7 @@ import numpy as np
 
 import fake_pycuda
 import fake_trt_common as core
+import fake_trt_layers as layers
 
 __version__ = "10.3.0"
 TAG = "FAKE-TENSORRT-" + __version__
@@ -27,6 +28,14 @@ IOptimizationProfile = core.IOptimizationProfile
 IHostMemory = core.IHostMemory
 IInt8Calibrator = core.IInt8Calibrator
 IInt8EntropyCalibrator2 = core.IInt8EntropyCalibrator2
+LayerType = layers.LayerType
+ElementWiseOperation = layers.ElementWiseOperation
+UnaryOperation = layers.UnaryOperation
+ReduceOperation = layers.ReduceOperation
+ILayer = layers.ILayer
+IElementWiseLayer = layers.IElementWiseLayer
+IUnaryLayer = layers.IUnaryLayer
+IReduceLayer = layers.IReduceLayer
 
 
 class _Value(object):
@@ -98,7 +107,17 @@ class BuilderFlag(object):
     DEBUG = _Value("DEBUG", 2)
     GPU_FALLBACK = _Value("GPU_FALLBACK", 3)
     REFIT = _Value("REFIT", 5)
+    OBEY_PRECISION_CONSTRAINTS = _Value("OBEY_PRECISION_CONSTRAINTS", 9)
+    PREFER_PRECISION_CONSTRAINTS = _Value("PREFER_PRECISION_CONSTRAINTS", 10)
     BF16 = _Value("BF16", 17)
+
+
+class TacticSource(object):
+    CUBLAS = _Value("CUBLAS", 0)  # deprecated in 10.0, off by default
+    CUBLAS_LT = _Value("CUBLAS_LT", 1)  # deprecated in 9.0, off by default
+    CUDNN = _Value("CUDNN", 2)  # deprecated in 10.0, off by default
+    EDGE_MASK_CONVOLUTIONS = _Value("EDGE_MASK_CONVOLUTIONS", 3)
+    JIT_CONVOLUTIONS = _Value("JIT_CONVOLUTIONS", 4)
 
 
 class MemoryPoolType(object):
@@ -120,6 +139,7 @@ class ITensor(object):
 
 class INetworkDefinition(core.NetworkIO):
     tensor_class = ITensor
+    data_type = DataType
 
     def __init__(self, flags: int) -> None:
         self.flags = flags
@@ -145,8 +165,8 @@ class OnnxParser(core.ParserBase):
         return self._finish(net, errors)
 
 
-class IBuilderConfig(object):
-    __slots__ = ("flags", "profiles", "int8_calibrator", "_pools", "_calibration_profile",
+class IBuilderConfig(layers.TacticConfig):
+    __slots__ = ("flags", "profiles", "int8_calibrator", "_pools", "_calibration_profile", "_tactics",
                  "progress_monitor")
 
     def __init__(self) -> None:
@@ -155,6 +175,7 @@ class IBuilderConfig(object):
         self.int8_calibrator = None  # deprecated in 10.x, still present
         self._pools = {}  # type: Dict[str, int]
         self._calibration_profile = None
+        self._tactics = None
         self.progress_monitor = None
 
     def set_memory_pool_limit(self, pool: _Value, pool_size: int) -> None:
@@ -188,6 +209,8 @@ class IBuilderConfig(object):
 
     def get_calibration_profile(self) -> Optional[IOptimizationProfile]:
         return self._calibration_profile
+
+    default_tactics = (1 << 3) | (1 << 4)  # the generation's default tactic sources
 
 
 class IProgressMonitor(object):
@@ -257,7 +280,9 @@ class Builder(object):
             batches = core.run_calibration(config.int8_calibrator, net, shape)
         flags = list(config.flags) + (["DATA_DEPENDENT"] if net.get("data_dependent") else [])
         return IHostMemory(core.serialize(TAG, net, profile, flags,
-                                          config.get_memory_pool_limit(MemoryPoolType.WORKSPACE), batches))
+                                          config.get_memory_pool_limit(MemoryPoolType.WORKSPACE), batches,
+                                          {"tactic_sources": config.get_tactic_sources(),
+                                           "fp32_layers": layers.fp32_layers(network)}))
 
 
 class ICudaEngine(object):

@@ -16,11 +16,12 @@ import numpy as np
 
 import fake_pycuda
 import fake_trt_common as core
+import fake_trt_layers as layers
 
 __version__ = "8.2.1.8"
 TAG = "FAKE-TENSORRT-" + __version__
 #: what the fake GPU reports (a Nano: fast FP16, no fast INT8)
-PLATFORM = {"fast_fp16": True, "fast_int8": False}
+PLATFORM = {"fast_fp16": True, "fast_int8": False, "needs_cudnn": False}
 _log = fake_pycuda._log
 
 # identical in both generations: shared with the other fake
@@ -28,6 +29,14 @@ IOptimizationProfile = core.IOptimizationProfile
 IHostMemory = core.IHostMemory
 IInt8Calibrator = core.IInt8Calibrator
 IInt8EntropyCalibrator2 = core.IInt8EntropyCalibrator2
+LayerType = layers.LayerType
+ElementWiseOperation = layers.ElementWiseOperation
+UnaryOperation = layers.UnaryOperation
+ReduceOperation = layers.ReduceOperation
+ILayer = layers.ILayer
+IElementWiseLayer = layers.IElementWiseLayer
+IUnaryLayer = layers.IUnaryLayer
+IReduceLayer = layers.IReduceLayer
 
 
 class _Value(object):
@@ -85,6 +94,14 @@ class BuilderFlag(object):
     GPU_FALLBACK = _Value("GPU_FALLBACK", 3)
     STRICT_TYPES = _Value("STRICT_TYPES", 4)
     REFIT = _Value("REFIT", 5)
+    OBEY_PRECISION_CONSTRAINTS = _Value("OBEY_PRECISION_CONSTRAINTS", 10)  # new in 8.2
+    PREFER_PRECISION_CONSTRAINTS = _Value("PREFER_PRECISION_CONSTRAINTS", 11)  # new in 8.2
+
+
+class TacticSource(object):
+    CUBLAS = _Value("CUBLAS", 0)
+    CUBLAS_LT = _Value("CUBLAS_LT", 1)
+    CUDNN = _Value("CUDNN", 2)
 
 
 class ITensor(object):
@@ -94,6 +111,7 @@ class ITensor(object):
 
 class INetworkDefinition(core.NetworkIO):
     tensor_class = ITensor
+    data_type = DataType
 
     def __init__(self, flags: int) -> None:
         self.explicit_batch = bool(flags & (1 << int(NetworkDefinitionCreationFlag.EXPLICIT_BATCH)))
@@ -122,8 +140,8 @@ class OnnxParser(core.ParserBase):
         return self._finish(net, errors)
 
 
-class IBuilderConfig(object):
-    __slots__ = ("max_workspace_size", "flags", "profiles", "int8_calibrator", "_calibration_profile")
+class IBuilderConfig(layers.TacticConfig):
+    __slots__ = ("max_workspace_size", "flags", "profiles", "int8_calibrator", "_calibration_profile", "_tactics")
 
     def __init__(self) -> None:
         self.max_workspace_size = 0
@@ -131,6 +149,7 @@ class IBuilderConfig(object):
         self.profiles = []  # type: List[IOptimizationProfile]
         self.int8_calibrator = None
         self._calibration_profile = None
+        self._tactics = None
 
     def set_flag(self, flag: _Value) -> None:
         _log("trt.IBuilderConfig.set_flag", flag.name)
@@ -156,6 +175,8 @@ class IBuilderConfig(object):
 
     def get_calibration_profile(self) -> Optional[IOptimizationProfile]:
         return self._calibration_profile
+
+    default_tactics = (1 << 0) | (1 << 1) | (1 << 2)  # the generation's default tactic sources
 
 
 class Builder(object):
@@ -196,6 +217,8 @@ class Builder(object):
         net = network._net
         if net is None or config.max_workspace_size <= 0:
             return None  # real TRT logs an error and returns None
+        if PLATFORM["needs_cudnn"] and not config.get_tactic_sources() & (1 << int(TacticSource.CUDNN)):
+            return None  # a layer only cuDNN implements: "no implementation obeys reformatting-free rules"
         profile = {}
         for t in net["inputs"]:
             if any(d < 0 for d in t.shape):
@@ -211,7 +234,9 @@ class Builder(object):
             if net["inputs"][0].name in profile:
                 shape = tuple(profile[net["inputs"][0].name][1])
             batches = core.run_calibration(config.int8_calibrator, net, shape)
-        return core.serialize(TAG, net, profile, list(config.flags), config.max_workspace_size, batches)
+        return core.serialize(TAG, net, profile, list(config.flags), config.max_workspace_size, batches,
+                              {"tactic_sources": config.get_tactic_sources(),
+                               "fp32_layers": layers.fp32_layers(network)})
 
 
 class ICudaEngine(object):

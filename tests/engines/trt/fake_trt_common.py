@@ -61,15 +61,17 @@ def parse_onnx(data: bytes, max_opset: int, int64_as_int32: bool, unsupported_in
 
 
 def serialize(tag: str, network: dict, profile: Dict[str, list], flags: List[str],
-              workspace: int, calib_batches: int) -> bytes:
-    """The fake engine's bytes: a version tag line, then JSON."""
-    body = {
+              workspace: int, calib_batches: int, extra: Optional[dict] = None) -> bytes:
+    """The fake engine's bytes: a version tag line, then JSON (`extra`: build facts such as
+    the tactic-source mask and the layers pinned to FP32)."""
+    body = dict(extra or {})
+    body.update({
         "inputs": [[t.name, list(t.shape), t.dtype_name] for t in network["inputs"]],
         "outputs": [[t.name, list(t.shape), t.dtype_name] for t in network["outputs"]],
         "profile": profile, "flags": sorted(flags), "workspace": workspace,
         "calib_batches": calib_batches,
         "onnx": base64.b64encode(network["onnx"]).decode("ascii"),
-    }
+    })
     return ("%s\n" % tag).encode("ascii") + json.dumps(body).encode("utf-8")
 
 
@@ -207,6 +209,7 @@ class NetworkIO(object):
     """INetworkDefinition's I/O accessors; a version sets `tensor_class` (its ITensor)."""
 
     tensor_class = None  # type: type
+    data_type = None  # type: type
     _net = None  # type: Optional[dict]
 
     @property
@@ -222,6 +225,17 @@ class NetworkIO(object):
 
     def get_output(self, index: int):
         return self.tensor_class(self._net["outputs"][index])
+
+    @property
+    def num_layers(self) -> int:
+        from fake_trt_layers import network_layers
+
+        return len(network_layers(self, self.data_type))
+
+    def get_layer(self, index: int):
+        from fake_trt_layers import network_layers
+
+        return network_layers(self, self.data_type)[index]
 
 
 class ParserErrorBase(object):

@@ -99,6 +99,10 @@ def test_custom_profile_and_profile_errors(trt, tmp_path):
         with pytest.raises(ConfigError):
             parse_profile(bad)
     assert default_profile((-1, 3, 224, 224), 8, 16) == ((1, 3, 224, 224), (2, 3, 224, 224), (8, 3, 224, 224))
+    # PP-OCR's detector and recogniser: any image height/width -> multiples of 32 up to 640
+    assert default_profile((-1, 3, -1, -1), 8, 16) == ((1, 3, 32, 32), (2, 3, 320, 320), (8, 3, 640, 640))
+    assert default_profile((-1, 3, 48, -1), 4, 16) == ((1, 3, 48, 32), (2, 3, 48, 320), (4, 3, 48, 640))
+    assert default_profile((-1, 5, -1), 8, 16)[2] == (8, 5, 16)  # not an image: a sequence
 
 
 def _frames(folder, n):
@@ -112,7 +116,8 @@ def _frames(folder, n):
     return str(folder)
 
 
-def test_int8_calibrates_from_frames_then_reuses_the_cache(trt, tmp_path):
+def test_int8_calibrates_from_frames_then_reuses_the_cache(trt, tmp_path, monkeypatch):
+    monkeypatch.setitem(trt.PLATFORM, "fast_int8", True)  # e.g. a Xavier (sm 7.2), not a Nano
     src = str(tmp_path / "det.onnx")
     build.yolo_end2end(src, 13, input_type=1, size=16)
     prepared = convert.prepare(src, "trt8.2", str(tmp_path / "det.trt.onnx")).path
@@ -139,7 +144,7 @@ def test_trtexec_command_lines_for_both_generations(tmp_path):
     profiles = {"input": ((1, 3, 224, 224), (2, 3, 224, 224), (8, 3, 224, 224))}
     old = trtexec_command("enc.onnx", "enc.engine", options, "8.2.1.8", profiles)
     assert old == ("trtexec --onnx=enc.onnx --saveEngine=enc.engine --workspace=128 --fp16 "
-                   "--minShapes=input:1x3x224x224 --optShapes=input:2x3x224x224 --maxShapes=input:8x3x224x224")
+                   "--tacticSources=-CUBLAS,-CUBLAS_LT,-CUDNN --minShapes=input:1x3x224x224 --optShapes=input:2x3x224x224 --maxShapes=input:8x3x224x224")
     new = trtexec_command("enc.onnx", "enc.engine", BuildOptions(fp16=False), "10.3.0", {})
     assert new == "trtexec --onnx=enc.onnx --saveEngine=enc.engine --memPoolSize=workspace:256"
 
