@@ -99,9 +99,9 @@ def test_custom_profile_and_profile_errors(trt, tmp_path):
         with pytest.raises(ConfigError):
             parse_profile(bad)
     assert default_profile((-1, 3, 224, 224), 8, 16) == ((1, 3, 224, 224), (2, 3, 224, 224), (8, 3, 224, 224))
-    # PP-OCR's detector and recogniser: any image height/width -> multiples of 32 up to 640
-    assert default_profile((-1, 3, -1, -1), 8, 16) == ((1, 3, 32, 32), (2, 3, 320, 320), (8, 3, 640, 640))
-    assert default_profile((-1, 3, 48, -1), 4, 16) == ((1, 3, 48, 32), (2, 3, 48, 320), (4, 3, 48, 640))
+    # PP-OCR's detector and recogniser: any image height/width -> TRT_IMAGE_DIMS (32..512)
+    assert default_profile((-1, 3, -1, -1), 8, 16) == ((1, 3, 32, 32), (2, 3, 160, 160), (8, 3, 512, 512))
+    assert default_profile((-1, 3, 48, -1), 4, 16) == ((1, 3, 48, 32), (2, 3, 48, 160), (4, 3, 48, 512))
     assert default_profile((-1, 5, -1), 8, 16)[2] == (8, 5, 16)  # not an image: a sequence
 
 
