@@ -358,7 +358,7 @@ class FrameStore(object):
 
     def sweep_lost(self, camera: str, now: Optional[float] = None,
                    grace: float = defaults.REAPER_GRACE_S,
-                   max_age_s: Optional[float] = None, job_prefix: str = "rq:job:",
+                   max_age_s: Optional[float] = None, job_prefix: str = "",
                    queued_hold_s: float = defaults.QUEUED_HOLD_S) -> List[str]:
         """Fail as ``lost`` in-flight ids older than max age + grace that nobody holds any more.
 

@@ -67,9 +67,14 @@ class Keys:
         """Set: every node name that ever registered."""
         return "%snodes" % self.ns
 
+    def queue(self, name: str) -> str:
+        """RQ queue name of a shared frame queue (``--queue``), under the namespace: two
+        fleets on one Redis never take each other's frames."""
+        return "%s%s" % (self.ns, name)
+
     def node_queue(self, node: str) -> str:
-        """RQ queue name for frames pinned to one node."""
-        return "node-%s" % node
+        """RQ queue name for frames pinned to one node, under the namespace."""
+        return "%snode-%s" % (self.ns, node)
 
     def drained(self) -> str:
         """Set: nodes an operator drained; they stop taking shared-queue work."""

@@ -35,7 +35,8 @@ def make_requeue_fn(settings: Settings, redis: Any) -> Any:
     """Enqueue jobs on the shared queue for frames the reaper put back (worker.jobs owns the format)."""
     from worker.jobs import enqueue_requeued, make_queue
 
-    queue = make_queue(settings.queue, redis, timeout=settings.job_timeout_s)
+    queue = make_queue(Keys(settings.namespace).queue(settings.queue), redis,
+                       timeout=settings.job_timeout_s)
 
     def requeue(frames: List[Tuple[str, str]]) -> None:
         enqueue_requeued(queue, frames, result_ttl=settings.result_ttl_s,
@@ -64,7 +65,7 @@ def build_dispatcher(settings: Settings, redis: Any, on_event: Any = None,
     webhook_retry = Retry(ExponentialBackoff(0.2, 1.0), retries=defaults.WEBHOOK_RETRIES,
                           supported_errors=(WebhookError,), name="webhook")
     webhooks = WebhookSender(settings.webhooks, defaults.WEBHOOK_TIMEOUT_S, webhook_retry).start()
-    fleet = FleetWatch(redis, keys, store, settings.queue,
+    fleet = FleetWatch(redis, keys, store, keys.queue(settings.queue),
                        requeue_fn=make_requeue_fn(settings, redis),
                        grace_s=defaults.REAPER_GRACE_S)
     consumer = ResultsConsumer(redis, keys.results, consumer=consumer_name,
@@ -169,7 +170,7 @@ def status_cmd(config_file: Optional[str], as_json: bool, seen_plate: Optional[s
         _seen(redis, keys, settings, seen_plate, within_s, seen_camera, as_json)
         return
     store = FrameStore(redis, keys, settings.results_maxlen, settings.max_frame_age_s)
-    status = collect(redis, keys, FleetWatch(redis, keys, store, settings.queue))
+    status = collect(redis, keys, FleetWatch(redis, keys, store, keys.queue(settings.queue)))
     click.echo(json.dumps(status, sort_keys=True) if as_json else format_table(status))
 
 
@@ -215,7 +216,7 @@ def fleet_nodes_cmd(config_file: Optional[str], as_json: bool, **flags: Any) -> 
     settings = build_settings(config_file, **flags)
     redis = _connect(settings)
     keys = Keys(settings.namespace)
-    nodes = FleetWatch(redis, keys, FrameStore(redis, keys), settings.queue).nodes()
+    nodes = FleetWatch(redis, keys, FrameStore(redis, keys), keys.queue(settings.queue)).nodes()
     if as_json:
         click.echo(json.dumps(nodes, sort_keys=True))
         return

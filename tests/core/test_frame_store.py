@@ -244,14 +244,17 @@ def test_invariant_under_concurrent_races(redis_url):
 
 def test_sweep_leaves_frames_whose_job_still_waits_to_the_worker(store, redis_client):
     """A backlog: the key expired but the RQ job (id = frame id) is queued -> stale later, not lost."""
+    from rq.job import Job
+
     now = time.time()
     queued, orphan = make_env(), make_env()
     store.put(queued, now=now - 20)
     store.put(orphan, now=now - 200)
     for env in (queued, orphan):
         redis_client.delete(store.keys.frame(env.frame_id))
-        redis_client.hset("rq:job:%s" % env.frame_id, "status", "queued")
-    assert store.sweep_lost("cam1", now=now, grace=3.0, queued_hold_s=60.0) == [orphan.frame_id]
+        redis_client.hset(Job.redis_job_namespace_prefix + env.frame_id, "status", "queued")
+    assert store.sweep_lost("cam1", now=now, grace=3.0, queued_hold_s=60.0,
+                            job_prefix=Job.redis_job_namespace_prefix) == [orphan.frame_id]
     assert store.in_flight("cam1") == 1
     assert store.sweep_lost("cam1", now=now, grace=3.0, job_prefix="") == [queued.frame_id]
     assert_invariant(store, "cam1")
