@@ -64,26 +64,31 @@ end
 return removed
 """
 
-# KEYS: inflight, counts, results; ARGV: cap, frame key prefix, maxlen, now, camera, version
+# KEYS: inflight, counts, results; ARGV: cap, frame key prefix, maxlen, now, camera, version.
+# The cap counts only what it can drop: frames still waiting (frame key present). Claimed
+# frames (renamed to held:) and expired ones are not counted, so once `cap` frames are
+# claimed a put still keeps the newest and drops the oldest waiting one (latest wins).
 _DROP_OLDEST = """
-local excess = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[1])
+local cap = tonumber(ARGV[1])
 local dropped = {}
-if excess <= 0 then return dropped end
+if redis.call('ZCARD', KEYS[1]) <= cap then return dropped end
 local ids = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+local waiting = {}
 for i = 1, #ids, 2 do
-  if excess <= 0 then break end
+  if redis.call('EXISTS', ARGV[2] .. ids[i]) == 1 then waiting[#waiting + 1] = i end
+end
+for j = 1, #waiting - cap do
+  local i = waiting[j]
   local id = ids[i]
-  if redis.call('DEL', ARGV[2] .. id) == 1 then
-    redis.call('ZREM', KEYS[1], id)
-    redis.call('HINCRBY', KEYS[2], 'dropped', 1)
-    local body = cmsgpack.pack({v=tonumber(ARGV[6]), id=id, cam=ARGV[5], st='dropped',
-      node='', why='backpressure', ts=tonumber(ids[i + 1]), done=tonumber(ARGV[4]),
-      seq=0, site='', t={}, reads={}})
-    redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*',
-      'r', body, 'camera', ARGV[5], 'status', 'dropped')
-    excess = excess - 1
-    dropped[#dropped + 1] = id
-  end
+  redis.call('DEL', ARGV[2] .. id)
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('HINCRBY', KEYS[2], 'dropped', 1)
+  local body = cmsgpack.pack({v=tonumber(ARGV[6]), id=id, cam=ARGV[5], st='dropped',
+    node='', why='backpressure', ts=tonumber(ids[i + 1]), done=tonumber(ARGV[4]),
+    seq=0, site='', t={}, reads={}})
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*',
+    'r', body, 'camera', ARGV[5], 'status', 'dropped')
+  dropped[#dropped + 1] = id
 end
 return dropped
 """
@@ -219,7 +224,7 @@ class FrameStore(object):
             payload: Optional[bytes] = None, now: Optional[float] = None,
             cap: Optional[int] = None) -> List[str]:
         """Store the envelope (TTL = its max age), mark it in flight, count it, and with
-        `cap` drop the camera's oldest unstarted frames beyond it: one MULTI, one round trip.
+        `cap` drop the camera's oldest waiting frames beyond it: one MULTI, one round trip.
 
         ``queue_job_fn(pipeline)`` adds the RQ enqueue of the job carrying the frame key to
         the same transaction, so a frame is never stored without its job or vice versa. The
@@ -244,9 +249,10 @@ class FrameStore(object):
         return [_text(i) for i in replies[-1]] if cap is not None else []
 
     def drop_oldest(self, camera: str, cap: int, now: Optional[float] = None) -> List[str]:
-        """Backpressure: drop the oldest unstarted frames until at most ``cap`` are in flight.
+        """Backpressure: drop the oldest waiting frames until at most ``cap`` wait.
 
-        Claimed frames are skipped (a worker has them). Each drop is counted and gets a
+        Only waiting (unclaimed, unexpired) frames count against the cap, as only they can
+        be dropped: claimed frames are a worker's. Each drop is counted and gets a
         ``dropped`` result record. Returns the dropped frame ids.
         """
         args = self._drop_args(camera, cap, time.time() if now is None else now)

@@ -105,11 +105,11 @@ def test_drop_oldest_skips_claimed_and_writes_records(store, redis_client):
     envs = [make_env() for _ in range(6)]
     for i, env in enumerate(envs):
         store.put(env, now=1000.0 + i)
-    store.claim(envs[0].frame_id, "cam1", "n1")  # oldest is running: must be skipped
+    store.claim(envs[0].frame_id, "cam1", "n1")  # oldest is running: skipped, not counted
     dropped = store.drop_oldest("cam1", cap=3, now=2000.0)
-    assert dropped == [envs[1].frame_id, envs[2].frame_id, envs[3].frame_id]
-    assert store.in_flight("cam1") == 3
-    assert store.counts("cam1")["dropped"] == 3
+    assert dropped == [envs[1].frame_id, envs[2].frame_id]  # 5 waiting -> 3
+    assert store.in_flight("cam1") == 4
+    assert store.counts("cam1")["dropped"] == 2
     recs = results(redis_client, store.keys)
     assert [r.frame_id for r in recs] == dropped
     assert all(r.status == "dropped" and r.reason == "backpressure" for r in recs)
@@ -257,6 +257,26 @@ def test_sweep_leaves_frames_whose_job_still_waits_to_the_worker(store, redis_cl
                             job_prefix=Job.redis_job_namespace_prefix) == [orphan.frame_id]
     assert store.in_flight("cam1") == 1
     assert store.sweep_lost("cam1", now=now, grace=3.0, job_prefix="") == [queued.frame_id]
+    assert_invariant(store, "cam1")
+
+
+def test_cap_counts_only_waiting_frames_so_the_newest_is_kept(store, redis_client):
+    """Seen: with `cap` frames claimed, every put dropped the frame it had just stored.
+    Now claimed frames do not count: the newest frame is kept, the oldest waiting dropped."""
+    cap = 2
+    claimed = [make_env() for _ in range(cap)]
+    for i, env in enumerate(claimed):
+        assert store.put(env, now=1000.0 + i, cap=cap) == []
+        store.claim(env.frame_id, "cam1", "n1")
+    waiting = [make_env() for _ in range(4)]
+    dropped = []
+    for i, env in enumerate(waiting):
+        dropped.extend(store.put(env, now=1010.0 + i, cap=cap))
+        assert redis_client.exists(store.keys.frame(env.frame_id)), "the newest frame was dropped"
+    assert dropped == [waiting[0].frame_id, waiting[1].frame_id]  # oldest waiting ones
+    for env in claimed:  # a worker's frames are never touched by the cap
+        assert redis_client.exists(store.keys.held(env.frame_id))
+    assert store.in_flight("cam1") == cap + cap
     assert_invariant(store, "cam1")
 
 
