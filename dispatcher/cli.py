@@ -126,8 +126,12 @@ def dispatch_cmd(config_file: Optional[str], print_events: bool, consumer: str, 
             click.echo(format_event(event))
             sys.stdout.flush()
 
+    from alpr.errors import RedisVersionError
+
     try:
         redis = _connect(settings, should_stop=lambda: bool(stopping))
+    except RedisVersionError:
+        raise  # one line and exit code 2 (alpr.cli)
     except Exception as exc:  # noqa: BLE001 - a clear message, not a traceback
         raise click.ClickException(str(exc))
     dispatcher = build_dispatcher(settings, redis, on_event=on_event, consumer_name=consumer)
