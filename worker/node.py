@@ -142,10 +142,18 @@ def node_name(settings: Any) -> str:
 
 
 def serve(settings: Any, burst: bool = False, max_jobs: Optional[int] = None) -> int:
-    """Run the worker until SIGTERM (or, with ``burst``, until the queues are empty)."""
+    """Run the worker until SIGTERM (or, with ``burst``, until the queues are empty); the
+    engine is closed on every way out (SIGTERM, burst end, an error at start)."""
+    engine = build_engine(settings.engine, settings)
+    try:
+        return _serve(settings, engine, burst, max_jobs)
+    finally:
+        close_engine(engine)
+
+
+def _serve(settings: Any, engine: Any, burst: bool, max_jobs: Optional[int]) -> int:
     node = node_name(settings)
     keys = Keys(settings.namespace)
-    engine = build_engine(settings.engine, settings)
     engine.warmup(defaults.WARMUP_RUNS)
     metrics = Metrics()
     stop = StopFlag().install()
@@ -201,10 +209,22 @@ def serve(settings: Any, burst: bool = False, max_jobs: Optional[int] = None) ->
             log.warning("worker loop stopped (Redis unreachable?); restarting in %.1f s", delay)
             time.sleep(delay)
     finally:
-        processor.close()
+        processor.close()  # no frame runs past this: the engine is closed by serve()
         beat.stop()
         log.info("worker %s stopped after %d frames", node, metrics.total_frames())
     return 0
+
+
+def close_engine(engine: Any) -> None:
+    """Free the engine's runtimes once no frame runs any more (exit, SIGTERM included)."""
+    close = getattr(engine, "close", None)
+    if close is None:
+        return
+    try:
+        log.info("engine %s closed: %s", getattr(engine, "name", "?"), close())
+    except Exception as exc:  # a failing free must not turn a clean exit into a crash
+        log.warning("engine %s did not close cleanly: %s: %s", getattr(engine, "name", "?"),
+                    type(exc).__name__, exc)
 
 
 def _make_worker(conn: Any, processor: FrameProcessor, queues: List[str], settings: Any
