@@ -27,6 +27,13 @@ class Keys:
         finish, or until a reaper renames it back for another node."""
         return "%sheld:%s" % (self.ns, frame_id)
 
+    @property
+    def queued(self) -> str:
+        """Set: ids of frames whose RQ job waits in a queue; added with the enqueue (in the
+        put's MULTI, or when a reaper or the orphan sweep puts a frame back), removed by the
+        pop that takes the job (the drain's Lua) or the claim, and by any terminal state."""
+        return "%squeued" % self.ns
+
     def orphans(self, camera: str) -> str:
         """Hash: frame id -> when the sweep first saw it in flight, stored, on no node, unqueued."""
         return "%sorphans:%s" % (self.ns, camera)

@@ -121,10 +121,9 @@ class FleetWatch(object):
         done["forgotten"] = self.account_forgotten()
         if now >= self._next_sweep:
             self._next_sweep = now + self.sweep_every_s
-            queue_keys = [rq_queue_key(q) for q in self.queue_names()] if self.requeue_fn else []
             for camera in self.store.cameras():
                 if self.requeue_fn is not None:  # jobs a crash or a kill ate: enqueue again
-                    orphans = self.store.requeue_orphans(camera, queue_keys, now=now)
+                    orphans = self.store.requeue_orphans(camera, now=now)
                     if orphans:
                         self.requeue_fn([(frame_id, camera) for frame_id in orphans])
                         log.warning("camera %s: %d stored frames had lost their job; re-queued",

@@ -12,20 +12,23 @@ from typing import Any, List, Optional, Sequence
 from rq.job import Job
 from rq.queue import Queue
 
-from worker.jobs import EMPTY_FIELDS, FUNC_NAME, JOB_FIELDS, Frame, parse_frames
+from worker.jobs import EMPTY_FIELDS, FUNC_NAME, JOB_FIELDS, Frame, frame_id_of_job, parse_frames
 from worker.serializer import MAX_JOB_BYTES, MsgpackSerializer, PayloadRefused, inflate
 
-# KEYS: queue lists; ARGV: job key prefix, then 'name=0|1' per allowed hash field (1: must be
-# empty). Returns {queue index, job id, data ('' = the hash is gone), 1 if a field is foreign}.
+# KEYS: the queued set (alpr.keys.Keys.queued), then the queue lists; ARGV: job key prefix,
+# then 'name=0|1' per allowed hash field (1: must be empty). The popped job's frame leaves the
+# queued set in the same call (the orphan sweep's test). Returns {queue index, job id, data
+# ('' = the hash is gone), 1 if a field is foreign}.
 _POP = """
 local allowed = {}
 for a = 2, #ARGV do
   local name, empty = string.match(ARGV[a], '^(.*)=([01])$')
   allowed[name] = empty
 end
-for i = 1, #KEYS do
+for i = 2, #KEYS do
   local id = redis.call('LPOP', KEYS[i])
   if id then
+    redis.call('SREM', KEYS[1], string.match(id, '^(.+)%-r%x%x%x%x%x%x$') or id)
     local h = redis.call('HGETALL', ARGV[1] .. id)
     local data, foreign = '', 0
     for f = 1, #h, 2 do
@@ -33,7 +36,7 @@ for i = 1, #KEYS do
       if h[f] == 'data' then data = h[f + 1] end
       if rule == nil or (rule == '1' and h[f + 1] ~= '') then foreign = 1 end
     end
-    return {i, id, data, foreign}
+    return {i - 1, id, data, foreign}
   end
 end
 return false
@@ -60,8 +63,9 @@ class DrainedJob(object):
 class Drainer(object):
     """Pops the next ready frame job from a list of RQ queues (first queue first)."""
 
-    def __init__(self, redis_client: Any) -> None:
+    def __init__(self, redis_client: Any, queued_key: str) -> None:
         self.redis = redis_client
+        self.queued_key = queued_key
         self._pop = redis_client.register_script(_POP)
 
     def pop(self, queue_names: Sequence[str]) -> Optional[DrainedJob]:
@@ -69,8 +73,8 @@ class Drainer(object):
         keys = queue_keys(queue_names)
         if not keys:
             return None
-        return self.parse(self._pop(keys=keys, args=[JOB_KEY_PREFIX] + _FIELD_RULES),
-                          queue_names)
+        return self.parse(self._pop(keys=[self.queued_key] + keys,
+                                    args=[JOB_KEY_PREFIX] + _FIELD_RULES), queue_names)
 
     def parse(self, got: Any, queue_names: Sequence[str]) -> Optional[DrainedJob]:
         """A pop reply -> DrainedJob; hands foreign jobs back to RQ, skips vanished ones."""
@@ -83,8 +87,11 @@ class Drainer(object):
         if not data and not foreign:
             return self.pop(queue_names)  # the job hash is gone: RQ skips these too
         frames = None if foreign else decode_frame_job(data)
-        if frames is None:
-            self.redis.lpush(keys[index - 1], job_id)  # RQ's path refuses and counts it
+        if frames is None:  # the worker's RQ dequeue refuses and counts it
+            pipe = self.redis.pipeline(transaction=True)
+            pipe.lpush(keys[index - 1], job_id)
+            pipe.sadd(self.queued_key, frame_id_of_job(job_id))
+            pipe.execute()
             return None
         return DrainedJob(job_id, keys[index - 1], frames)
 

@@ -49,7 +49,7 @@ class FrameProcessor(object):
         self.batch_max = max(1, int(batch_max))
         self.metrics = metrics
         self.retry = retry
-        self.drainer = Drainer(redis_client)
+        self.drainer = Drainer(redis_client, keys.queued)
         self.stop_requested = False  # set on SIGTERM: finish the current frame, then stop
         self.drained = False  # set by the heartbeat when an operator drained this node
         self._carried = []  # type: List[Claimed]

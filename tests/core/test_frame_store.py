@@ -311,26 +311,40 @@ def test_requeue_node_race_leaves_a_taken_frame_alone(store, redis_client):
 
 
 def test_requeue_orphans_finds_stored_frames_whose_job_vanished(store, redis_client):
+    """Frames whose job left its queue without a claim (a drain pop whose claim a crash ate)
+    are found without reading any queue: by the queued set the pop and the claim keep."""
+    from worker.drain import Drainer
+    from worker.jobs import enqueue_frames, make_queue
+
     keys = store.keys
+    queue = make_queue(keys.queue("frames"), redis_client)
     redis_client.sadd(keys.nodes, "n1")
     now = time.time()
     orphan, queued, requeued, running, young, expired = (make_env(max_age=60.0) for _ in range(6))
-    for env in (orphan, queued, requeued, running, expired):
-        store.put(env, now=now - 3)
-    store.put(young, now=now)
-    redis_client.rpush("rq:queue:frames", queued.frame_id, requeued.frame_id + "-rab12cd",
-                       young.frame_id)
-    store.claim(running.frame_id, "cam1", "n1")
+    for env in (orphan, queued, requeued, running, expired, young):
+        store.put(env, now=now if env is young else now - 3, queue_job_fn=lambda pipe, e=env:
+                  enqueue_frames(queue, [(e.frame_id, e.camera)], pipeline=pipe,
+                                 job_id=e.frame_id))
+    assert redis_client.scard(keys.queued) == 6  # each put marked its frame queued
+    popped = Drainer(redis_client, keys.queued).pop([keys.queue("frames")])
+    assert popped.job_id == orphan.frame_id  # a worker's drain took it... and died: no claim
+    assert store.claim(running.frame_id, "cam1", "n1") is not None  # on a node
+    store.claim(requeued.frame_id, "cam1", "dead")
+    assert store.requeue_node("dead")[0] == [(requeued.frame_id, "cam1")]  # back: queued again
     redis_client.delete(keys.frame(expired.frame_id))  # sweep_lost's case, not this one
-    queues = ["rq:queue:frames", "rq:queue:node-n1"]
-    assert store.requeue_orphans("cam1", queues, now=now, after_s=1.0) == []  # first sighting
-    assert store.requeue_orphans("cam1", queues, now=now + 0.5, after_s=1.0) == []
-    redis_client.lpop("rq:queue:frames")  # a worker popped `queued`: not yet claimed
-    assert store.requeue_orphans("cam1", queues, now=now + 1.2, after_s=1.0) == [orphan.frame_id]
-    # the popped one must stay an orphan for after_s before it counts
-    assert store.requeue_orphans("cam1", queues, now=now + 2.3, after_s=1.0) == [queued.frame_id]
+    assert store.requeue_orphans("cam1", now=now, after_s=1.0) == []  # first sighting
+    assert store.requeue_orphans("cam1", now=now + 0.5, after_s=1.0) == []
+    assert store.requeue_orphans("cam1", now=now + 1.2, after_s=1.0) == [orphan.frame_id]
+    # returned = marked queued again (its caller enqueues the job): not returned twice
+    assert store.requeue_orphans("cam1", now=now + 2.5, after_s=1.0) == []
+    assert redis_client.sismember(keys.queued, orphan.frame_id)
     assert store.in_flight("cam1") == 6  # nothing counted: the caller enqueues jobs again
     assert_invariant(store, "cam1")
+    # every terminal transition clears the mark: the set stays as small as the in-flight set
+    for env in (orphan, queued, requeued, young):
+        store.finish(ResultRecord(frame_id=env.frame_id, camera="cam1", status="read"))
+    store.sweep_lost("cam1", now=now + 600, grace=0)
+    assert redis_client.scard(keys.queued) == 0, redis_client.smembers(keys.queued)
 
 
 def test_claimed_body_is_renamed_not_copied_and_never_leaks(store, redis_client):

@@ -129,6 +129,8 @@ def test_pace_every_nth_and_frames_limit(redis_client):
 def test_cli_folder_and_video(redis_url, redis_client, tmp_path):
     from click.testing import CliRunner
 
+    from dispatcher.fleet_watch import rq_queue_key
+
     folder = tmp_path / "imgs"
     folder.mkdir()
     for i in range(4):
@@ -139,7 +141,7 @@ def test_cli_folder_and_video(redis_url, redis_client, tmp_path):
     summary = json.loads(result.output.strip().splitlines()[-1])
     assert summary["sent"] == 4 and summary["camera"] == "gate"
     env = decode_frame(redis_client.get(KEYS.frame(
-        redis_client.lrange("rq:queue:frames", 0, 0)[0].decode())))
+        redis_client.lrange(rq_queue_key(KEYS.queue("frames")), 0, 0)[0].decode())))
     import cv2
     import numpy as np
 

@@ -79,7 +79,7 @@ def test_drainer_pops_in_queue_order_and_gives_back_foreign_jobs(redis_client):
     own = make_queue("node-n1", redis_client)
     enqueue_frames(shared, [("s1", "c")], job_id="s1")
     enqueue_frames(own, [("o1", "c")], job_id="o1")
-    drainer = Drainer(redis_client)
+    drainer = Drainer(redis_client, "alpr:queued")
     first = drainer.pop(["node-n1", "frames"])
     assert first.job_id == "o1" and first.frames == [("o1", "c")]
     assert drainer.pop(["node-n1", "frames"]).job_id == "s1"
