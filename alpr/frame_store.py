@@ -32,13 +32,20 @@ redis.call('SADD', KEYS[3], ARGV[3])
 return 1
 """
 
+# KEYS: queued, queue sequence; ARGV: frame id, queue list key. Marks the frame's job as
+# waiting in that queue, numbered in push order (in the MULTI or pipeline of its RPUSH).
+_MARK = """
+redis.call('HSET', KEYS[1], ARGV[1], redis.call('INCR', KEYS[2]) .. ' ' .. ARGV[2])
+return 1
+"""
+
 # KEYS: frame, held, running (own), queued[, job]; ARGV: id. The body moves by RENAME (no copy
 # through Lua); 1: claimed now; 2: ours already (a retry after a lost reply); 3: another node
 # holds it (a duplicate job: leave the frame to that node); 0: gone (or, given a job key, that
 # job's hash is gone: nothing is claimed for it). claim() GETs held:{id} after it. The frame's
 # job is out of its queue now: it leaves the queued set.
 _CLAIM = """
-redis.call('SREM', KEYS[4], ARGV[1])
+redis.call('HDEL', KEYS[4], ARGV[1])
 if KEYS[5] and redis.call('EXISTS', KEYS[5]) == 0 then return 0 end
 if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('RENAME', KEYS[1], KEYS[2])
@@ -56,7 +63,7 @@ return 0
 _FINISH = """
 local removed = redis.call('ZREM', KEYS[1], ARGV[1])
 if removed == 1 then
-  redis.call('SREM', KEYS[7], ARGV[1])
+  redis.call('HDEL', KEYS[7], ARGV[1])
   redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', unpack(ARGV, 4))
   redis.call('DEL', KEYS[5])
@@ -85,7 +92,7 @@ for j = 1, #waiting - cap do
   local id = ids[i]
   redis.call('DEL', ARGV[2] .. id)
   redis.call('ZREM', KEYS[1], id)
-  redis.call('SREM', KEYS[4], id)
+  redis.call('HDEL', KEYS[4], id)
   redis.call('HINCRBY', KEYS[2], 'dropped', 1)
   local body = cmsgpack.pack({v=tonumber(ARGV[6]), id=id, cam=ARGV[5], st='dropped',
     node='', why='backpressure', ts=tonumber(ids[i + 1]), done=tonumber(ARGV[4]),
@@ -99,8 +106,8 @@ return dropped
 
 # KEYS: running, frame, inflight, held, queued; ARGV: id, ttl ms.
 # 0: another reaper took the entry; -1: the frame is already terminal; -2: its body is gone;
-# 1: the body is renamed back to the frame key, with the frame's remaining age as TTL, and
-# marked queued (the caller enqueues its job next)
+# 1: the body is renamed back to the frame key, with the frame's remaining age as TTL (the
+# caller enqueues its job next, which marks it queued: enqueue_requeued)
 _REQUEUE = """
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
 if redis.call('ZSCORE', KEYS[3], ARGV[1]) == false then
@@ -110,15 +117,16 @@ end
 if redis.call('EXISTS', KEYS[4]) == 0 then return -2 end
 redis.call('RENAME', KEYS[4], KEYS[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
-redis.call('SADD', KEYS[5], ARGV[1])
+redis.call('HDEL', KEYS[5], ARGV[1])
 return 1
 """
 
 # KEYS: inflight, suspects, queued, running:*...; ARGV: cutoff score, frame key prefix, now,
 # seconds a suspect must stay one. An orphan: in flight, frame key still there, on no node and
-# its job in no queue (not in the queued set: a drain pop whose claim a crash ate, a worker
-# killed between pop and claim). Seen twice >= ARGV[4] apart; the ids returned are marked
-# queued again (the caller enqueues their jobs). Cost: O(in-flight ids of the camera x
+# its job in no queue: unmarked (a drain pop took it), or marked with a push number older than
+# its queue's head (RQ's BLPOP took it: lists are FIFO), but never claimed (a worker killed
+# between pop and claim, a pop whose reply a Redis crash ate). Seen twice >= ARGV[4] apart.
+# No queue is read beyond its head (LINDEX 0): the cost is O(the camera's in-flight frames x
 # nodes), whatever the length of the queues.
 _ORPHANS = """
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
@@ -128,20 +136,41 @@ local out = {}
 if #ids == 0 then return out end
 local seen = {}
 for i = 1, #before, 2 do seen[before[i]] = before[i + 1] end
+local heads = {}
+local function head(queue)  -- push number of the queue's head; huge when empty; false: unknown
+  if heads[queue] == nil then
+    local jid = redis.call('LINDEX', queue, 0)
+    if not jid then
+      heads[queue] = math.huge
+    else
+      local mark = redis.call('HGET', KEYS[3], string.match(jid, '^(.+)%-r%x%x%x%x%x%x$') or jid)
+      heads[queue] = mark and tonumber(string.match(mark, '^(%d+) ')) or false
+    end
+  end
+  return heads[queue]
+end
 local now = tonumber(ARGV[3])
 for _, id in ipairs(ids) do
-  if redis.call('EXISTS', ARGV[2] .. id) == 1 and redis.call('SISMEMBER', KEYS[3], id) == 0 then
+  if redis.call('EXISTS', ARGV[2] .. id) == 1 then
     local held = false
     for k = 4, #KEYS do
       if redis.call('HEXISTS', KEYS[k], id) == 1 then held = true; break end
     end
     if not held then
-      local first = seen[id]
-      if first and now - tonumber(first) >= tonumber(ARGV[4]) then
-        out[#out + 1] = id
-        redis.call('SADD', KEYS[3], id)
-      else
-        redis.call('HSET', KEYS[2], id, first or ARGV[3])
+      local mark = redis.call('HGET', KEYS[3], id)
+      local popped = true
+      if mark then
+        local number, queue = string.match(mark, '^(%d+) (.*)$')
+        local first = head(queue)
+        popped = first ~= false and tonumber(number) < first
+      end
+      if popped then
+        local first = seen[id]
+        if first and now - tonumber(first) >= tonumber(ARGV[4]) then
+          out[#out + 1] = id
+        else
+          redis.call('HSET', KEYS[2], id, first or ARGV[3])
+        end
       end
     end
   end
@@ -168,7 +197,7 @@ for i = 1, #ids, 2 do
   end
   if not held then
     redis.call('ZREM', KEYS[1], id)
-    redis.call('SREM', KEYS[4], id)
+    redis.call('HDEL', KEYS[4], id)
     redis.call('HINCRBY', KEYS[2], 'failed:lost', 1)
     local body = cmsgpack.pack({v=tonumber(ARGV[6]), id=id, cam=ARGV[5], st='failed',
       node='', why='lost: frame vanished before any worker claimed it',
@@ -218,7 +247,7 @@ class FrameStore(object):
     # --- producer side ---------------------------------------------------------------
     def put(self, env: FrameEnvelope, queue_job_fn: Optional[Callable] = None,
             payload: Optional[bytes] = None, now: Optional[float] = None,
-            cap: Optional[int] = None, client: Any = None) -> List[str]:
+            cap: Optional[int] = None, client: Any = None, queue_key: str = "") -> List[str]:
         """Store the envelope (TTL = its max age), mark it in flight, count it, and with
         `cap` drop the camera's oldest waiting frames beyond it: one MULTI, one round trip.
 
@@ -227,6 +256,8 @@ class FrameStore(object):
         payload goes in with a plain SET beside the script (a Lua argument would be copied
         twice more). Returns the ids dropped for the cap. With ``client`` (a pipeline, no
         cap), the commands are queued there and the caller executes them (bulk loads).
+        ``queue_key`` (the RQ queue's list) marks the frame queued there (mark_queued); a
+        frame put with a job but no queue_key is never taken for an orphan.
         """
         data = payload if payload is not None else encode_frame(env)
         ttl_ms = max(1, int(math.ceil(env.max_age_s * 1000.0)))
@@ -240,14 +271,19 @@ class FrameStore(object):
         # reloaded mid-transaction, and redis-py would add a SCRIPT EXISTS round trip per call
         pipe.eval(_PUT, 3, self.keys.inflight(env.camera), self.keys.counts(env.camera),
                   self.keys.cameras, env.frame_id, repr(float(score)), env.camera)
-        if queue_job_fn is not None:  # its job waits in a queue (the orphan sweep's test)
-            pipe.sadd(self.keys.queued, env.frame_id)
+        if queue_job_fn is not None and queue_key:  # its job waits there (the orphan sweep)
+            self.mark_queued(env.frame_id, queue_key, pipe)
         if cap is not None:
             pipe.eval(_DROP_OLDEST, 4, *self._drop_args(env.camera, cap, score))
         if client is not None:
             return []
         replies = pipe.execute()
         return [_text(i) for i in replies[-1]] if cap is not None else []
+
+    def mark_queued(self, frame_id: str, queue_key: str, client: Any) -> Any:
+        """Queue on ``client`` (the pipeline or MULTI of the job's RPUSH) the mark saying the
+        frame's job waits in ``queue_key``, numbered in push order (see requeue_orphans)."""
+        return client.eval(_MARK, 2, self.keys.queued, self.keys.queue_seq, frame_id, queue_key)
 
     def drop_oldest(self, camera: str, cap: int, now: Optional[float] = None) -> List[str]:
         """Backpressure: drop the oldest waiting frames until at most ``cap`` wait.
@@ -391,10 +427,11 @@ class FrameStore(object):
         """In-flight frames whose job vanished while their key lives: ids to enqueue again.
 
         A frame counts once it was seen, twice and ``after_s`` apart, with its key present, on
-        no node and not in the queued set (its job waits in no queue). The ids returned are
-        marked queued (the caller enqueues their jobs). A duplicate job is harmless: a claim
-        finds the frame held (or gone) and counts nothing. The cost does not grow with the
-        queues (no queue is read): O(the camera's in-flight frames x nodes).
+        no node and its job popped without a claim: not marked queued any more (a drain pop),
+        or marked with a push number older than its queue's head (RQ's blocking pop; lists
+        are FIFO). A duplicate job is harmless: a claim finds the frame held (or gone) and
+        counts nothing. The cost does not grow with the queues (only their heads are read):
+        O(the camera's in-flight frames x nodes).
         """
         now = time.time() if now is None else now
         nodes = sorted(_text(n) for n in self.redis.smembers(self.keys.nodes))

@@ -29,10 +29,15 @@ class Keys:
 
     @property
     def queued(self) -> str:
-        """Set: ids of frames whose RQ job waits in a queue; added with the enqueue (in the
-        put's MULTI, or when a reaper or the orphan sweep puts a frame back), removed by the
-        pop that takes the job (the drain's Lua) or the claim, and by any terminal state."""
+        """Hash: frame id -> '<push number> <RQ queue list>' while its job waits in a queue;
+        written with the job's RPUSH (the put's MULTI, enqueue_requeued), removed by the
+        drain's pop, the claim and every terminal state (the orphan sweep reads it)."""
         return "%squeued" % self.ns
+
+    @property
+    def queue_seq(self) -> str:
+        """String: the counter numbering jobs in push order (queued's push numbers)."""
+        return "%squeue_seq" % self.ns
 
     def orphans(self, camera: str) -> str:
         """Hash: frame id -> when the sweep first saw it in flight, stored, on no node, unqueued."""

@@ -37,7 +37,8 @@ def fill(client: Any, store: Any, queue: Any, count: int, prefix: str) -> None:
             env = FrameEnvelope(frame_id=uuid.uuid4().hex, camera=camera, data=b"\xff\xd8",
                                 ts=now, max_age_s=600.0)
             commands = job_commands(client, queue, env.frame_id, camera, ttls)
-            store.put(env, queue_job_fn=replay(commands), now=now, client=pipe)
+            store.put(env, queue_job_fn=replay(commands), now=now, client=pipe,
+                      queue_key=queue.key)
         pipe.execute()
 
 
@@ -59,7 +60,8 @@ def swept_camera(client: Any, store: Any, queue: Any, keys: Any, frames: int) ->
                             ts=past, max_age_s=600.0)
         target = own_queue if i < 2 else queue
         store.put(env, queue_job_fn=lambda pipe, e=env, q=target: enqueue_frames(
-            q, [(e.frame_id, e.camera)], pipeline=pipe, job_id=e.frame_id), now=past)
+            q, [(e.frame_id, e.camera)], pipeline=pipe, job_id=e.frame_id), now=past,
+            queue_key=target.key)
         ids.append(env.frame_id)
     drained = Drainer(client, keys.queued).pop([own])  # popped, never claimed: an orphan
     assert drained is not None

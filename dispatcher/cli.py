@@ -33,13 +33,15 @@ def _connect(settings: Settings, should_stop: Any = None) -> Any:
 
 def make_requeue_fn(settings: Settings, redis: Any) -> Any:
     """Enqueue jobs on the shared queue for frames the reaper put back (worker.jobs owns the format)."""
+    from alpr.frame_store import FrameStore
     from worker.jobs import enqueue_requeued, make_queue
 
-    queue = make_queue(Keys(settings.namespace).queue(settings.queue), redis,
-                       timeout=settings.job_timeout_s)
+    keys = Keys(settings.namespace)
+    queue = make_queue(keys.queue(settings.queue), redis, timeout=settings.job_timeout_s)
+    store = FrameStore(redis, keys, settings.results_maxlen, settings.max_frame_age_s)
 
     def requeue(frames: List[Tuple[str, str]]) -> None:
-        enqueue_requeued(queue, frames, result_ttl=settings.result_ttl_s,
+        enqueue_requeued(queue, frames, store, result_ttl=settings.result_ttl_s,
                          failure_ttl=settings.failure_ttl_s, timeout=settings.job_timeout_s)
 
     return requeue

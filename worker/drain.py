@@ -12,12 +12,12 @@ from typing import Any, List, Optional, Sequence
 from rq.job import Job
 from rq.queue import Queue
 
-from worker.jobs import EMPTY_FIELDS, FUNC_NAME, JOB_FIELDS, Frame, frame_id_of_job, parse_frames
+from worker.jobs import EMPTY_FIELDS, FUNC_NAME, JOB_FIELDS, Frame, parse_frames
 from worker.serializer import MAX_JOB_BYTES, MsgpackSerializer, PayloadRefused, inflate
 
-# KEYS: the queued set (alpr.keys.Keys.queued), then the queue lists; ARGV: job key prefix,
-# then 'name=0|1' per allowed hash field (1: must be empty). The popped job's frame leaves the
-# queued set in the same call (the orphan sweep's test). Returns {queue index, job id, data
+# KEYS: the queued marks (alpr.keys.Keys.queued), then the queue lists; ARGV: job key prefix,
+# then 'name=0|1' per allowed hash field (1: must be empty). The popped job's frame loses its
+# queued mark in the same call (the orphan sweep's test). Returns {queue index, job id, data
 # ('' = the hash is gone), 1 if a field is foreign}.
 _POP = """
 local allowed = {}
@@ -28,7 +28,7 @@ end
 for i = 2, #KEYS do
   local id = redis.call('LPOP', KEYS[i])
   if id then
-    redis.call('SREM', KEYS[1], string.match(id, '^(.+)%-r%x%x%x%x%x%x$') or id)
+    redis.call('HDEL', KEYS[1], string.match(id, '^(.+)%-r%x%x%x%x%x%x$') or id)
     local h = redis.call('HGETALL', ARGV[1] .. id)
     local data, foreign = '', 0
     for f = 1, #h, 2 do
@@ -87,11 +87,8 @@ class Drainer(object):
         if not data and not foreign:
             return self.pop(queue_names)  # the job hash is gone: RQ skips these too
         frames = None if foreign else decode_frame_job(data)
-        if frames is None:  # the worker's RQ dequeue refuses and counts it
-            pipe = self.redis.pipeline(transaction=True)
-            pipe.lpush(keys[index - 1], job_id)
-            pipe.sadd(self.queued_key, frame_id_of_job(job_id))
-            pipe.execute()
+        if frames is None:  # back to the front: the worker's RQ dequeue refuses and counts it
+            self.redis.lpush(keys[index - 1], job_id)
             return None
         return DrainedJob(job_id, keys[index - 1], frames)
 

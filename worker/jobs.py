@@ -228,14 +228,24 @@ def requeue_job_id(frame_id: str) -> str:
     return "%s-r%s" % (frame_id, uuid.uuid4().hex[:6])
 
 
-def enqueue_requeued(queue: Any, frames: Sequence[Frame], result_ttl: int = defaults.RESULT_TTL_S,
+def enqueue_requeued(queue: Any, frames: Sequence[Frame], store: Any = None,
+                     result_ttl: int = defaults.RESULT_TTL_S,
                      failure_ttl: int = defaults.FAILURE_TTL_S,
                      timeout: int = defaults.JOB_TIMEOUT_S) -> None:
-    """One job per frame put back (reaper, restarted node, a frame given back), id = frame id
-    + ``-r<hex>``: the orphan sweep finds a frame's job by it."""
+    """One job per frame put back (reaper, restarted node, a frame given back, the orphan
+    sweep), id = frame id + ``-r<hex>``; with ``store`` (a FrameStore) the frame is marked
+    queued in the same MULTI as the job's RPUSH, as the producer's put does."""
     for frame_id, camera in frames:
-        enqueue_frames(queue, [(frame_id, camera)], job_id=requeue_job_id(frame_id),
-                       result_ttl=result_ttl, failure_ttl=failure_ttl, timeout=timeout)
+        if store is None:
+            enqueue_frames(queue, [(frame_id, camera)], job_id=requeue_job_id(frame_id),
+                           result_ttl=result_ttl, failure_ttl=failure_ttl, timeout=timeout)
+            continue
+        pipe = queue.connection.pipeline(transaction=True)
+        enqueue_frames(queue, [(frame_id, camera)], pipeline=pipe,
+                       job_id=requeue_job_id(frame_id), result_ttl=result_ttl,
+                       failure_ttl=failure_ttl, timeout=timeout)
+        store.mark_queued(frame_id, queue.key, pipe)
+        pipe.execute()
 
 
 def make_queue(name: str, connection: Any, timeout: int = defaults.JOB_TIMEOUT_S) -> Any:

@@ -276,7 +276,7 @@ def _recover_own_frames(conn: Any, store: FrameStore, keys: Keys, node: str, set
     requeued, failed = store.requeue_node(node)
     if requeued:
         enqueue_requeued(make_queue(keys.queue(settings.queue), conn, settings.job_timeout_s),
-                         requeued,
+                         requeued, store,
                          result_ttl=settings.result_ttl_s, failure_ttl=settings.failure_ttl_s,
                          timeout=settings.job_timeout_s)
     if requeued or failed:

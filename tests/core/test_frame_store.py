@@ -311,40 +311,44 @@ def test_requeue_node_race_leaves_a_taken_frame_alone(store, redis_client):
 
 
 def test_requeue_orphans_finds_stored_frames_whose_job_vanished(store, redis_client):
-    """Frames whose job left its queue without a claim (a drain pop whose claim a crash ate)
-    are found without reading any queue: by the queued set the pop and the claim keep."""
+    """Frames whose job left its queue without a claim are found without reading the queues
+    (only their heads): a drain pop removes the frame's queued mark; RQ's blocking pop leaves
+    a mark numbered before the queue's new head (lists are FIFO)."""
     from worker.drain import Drainer
-    from worker.jobs import enqueue_frames, make_queue
+    from worker.jobs import enqueue_frames, enqueue_requeued, make_queue
 
     keys = store.keys
     queue = make_queue(keys.queue("frames"), redis_client)
     redis_client.sadd(keys.nodes, "n1")
     now = time.time()
-    orphan, queued, requeued, running, young, expired = (make_env(max_age=60.0) for _ in range(6))
-    for env in (orphan, queued, requeued, running, expired, young):
-        store.put(env, now=now if env is young else now - 3, queue_job_fn=lambda pipe, e=env:
-                  enqueue_frames(queue, [(e.frame_id, e.camera)], pipeline=pipe,
-                                 job_id=e.frame_id))
-    assert redis_client.scard(keys.queued) == 6  # each put marked its frame queued
-    popped = Drainer(redis_client, keys.queued).pop([keys.queue("frames")])
-    assert popped.job_id == orphan.frame_id  # a worker's drain took it... and died: no claim
+    drained, popped, queued, requeued, running, expired, young = (
+        make_env(max_age=60.0) for _ in range(7))
+    for env in (drained, popped, queued, requeued, running, expired, young):
+        store.put(env, now=now if env is young else now - 3, queue_key=queue.key,
+                  queue_job_fn=lambda pipe, e=env: enqueue_frames(
+                      queue, [(e.frame_id, e.camera)], pipeline=pipe, job_id=e.frame_id))
+    assert redis_client.hlen(keys.queued) == 7  # each put marked its frame queued
+    # a worker's drain took `drained`, RQ's BLPOP took `popped`: both died before the claim
+    assert Drainer(redis_client, keys.queued).pop([keys.queue("frames")]).job_id == drained.frame_id
+    assert redis_client.lpop(queue.key).decode() == popped.frame_id
     assert store.claim(running.frame_id, "cam1", "n1") is not None  # on a node
     store.claim(requeued.frame_id, "cam1", "dead")
-    assert store.requeue_node("dead")[0] == [(requeued.frame_id, "cam1")]  # back: queued again
+    back, _ = store.requeue_node("dead")
+    enqueue_requeued(queue, back, store)  # a new job at the tail, marked with it
     redis_client.delete(keys.frame(expired.frame_id))  # sweep_lost's case, not this one
     assert store.requeue_orphans("cam1", now=now, after_s=1.0) == []  # first sighting
     assert store.requeue_orphans("cam1", now=now + 0.5, after_s=1.0) == []
-    assert store.requeue_orphans("cam1", now=now + 1.2, after_s=1.0) == [orphan.frame_id]
-    # returned = marked queued again (its caller enqueues the job): not returned twice
+    found = store.requeue_orphans("cam1", now=now + 1.2, after_s=1.0)
+    assert sorted(found) == sorted([drained.frame_id, popped.frame_id])
+    enqueue_requeued(queue, [(f, "cam1") for f in found], store)  # as the dispatcher does
     assert store.requeue_orphans("cam1", now=now + 2.5, after_s=1.0) == []
-    assert redis_client.sismember(keys.queued, orphan.frame_id)
-    assert store.in_flight("cam1") == 6  # nothing counted: the caller enqueues jobs again
+    assert store.in_flight("cam1") == 7  # nothing counted: the caller enqueues jobs again
     assert_invariant(store, "cam1")
-    # every terminal transition clears the mark: the set stays as small as the in-flight set
-    for env in (orphan, queued, requeued, young):
+    # every terminal transition clears the mark: it stays as small as the in-flight set
+    for env in (drained, popped, queued, requeued, young):
         store.finish(ResultRecord(frame_id=env.frame_id, camera="cam1", status="read"))
     store.sweep_lost("cam1", now=now + 600, grace=0)
-    assert redis_client.scard(keys.queued) == 0, redis_client.smembers(keys.queued)
+    assert redis_client.hlen(keys.queued) == 0, redis_client.hgetall(keys.queued)
 
 
 def test_claimed_body_is_renamed_not_copied_and_never_leaks(store, redis_client):

@@ -46,13 +46,13 @@ def test_next_frames_job_is_built_ahead_and_a_retried_put_replays_it(redis_clien
     assert not redis_client.exists("rq:job:" + ahead_id)  # recorded, not sent
     real_put, calls = s.store.put, []
 
-    def put_failing_once(*args):
+    def put_failing_once(*args, **kwargs):
         calls.append(1)
         if len(calls) == 1:
             import redis
 
             raise redis.exceptions.ConnectionError("lost before the MULTI was sent")
-        return real_put(*args)
+        return real_put(*args, **kwargs)
 
     s.store.put = put_failing_once
     assert s.send(SourceFrame(jpeg=jpeg()), seq=1)

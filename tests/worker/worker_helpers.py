@@ -20,7 +20,8 @@ def put_frames(client, keys, count, camera="cam1", queue=None, data=b"\xff\xd8jp
                             ts=time.time() if ts is None else ts, max_age_s=max_age, truth=truth,
                             roi=roi)
         store.put(env, queue_job_fn=lambda pipe, e=env: enqueue_frames(
-            rq_queue, [(e.frame_id, e.camera)], pipeline=pipe, job_id=e.frame_id))
+            rq_queue, [(e.frame_id, e.camera)], pipeline=pipe, job_id=e.frame_id),
+            queue_key=rq_queue.key)
         ids.append(env.frame_id)
     return ids
 
