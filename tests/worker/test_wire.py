@@ -115,3 +115,19 @@ def test_zlib_bomb_in_job_data_is_refused_within_the_size_limit(redis_client):
     assert peak < 4 * MAX_JOB_BYTES, "inflated %d bytes" % peak
     counter, reason = refusal(job)
     assert counter == "refused_payload" and "inflates beyond" in reason
+
+
+@pytest.mark.parametrize("field", ["success_callback_name", "failure_callback_name",
+                                   "stopped_callback_name"])
+def test_allowlist_job_never_resolves_a_callback(redis_client, field):
+    """Whatever RQ path reaches a job of the worker's class (a registry cleanup calls the
+    failure callback of an 'abandoned' job), the name stored in the hash is not imported."""
+    from rq.job import Job
+
+    queue = make_queue("frames", redis_client)
+    enqueue_frames(queue, [("cb1", "cam1")], job_id="cb1")
+    redis_client.hset(Job.redis_job_namespace_prefix + "cb1", field, "os.system")
+    job = AllowlistJob.fetch("cb1", connection=redis_client, serializer=MsgpackSerializer)
+    assert job.success_callback is None and job.failure_callback is None
+    assert job.stopped_callback is None
+    assert refusal(job) == ("refused_field", "job field %r must be empty" % field)
