@@ -37,6 +37,16 @@ class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> List[str]:
         return sorted(set(super().list_commands(ctx)) | set(self.lazy_commands))
 
+    def invoke(self, ctx: click.Context) -> None:
+        """A Redis too old for the fleet is answered with one line and exit code 2."""
+        from alpr.errors import RedisVersionError
+
+        try:
+            return super().invoke(ctx)
+        except RedisVersionError as exc:
+            click.echo("alpr: %s" % exc, err=True)
+            ctx.exit(2)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> Optional[click.Command]:
         if cmd_name in self.lazy_commands:
             module_name, attr = self.lazy_commands[cmd_name].split(":")

@@ -12,6 +12,7 @@ CONNECT_TIMEOUT_S = 3.0  # fail fast on a dead host, then let Retry back off
 RETRY_BASE_S = 0.1  # first backoff step after a lost connection
 RETRY_CAP_S = 2.0  # reconnect within the 5 s promise even after many failures
 RETRY_ATTEMPTS = 0  # 0 = retry forever: long-running processes never give up on Redis
+MIN_REDIS_VERSION = (6, 2)  # XAUTOCLAIM (dispatcher), BLMOVE (rq >= 2), ZADD GT: older servers refuse them mid-run
 HEALTH_CHECK_S = 5  # ping an idle pooled connection before use, so a restarted Redis is noticed
 TLS_CERT_REQS = "required"  # rediss:// verifies the server certificate unless told otherwise
 

@@ -42,6 +42,12 @@ class ImageDecodeError(FrameDecodeError):
     reason = "bad_image"
 
 
+class RedisVersionError(ConfigError):
+    """The Redis server is older than the fleet needs (alpr.defaults.MIN_REDIS_VERSION)."""
+
+    reason = "redis_version"
+
+
 class ModelError(PermanentError):
     """A model file is missing, malformed or does not fit its adapter."""
 

@@ -32,12 +32,21 @@ redis.call('SADD', KEYS[3], ARGV[3])
 return 1
 """
 
-# KEYS: frame, held, running (own)[, job]; ARGV: id. The body moves by RENAME (no copy
+# KEYS: queued, queue sequence; ARGV: frame id, queue list key. Marks the frame's job as
+# waiting in that queue, numbered in push order (in the MULTI or pipeline of its RPUSH).
+_MARK = """
+redis.call('HSET', KEYS[1], ARGV[1], redis.call('INCR', KEYS[2]) .. ' ' .. ARGV[2])
+return 1
+"""
+
+# KEYS: frame, held, running (own), queued[, job]; ARGV: id. The body moves by RENAME (no copy
 # through Lua); 1: claimed now; 2: ours already (a retry after a lost reply); 3: another node
 # holds it (a duplicate job: leave the frame to that node); 0: gone (or, given a job key, that
-# job's hash is gone: nothing is claimed for it). claim() GETs held:{id} after it.
+# job's hash is gone: nothing is claimed for it). claim() GETs held:{id} after it. The frame's
+# job is out of its queue now: it leaves the queued set.
 _CLAIM = """
-if KEYS[4] and redis.call('EXISTS', KEYS[4]) == 0 then return 0 end
+redis.call('HDEL', KEYS[4], ARGV[1])
+if KEYS[5] and redis.call('EXISTS', KEYS[5]) == 0 then return 0 end
 if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('RENAME', KEYS[1], KEYS[2])
   redis.call('PERSIST', KEYS[2])
@@ -49,11 +58,12 @@ if redis.call('EXISTS', KEYS[2]) == 1 then return 3 end
 return 0
 """
 
-# KEYS: inflight, counts, results, running (or ''), frame, held; ARGV: id, counter, maxlen,
-# fields... A node's finish also drops the body it held.
+# KEYS: inflight, counts, results, running (or ''), frame, held, queued; ARGV: id, counter,
+# maxlen, fields... A node's finish also drops the body it held.
 _FINISH = """
 local removed = redis.call('ZREM', KEYS[1], ARGV[1])
 if removed == 1 then
+  redis.call('HDEL', KEYS[7], ARGV[1])
   redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', unpack(ARGV, 4))
   redis.call('DEL', KEYS[5])
@@ -64,33 +74,40 @@ end
 return removed
 """
 
-# KEYS: inflight, counts, results; ARGV: cap, frame key prefix, maxlen, now, camera, version
+# KEYS: inflight, counts, results, queued; ARGV: cap, frame key prefix, maxlen, now, camera, version.
+# The cap counts only what it can drop: frames still waiting (frame key present). Claimed
+# frames (renamed to held:) and expired ones are not counted, so once `cap` frames are
+# claimed a put still keeps the newest and drops the oldest waiting one (latest wins).
 _DROP_OLDEST = """
-local excess = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[1])
+local cap = tonumber(ARGV[1])
 local dropped = {}
-if excess <= 0 then return dropped end
+if redis.call('ZCARD', KEYS[1]) <= cap then return dropped end
 local ids = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+local waiting = {}
 for i = 1, #ids, 2 do
-  if excess <= 0 then break end
+  if redis.call('EXISTS', ARGV[2] .. ids[i]) == 1 then waiting[#waiting + 1] = i end
+end
+for j = 1, #waiting - cap do
+  local i = waiting[j]
   local id = ids[i]
-  if redis.call('DEL', ARGV[2] .. id) == 1 then
-    redis.call('ZREM', KEYS[1], id)
-    redis.call('HINCRBY', KEYS[2], 'dropped', 1)
-    local body = cmsgpack.pack({v=tonumber(ARGV[6]), id=id, cam=ARGV[5], st='dropped',
-      node='', why='backpressure', ts=tonumber(ids[i + 1]), done=tonumber(ARGV[4]),
-      seq=0, site='', t={}, reads={}})
-    redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*',
-      'r', body, 'camera', ARGV[5], 'status', 'dropped')
-    excess = excess - 1
-    dropped[#dropped + 1] = id
-  end
+  redis.call('DEL', ARGV[2] .. id)
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('HDEL', KEYS[4], id)
+  redis.call('HINCRBY', KEYS[2], 'dropped', 1)
+  local body = cmsgpack.pack({v=tonumber(ARGV[6]), id=id, cam=ARGV[5], st='dropped',
+    node='', why='backpressure', ts=tonumber(ids[i + 1]), done=tonumber(ARGV[4]),
+    seq=0, site='', t={}, reads={}})
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*',
+    'r', body, 'camera', ARGV[5], 'status', 'dropped')
+  dropped[#dropped + 1] = id
 end
 return dropped
 """
 
-# KEYS: running, frame, inflight, held; ARGV: id, ttl ms.
+# KEYS: running, frame, inflight, held, queued; ARGV: id, ttl ms.
 # 0: another reaper took the entry; -1: the frame is already terminal; -2: its body is gone;
-# 1: the body is renamed back to the frame key, with the frame's remaining age as TTL
+# 1: the body is renamed back to the frame key, with the frame's remaining age as TTL (the
+# caller enqueues its job next, which marks it queued: enqueue_requeued)
 _REQUEUE = """
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
 if redis.call('ZSCORE', KEYS[3], ARGV[1]) == false then
@@ -100,49 +117,61 @@ end
 if redis.call('EXISTS', KEYS[4]) == 0 then return -2 end
 redis.call('RENAME', KEYS[4], KEYS[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
+redis.call('HDEL', KEYS[5], ARGV[1])
 return 1
 """
 
-# KEYS: inflight, suspects, running:* (ARGV[5] of them), queue lists...; ARGV: cutoff score,
-# frame key prefix, now, seconds a suspect must stay one, number of running hashes.
-# An orphan: in flight, frame key still there, on no node and its job in no queue (a pop whose
-# reply a crash ate, a worker killed between pop and claim). Seen twice >= ARGV[4] apart.
+# KEYS: inflight, suspects, queued, running:*...; ARGV: cutoff score, frame key prefix, now,
+# seconds a suspect must stay one. An orphan: in flight, frame key still there, on no node and
+# its job in no queue: unmarked (a drain pop took it), or marked with a push number older than
+# its queue's head (RQ's BLPOP took it: lists are FIFO), but never claimed (a worker killed
+# between pop and claim, a pop whose reply a Redis crash ate). Seen twice >= ARGV[4] apart.
+# No queue is read beyond its head (LINDEX 0): the cost is O(the camera's in-flight frames x
+# nodes), whatever the length of the queues.
 _ORPHANS = """
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 local before = redis.call('HGETALL', KEYS[2])
 redis.call('DEL', KEYS[2])
 local out = {}
 if #ids == 0 then return out end
-local nrun = tonumber(ARGV[5])
-local cands = {}
+local seen = {}
+for i = 1, #before, 2 do seen[before[i]] = before[i + 1] end
+local heads = {}
+local function head(queue)  -- push number of the queue's head; huge when empty; false: unknown
+  if heads[queue] == nil then
+    local jid = redis.call('LINDEX', queue, 0)
+    if not jid then
+      heads[queue] = math.huge
+    else
+      local mark = redis.call('HGET', KEYS[3], string.match(jid, '^(.+)%-r%x%x%x%x%x%x$') or jid)
+      heads[queue] = mark and tonumber(string.match(mark, '^(%d+) ')) or false
+    end
+  end
+  return heads[queue]
+end
+local now = tonumber(ARGV[3])
 for _, id in ipairs(ids) do
   if redis.call('EXISTS', ARGV[2] .. id) == 1 then
     local held = false
-    for k = 3, 2 + nrun do
+    for k = 4, #KEYS do
       if redis.call('HEXISTS', KEYS[k], id) == 1 then held = true; break end
     end
-    if not held then cands[#cands + 1] = id end
-  end
-end
-if #cands == 0 then return out end
-local queued = {}
-for k = 3 + nrun, #KEYS do
-  for _, jid in ipairs(redis.call('LRANGE', KEYS[k], 0, -1)) do
-    queued[jid] = true
-    local base = string.match(jid, '^(.+)%-r%x+$')
-    if base then queued[base] = true end
-  end
-end
-local seen = {}
-for i = 1, #before, 2 do seen[before[i]] = before[i + 1] end
-local now = tonumber(ARGV[3])
-for _, id in ipairs(cands) do
-  if not queued[id] then
-    local first = seen[id]
-    if first and now - tonumber(first) >= tonumber(ARGV[4]) then
-      out[#out + 1] = id
-    else
-      redis.call('HSET', KEYS[2], id, first or ARGV[3])
+    if not held then
+      local mark = redis.call('HGET', KEYS[3], id)
+      local popped = true
+      if mark then
+        local number, queue = string.match(mark, '^(%d+) (.*)$')
+        local first = head(queue)
+        popped = first ~= false and tonumber(number) < first
+      end
+      if popped then
+        local first = seen[id]
+        if first and now - tonumber(first) >= tonumber(ARGV[4]) then
+          out[#out + 1] = id
+        else
+          redis.call('HSET', KEYS[2], id, first or ARGV[3])
+        end
+      end
     end
   end
 end
@@ -150,7 +179,7 @@ if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], 600000
 return out
 """
 
-# KEYS: inflight, counts, results, running:* ...; ARGV: cutoff, frame prefix, maxlen, now, camera,
+# KEYS: inflight, counts, results, queued, running:* ...; ARGV: cutoff, frame prefix, maxlen, now, camera,
 # v, job key prefix ('' = no job check), hold cutoff (a queued job older than this no longer holds)
 _SWEEP = """
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES')
@@ -161,13 +190,14 @@ for i = 1, #ids, 2 do
   if (not held) and ARGV[7] ~= '' and tonumber(ids[i + 1]) > tonumber(ARGV[8]) then
     held = redis.call('EXISTS', ARGV[7] .. id) == 1
   end
-  local k = 4
+  local k = 5
   while (not held) and k <= #KEYS do
     held = redis.call('HEXISTS', KEYS[k], id) == 1
     k = k + 1
   end
   if not held then
     redis.call('ZREM', KEYS[1], id)
+    redis.call('HDEL', KEYS[4], id)
     redis.call('HINCRBY', KEYS[2], 'failed:lost', 1)
     local body = cmsgpack.pack({v=tonumber(ARGV[6]), id=id, cam=ARGV[5], st='failed',
       node='', why='lost: frame vanished before any worker claimed it',
@@ -217,19 +247,22 @@ class FrameStore(object):
     # --- producer side ---------------------------------------------------------------
     def put(self, env: FrameEnvelope, queue_job_fn: Optional[Callable] = None,
             payload: Optional[bytes] = None, now: Optional[float] = None,
-            cap: Optional[int] = None) -> List[str]:
+            cap: Optional[int] = None, client: Any = None, queue_key: str = "") -> List[str]:
         """Store the envelope (TTL = its max age), mark it in flight, count it, and with
-        `cap` drop the camera's oldest unstarted frames beyond it: one MULTI, one round trip.
+        `cap` drop the camera's oldest waiting frames beyond it: one MULTI, one round trip.
 
         ``queue_job_fn(pipeline)`` adds the RQ enqueue of the job carrying the frame key to
         the same transaction, so a frame is never stored without its job or vice versa. The
         payload goes in with a plain SET beside the script (a Lua argument would be copied
-        twice more). Returns the ids dropped for the cap.
+        twice more). Returns the ids dropped for the cap. With ``client`` (a pipeline, no
+        cap), the commands are queued there and the caller executes them (bulk loads).
+        ``queue_key`` (the RQ queue's list) marks the frame queued there (mark_queued); a
+        frame put with a job but no queue_key is never taken for an orphan.
         """
         data = payload if payload is not None else encode_frame(env)
         ttl_ms = max(1, int(math.ceil(env.max_age_s * 1000.0)))
         score = time.time() if now is None else now
-        pipe = self.redis.pipeline(transaction=True)
+        pipe = client if client is not None else self.redis.pipeline(transaction=True)
         if queue_job_fn is not None:
             # first: rq calls pipeline.multi(), which redis-py allows only on an empty pipeline
             queue_job_fn(pipe)
@@ -238,25 +271,35 @@ class FrameStore(object):
         # reloaded mid-transaction, and redis-py would add a SCRIPT EXISTS round trip per call
         pipe.eval(_PUT, 3, self.keys.inflight(env.camera), self.keys.counts(env.camera),
                   self.keys.cameras, env.frame_id, repr(float(score)), env.camera)
+        if queue_job_fn is not None and queue_key:  # its job waits there (the orphan sweep)
+            self.mark_queued(env.frame_id, queue_key, pipe)
         if cap is not None:
-            pipe.eval(_DROP_OLDEST, 3, *self._drop_args(env.camera, cap, score))
+            pipe.eval(_DROP_OLDEST, 4, *self._drop_args(env.camera, cap, score))
+        if client is not None:
+            return []
         replies = pipe.execute()
         return [_text(i) for i in replies[-1]] if cap is not None else []
 
-    def drop_oldest(self, camera: str, cap: int, now: Optional[float] = None) -> List[str]:
-        """Backpressure: drop the oldest unstarted frames until at most ``cap`` are in flight.
+    def mark_queued(self, frame_id: str, queue_key: str, client: Any) -> Any:
+        """Queue on ``client`` (the pipeline or MULTI of the job's RPUSH) the mark saying the
+        frame's job waits in ``queue_key``, numbered in push order (see requeue_orphans)."""
+        return client.eval(_MARK, 2, self.keys.queued, self.keys.queue_seq, frame_id, queue_key)
 
-        Claimed frames are skipped (a worker has them). Each drop is counted and gets a
+    def drop_oldest(self, camera: str, cap: int, now: Optional[float] = None) -> List[str]:
+        """Backpressure: drop the oldest waiting frames until at most ``cap`` wait.
+
+        Only waiting (unclaimed, unexpired) frames count against the cap, as only they can
+        be dropped: claimed frames are a worker's. Each drop is counted and gets a
         ``dropped`` result record. Returns the dropped frame ids.
         """
         args = self._drop_args(camera, cap, time.time() if now is None else now)
-        ids = self._drop(keys=args[:3], args=args[3:])
+        ids = self._drop(keys=args[:4], args=args[4:])
         return [_text(i) for i in ids]
 
     def _drop_args(self, camera: str, cap: int, now: float) -> List[Any]:
         """KEYS then ARGV of the drop-oldest script."""
         return [self.keys.inflight(camera), self.keys.counts(camera), self.keys.results,
-                int(cap), self.keys.frame(""), self.results_maxlen, repr(now), camera,
+                self.keys.queued, int(cap), self.keys.frame(""), self.results_maxlen, repr(now), camera,
                 RESULT_VERSION]
 
     # --- worker side -------------------------------------------------------------------
@@ -270,8 +313,8 @@ class FrameStore(object):
         """
         pipe = self.redis.pipeline(transaction=True)
         # EVAL inside MULTI: see put()
-        pipe.eval(_CLAIM, 3, self.keys.frame(frame_id), self.keys.held(frame_id),
-                  self.keys.running(node), frame_id)
+        pipe.eval(_CLAIM, 4, self.keys.frame(frame_id), self.keys.held(frame_id),
+                  self.keys.running(node), self.keys.queued, frame_id)
         pipe.get(self.keys.held(frame_id))
         status, body = pipe.execute()
         if int(status) == 3:
@@ -285,8 +328,8 @@ class FrameStore(object):
         gone, held elsewhere or not a frame at all); the job then claims as usual."""
         pipe = self.redis.pipeline(transaction=True)
         pipe.hgetall(job_key)
-        pipe.eval(_CLAIM, 4, self.keys.frame(frame_id), self.keys.held(frame_id),
-                  self.keys.running(node), job_key, frame_id)
+        pipe.eval(_CLAIM, 5, self.keys.frame(frame_id), self.keys.held(frame_id),
+                  self.keys.running(node), self.keys.queued, job_key, frame_id)
         pipe.get(self.keys.held(frame_id))
         data, status, body = pipe.execute()
         return data, (body if int(status) in (1, 2) else None)
@@ -304,7 +347,8 @@ class FrameStore(object):
             args.extend([name, value])
         keys = [self.keys.inflight(record.camera), self.keys.counts(record.camera),
                 self.keys.results, self.keys.running(node) if node else "",
-                self.keys.frame(record.frame_id), self.keys.held(record.frame_id)]
+                self.keys.frame(record.frame_id), self.keys.held(record.frame_id),
+                self.keys.queued]
         if client is not None:  # a pipeline: the caller executes it (see put for why EVAL)
             return client.eval(_FINISH, len(keys), *(keys + args))
         return bool(self._finish(keys=keys, args=args))
@@ -344,7 +388,7 @@ class FrameStore(object):
             if remaining_ms > 0:
                 done = self._requeue(
                     keys=[running_key, self.keys.frame(frame_id), self.keys.inflight(env.camera),
-                          self.keys.held(frame_id)],
+                          self.keys.held(frame_id), self.keys.queued],
                     args=[frame_id, remaining_ms])
                 if done == 1:
                     requeued.append((frame_id, env.camera))
@@ -358,7 +402,7 @@ class FrameStore(object):
 
     def sweep_lost(self, camera: str, now: Optional[float] = None,
                    grace: float = defaults.REAPER_GRACE_S,
-                   max_age_s: Optional[float] = None, job_prefix: str = "rq:job:",
+                   max_age_s: Optional[float] = None, job_prefix: str = "",
                    queued_hold_s: float = defaults.QUEUED_HOLD_S) -> List[str]:
         """Fail as ``lost`` in-flight ids older than max age + grace that nobody holds any more.
 
@@ -371,28 +415,30 @@ class FrameStore(object):
         age = self.max_age_s if max_age_s is None else max_age_s
         nodes = sorted(_text(n) for n in self.redis.smembers(self.keys.nodes))
         ids = self._sweep(
-            keys=[self.keys.inflight(camera), self.keys.counts(camera), self.keys.results]
-            + [self.keys.running(n) for n in nodes],
+            keys=[self.keys.inflight(camera), self.keys.counts(camera), self.keys.results,
+                  self.keys.queued] + [self.keys.running(n) for n in nodes],
             args=[repr(now - age - grace), self.keys.frame(""), self.results_maxlen, repr(now),
                   camera, RESULT_VERSION, job_prefix or "",
                   repr(now - age - grace - queued_hold_s)])
         return [_text(i) for i in ids]
 
-    def requeue_orphans(self, camera: str, queue_keys: List[str], now: Optional[float] = None,
+    def requeue_orphans(self, camera: str, now: Optional[float] = None,
                         after_s: float = defaults.ORPHAN_AFTER_S) -> List[str]:
         """In-flight frames whose job vanished while their key lives: ids to enqueue again.
 
         A frame counts once it was seen, twice and ``after_s`` apart, with its key present, on
-        no node and its job (id = frame id, or frame id + ``-r<hex>``) in none of ``queue_keys``.
-        A duplicate job is harmless: a claim finds the frame held (or gone) and counts nothing.
+        no node and its job popped without a claim: not marked queued any more (a drain pop),
+        or marked with a push number older than its queue's head (RQ's blocking pop; lists
+        are FIFO). A duplicate job is harmless: a claim finds the frame held (or gone) and
+        counts nothing. The cost does not grow with the queues (only their heads are read):
+        O(the camera's in-flight frames x nodes).
         """
         now = time.time() if now is None else now
         nodes = sorted(_text(n) for n in self.redis.smembers(self.keys.nodes))
-        running = [self.keys.running(n) for n in nodes]
         ids = self._orphans(
-            keys=[self.keys.inflight(camera), self._suspects(camera)] + running + list(queue_keys),
-            args=[repr(now - after_s), self.keys.frame(""), repr(now), repr(float(after_s)),
-                  len(running)])
+            keys=[self.keys.inflight(camera), self._suspects(camera), self.keys.queued]
+            + [self.keys.running(n) for n in nodes],
+            args=[repr(now - after_s), self.keys.frame(""), repr(now), repr(float(after_s))])
         return [_text(i) for i in ids]
 
     def _suspects(self, camera: str) -> str:

@@ -27,6 +27,18 @@ class Keys:
         finish, or until a reaper renames it back for another node."""
         return "%sheld:%s" % (self.ns, frame_id)
 
+    @property
+    def queued(self) -> str:
+        """Hash: frame id -> '<push number> <RQ queue list>' while its job waits in a queue;
+        written with the job's RPUSH (the put's MULTI, enqueue_requeued), removed by the
+        drain's pop, the claim and every terminal state (the orphan sweep reads it)."""
+        return "%squeued" % self.ns
+
+    @property
+    def queue_seq(self) -> str:
+        """String: the counter numbering jobs in push order (queued's push numbers)."""
+        return "%squeue_seq" % self.ns
+
     def orphans(self, camera: str) -> str:
         """Hash: frame id -> when the sweep first saw it in flight, stored, on no node, unqueued."""
         return "%sorphans:%s" % (self.ns, camera)
@@ -67,9 +79,14 @@ class Keys:
         """Set: every node name that ever registered."""
         return "%snodes" % self.ns
 
+    def queue(self, name: str) -> str:
+        """RQ queue name of a shared frame queue (``--queue``), under the namespace: two
+        fleets on one Redis never take each other's frames."""
+        return "%s%s" % (self.ns, name)
+
     def node_queue(self, node: str) -> str:
-        """RQ queue name for frames pinned to one node."""
-        return "node-%s" % node
+        """RQ queue name for frames pinned to one node, under the namespace."""
+        return "%snode-%s" % (self.ns, node)
 
     def drained(self) -> str:
         """Set: nodes an operator drained; they stop taking shared-queue work."""

@@ -122,8 +122,10 @@ def decode_frame(payload: Any) -> FrameEnvelope:
         env.dtype = _text(body, "dtype", "uint8")
     if "roi" in body and body["roi"] is not None:
         roi = body["roi"]
-        if not isinstance(roi, list) or len(roi) != 4 or not all(isinstance(v, int) for v in roi):
-            raise FrameDecodeError("roi must be [x, y, w, h] ints")
+        if (not isinstance(roi, list) or len(roi) != 4
+                or not all(isinstance(v, int) and not isinstance(v, bool) for v in roi)
+                or roi[0] < 0 or roi[1] < 0 or roi[2] <= 0 or roi[3] <= 0):
+            raise FrameDecodeError("roi must be [x, y, w, h] ints, x, y >= 0 and w, h > 0")
         env.roi = roi
     if body.get("truth") is not None:
         truth = body["truth"]

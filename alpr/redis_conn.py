@@ -4,10 +4,10 @@ Timeouts and the health check come from alpr.defaults; TLS files from Settings o
 query (``?ssl_ca_certs=...``). Errors name the URL with its password masked, never the secret.
 """
 import logging
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 from alpr import defaults
-from alpr.errors import ConfigError, ConnectionLostError
+from alpr.errors import ConfigError, ConnectionLostError, RedisVersionError
 from alpr.settings import redact_url
 
 log = logging.getLogger(__name__)
@@ -50,10 +50,49 @@ def connect(url: str, socket_timeout: Optional[float] = defaults.SOCKET_TIMEOUT_
 
 
 def connect_settings(settings: Any, check: bool = True) -> Any:
-    """``connect`` with the URL and TLS files of a Settings object."""
-    return connect(settings.redis_url, ssl_ca_certs=settings.redis_ca_certs,
-                   ssl_certfile=settings.redis_certfile, ssl_keyfile=settings.redis_keyfile,
-                   ssl_cert_reqs=settings.redis_cert_reqs, check=check)
+    """``connect`` with the URL and TLS files of a Settings object; with ``check``, the
+    server's version is checked too (require_version)."""
+    client = connect(settings.redis_url, ssl_ca_certs=settings.redis_ca_certs,
+                     ssl_certfile=settings.redis_certfile, ssl_keyfile=settings.redis_keyfile,
+                     ssl_cert_reqs=settings.redis_cert_reqs, check=check)
+    if check:
+        require_version(client, settings.redis_url)
+    return client
+
+
+def require_version(client: Any, url: str,
+                    minimum: Tuple[int, int] = defaults.MIN_REDIS_VERSION) -> Optional[str]:
+    """Refuse (RedisVersionError) a server older than ``minimum``; returns its version.
+
+    A server that will not say (INFO denied to an ACL user) is let through with a warning:
+    the commands that need the version then fail with Redis's own error.
+    """
+    import redis
+
+    try:
+        version = str(client.info("server").get("redis_version", ""))
+    except redis.exceptions.ResponseError as exc:
+        log.warning("Redis at %s does not tell its version (%s); alpr needs >= %s",
+                    redact_url(url), _scrub(exc, url), _dotted(minimum))
+        return None
+    if parse_version(version) < tuple(minimum):
+        raise RedisVersionError(
+            "alpr needs Redis >= %s (XAUTOCLAIM, BLMOVE, ZADD GT); %s runs %s"
+            % (_dotted(minimum), redact_url(url), version or "an unknown version"))
+    return version
+
+
+def parse_version(text: str) -> Tuple[int, ...]:
+    """'6.2.14' -> (6, 2, 14); unparsable parts count as 0."""
+    out = []
+    for part in str(text).split(".")[:3]:
+        digits = "".join(ch for ch in part if ch.isdigit())
+        out.append(int(digits) if digits else 0)
+    return tuple(out)
+
+
+def _dotted(version: Tuple[int, ...]) -> str:
+    return ".".join(str(v) for v in version)
 
 
 def ping(client: Any, url: str) -> None:

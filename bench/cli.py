@@ -13,6 +13,7 @@ BENCH_COMMANDS = {
     "engines": "bench.engines:engines_cmd",
     "preprocess": "bench.gpu_preprocess:preprocess_cmd",
     "rss": "bench.rss:rss_cmd",
+    "sweep": "bench.sweep:sweep_cmd",
 }  # type: Dict[str, str]
 
 

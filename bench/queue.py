@@ -224,7 +224,10 @@ def _pending(client: Any, keys: Any) -> Optional[int]:
 def _drop_namespace(client: Any, namespace: str, queue: str) -> None:
     """Remove the run's keys so a shared Redis is left as found."""
     try:
-        for pattern in (namespace + "*", "rq:queue:%s*" % queue, "rq:queue:node-bench-%s*" % queue):
+        from rq.queue import Queue
+
+        # every RQ queue of the run is named under its namespace (alpr.keys.Keys.queue)
+        for pattern in (namespace + "*", Queue.redis_queue_namespace_prefix + namespace + "*"):
             batch = list(client.scan_iter(match=pattern, count=1000))
             for i in range(0, len(batch), 500):
                 client.delete(*batch[i:i + 500])

@@ -33,12 +33,15 @@ def _connect(settings: Settings, should_stop: Any = None) -> Any:
 
 def make_requeue_fn(settings: Settings, redis: Any) -> Any:
     """Enqueue jobs on the shared queue for frames the reaper put back (worker.jobs owns the format)."""
+    from alpr.frame_store import FrameStore
     from worker.jobs import enqueue_requeued, make_queue
 
-    queue = make_queue(settings.queue, redis, timeout=settings.job_timeout_s)
+    keys = Keys(settings.namespace)
+    queue = make_queue(keys.queue(settings.queue), redis, timeout=settings.job_timeout_s)
+    store = FrameStore(redis, keys, settings.results_maxlen, settings.max_frame_age_s)
 
     def requeue(frames: List[Tuple[str, str]]) -> None:
-        enqueue_requeued(queue, frames, result_ttl=settings.result_ttl_s,
+        enqueue_requeued(queue, frames, store, result_ttl=settings.result_ttl_s,
                          failure_ttl=settings.failure_ttl_s, timeout=settings.job_timeout_s)
 
     return requeue
@@ -64,7 +67,7 @@ def build_dispatcher(settings: Settings, redis: Any, on_event: Any = None,
     webhook_retry = Retry(ExponentialBackoff(0.2, 1.0), retries=defaults.WEBHOOK_RETRIES,
                           supported_errors=(WebhookError,), name="webhook")
     webhooks = WebhookSender(settings.webhooks, defaults.WEBHOOK_TIMEOUT_S, webhook_retry).start()
-    fleet = FleetWatch(redis, keys, store, settings.queue,
+    fleet = FleetWatch(redis, keys, store, keys.queue(settings.queue),
                        requeue_fn=make_requeue_fn(settings, redis),
                        grace_s=defaults.REAPER_GRACE_S)
     consumer = ResultsConsumer(redis, keys.results, consumer=consumer_name,
@@ -125,8 +128,12 @@ def dispatch_cmd(config_file: Optional[str], print_events: bool, consumer: str, 
             click.echo(format_event(event))
             sys.stdout.flush()
 
+    from alpr.errors import RedisVersionError
+
     try:
         redis = _connect(settings, should_stop=lambda: bool(stopping))
+    except RedisVersionError:
+        raise  # one line and exit code 2 (alpr.cli)
     except Exception as exc:  # noqa: BLE001 - a clear message, not a traceback
         raise click.ClickException(str(exc))
     dispatcher = build_dispatcher(settings, redis, on_event=on_event, consumer_name=consumer)
@@ -169,7 +176,7 @@ def status_cmd(config_file: Optional[str], as_json: bool, seen_plate: Optional[s
         _seen(redis, keys, settings, seen_plate, within_s, seen_camera, as_json)
         return
     store = FrameStore(redis, keys, settings.results_maxlen, settings.max_frame_age_s)
-    status = collect(redis, keys, FleetWatch(redis, keys, store, settings.queue))
+    status = collect(redis, keys, FleetWatch(redis, keys, store, keys.queue(settings.queue)))
     click.echo(json.dumps(status, sort_keys=True) if as_json else format_table(status))
 
 
@@ -215,7 +222,7 @@ def fleet_nodes_cmd(config_file: Optional[str], as_json: bool, **flags: Any) -> 
     settings = build_settings(config_file, **flags)
     redis = _connect(settings)
     keys = Keys(settings.namespace)
-    nodes = FleetWatch(redis, keys, FrameStore(redis, keys), settings.queue).nodes()
+    nodes = FleetWatch(redis, keys, FrameStore(redis, keys), keys.queue(settings.queue)).nodes()
     if as_json:
         click.echo(json.dumps(nodes, sort_keys=True))
         return

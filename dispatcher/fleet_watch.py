@@ -17,13 +17,18 @@ log = logging.getLogger(__name__)
 RequeueFn = Callable[[List[Tuple[str, str]]], Any]  # [(frame_id, camera)] -> enqueue jobs
 
 
-RQ_QUEUE_PREFIX = "rq:queue:"  # RQ's list of a queue's job ids (stable across rq 1.x and 2.x)
-RQ_QUEUES_KEY = "rq:queues"  # RQ's set of every queue key it has seen
-
-
 def rq_queue_key(name: str) -> str:
-    """The Redis list RQ keeps a queue's job ids in."""
-    return RQ_QUEUE_PREFIX + name
+    """The Redis list RQ keeps a queue's job ids in (RQ's own prefix, from its Queue class)."""
+    from rq.queue import Queue
+
+    return Queue.redis_queue_namespace_prefix + name
+
+
+def rq_job_prefix() -> str:
+    """The prefix of RQ's job hashes, from its Job class."""
+    from rq.job import Job
+
+    return Job.redis_job_namespace_prefix
 
 
 class FleetWatch(object):
@@ -70,7 +75,7 @@ class FleetWatch(object):
         return out
 
     def queue_depths(self) -> Dict[str, int]:
-        """Jobs waiting in the shared queue, every node queue and any other RQ queue (rq:queues)."""
+        """Jobs waiting in each of this fleet's queues (queue_names)."""
         names = self.queue_names()
         pipe = self.redis.pipeline(transaction=False)
         for name in names:
@@ -78,12 +83,16 @@ class FleetWatch(object):
         return {name: int(depth) for name, depth in zip(names, pipe.execute())}
 
     def queue_names(self) -> List[str]:
-        """The shared queue, every node queue and any other RQ queue (rq:queues)."""
+        """This fleet's queues: the shared one, every node queue and any other RQ queue
+        (RQ's set of queues) whose name is under the namespace; another fleet's are not ours."""
+        from rq.queue import Queue
+
         names = set([self.shared_queue] + [self.keys.node_queue(n) for n in self.node_names()])
-        for key in self.redis.smembers(RQ_QUEUES_KEY):
+        own = rq_queue_key(self.keys.queue(""))
+        for key in self.redis.smembers(Queue.redis_queues_keys):
             key = _text(key)
-            if key.startswith(RQ_QUEUE_PREFIX):
-                names.add(key[len(RQ_QUEUE_PREFIX):])
+            if key.startswith(own) and not key.endswith(":intermediate"):
+                names.add(key[len(Queue.redis_queue_namespace_prefix):])
         return sorted(names)
 
     # --- acting -----------------------------------------------------------------------------
@@ -112,16 +121,16 @@ class FleetWatch(object):
         done["forgotten"] = self.account_forgotten()
         if now >= self._next_sweep:
             self._next_sweep = now + self.sweep_every_s
-            queue_keys = [rq_queue_key(q) for q in self.queue_names()] if self.requeue_fn else []
             for camera in self.store.cameras():
                 if self.requeue_fn is not None:  # jobs a crash or a kill ate: enqueue again
-                    orphans = self.store.requeue_orphans(camera, queue_keys, now=now)
+                    orphans = self.store.requeue_orphans(camera, now=now)
                     if orphans:
                         self.requeue_fn([(frame_id, camera) for frame_id in orphans])
                         log.warning("camera %s: %d stored frames had lost their job; re-queued",
                                     camera, len(orphans))
                     self.stats["orphans"] += len(orphans)
-                lost = self.store.sweep_lost(camera, now=now, grace=self.grace_s)
+                lost = self.store.sweep_lost(camera, now=now, grace=self.grace_s,
+                                             job_prefix=rq_job_prefix())
                 if lost:
                     log.warning("camera %s: %d in-flight frames vanished, counted failed:lost",
                                 camera, len(lost))

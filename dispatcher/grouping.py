@@ -241,6 +241,15 @@ class Deduper(object):
         self.similarity = float(similarity)
         self.last = {}  # type: Dict[str, Dict[str, Dict[str, Any]]]  # camera -> plate -> event
 
+    def snapshot(self) -> Dict[str, Dict[str, Dict[str, Any]]]:
+        """A copy of the table, to put back with `restore` if the events it now holds
+        were never written (check/remember edit it before the caller's XADD)."""
+        return {cam: {plate: dict(ev) for plate, ev in plates.items()}
+                for cam, plates in self.last.items()}
+
+    def restore(self, saved: Dict[str, Dict[str, Dict[str, Any]]]) -> None:
+        self.last = saved
+
     def remember(self, event: Dict[str, Any]) -> None:
         """Record an emitted event (also used to preload from the events stream)."""
         self.last.setdefault(event["camera"], {})[event["plate"]] = event

@@ -109,6 +109,10 @@ class Dispatcher(object):
         if not groups:
             return events
         pipe = self.redis.pipeline(transaction=True)
+        # the dedup table keeps these events only once their XADD is done: if the write
+        # fails, the entries stay pending, are claimed again, regroup and are emitted then
+        # (recorded first, they would be suppressed as repeats of an event never written)
+        saved = self.deduper.snapshot()
         for group in groups:
             summary = group.summary()
             previous = self.deduper.check(summary)
@@ -130,7 +134,12 @@ class Dispatcher(object):
         done = sorted(set(e for g in groups for e in g.entries) - held)
         if done:
             pipe.xack(self.consumer.stream, self.consumer.group, *done)
-        pipe.execute()
+        try:
+            pipe.execute()
+        except Exception:
+            self.deduper.restore(saved)
+            self.stats["emit_failed"] = self.stats.get("emit_failed", 0) + 1
+            raise
         self.stats["events"] += len(events)
         for event in events:
             if self.webhooks is not None:

@@ -28,7 +28,7 @@ from engines.runtime import Runtime
 from engines.textproc import TextProcessor
 from engines.types import Detection, FrameResult, PlateRead
 
-Roi = Tuple[int, int, int, int]
+Roi = Tuple[int, int, int, int]  # [x, y, w, h], the envelope's (alpr.protocol)
 STAGES = ("decode", "det_prep", "det_infer", "det_post", "crop_decode", "ocr_prep",
           "ocr_infer", "ocr_post", "model", "total")
 CROP_SOURCES = ("auto", "full", "reduced")
@@ -267,7 +267,8 @@ class Pipeline(object):
         scale = frame.width / float(picture.shape[1])
         if roi is None:
             return picture, (0.0, 0.0), scale
-        x1, y1, x2, y2 = [int(v) for v in roi]
+        x, y, w, h = [int(v) for v in roi]  # the one place [x, y, w, h] becomes corners
+        x1, y1, x2, y2 = x, y, x + w, y + h
         x1, x2 = sorted((max(0, min(frame.width, x1)), max(0, min(frame.width, x2))))
         y1, y2 = sorted((max(0, min(frame.height, y1)), max(0, min(frame.height, y2))))
         px1, py1 = int(x1 / scale), int(y1 / scale)

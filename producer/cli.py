@@ -57,7 +57,7 @@ def produce_cmd(source: str, config_file: Any, every: int, max_width: int, pin_n
     retry = standard_retry(should_stop=stop, name="redis (producer)")
     keys = Keys(settings.namespace)
     conn = retry.call(connect_settings, settings)
-    queue_name = keys.node_queue(pin_node) if pin_node else settings.queue
+    queue_name = keys.node_queue(pin_node) if pin_node else keys.queue(settings.queue)
     sender = FrameSender(conn, keys, queue_name, settings.camera, retry, site=settings.site,
                          max_age_s=settings.max_frame_age_s, inflight_cap=settings.inflight_cap,
                          jpeg_quality=settings.jpeg_quality, max_width=max_width,

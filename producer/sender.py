@@ -107,7 +107,7 @@ class FrameSender(object):
         payload = encode_frame(env)
         started = time.perf_counter()
         dropped = self.retry.call(self.store.put, env, replay(commands), payload, None,
-                                  self.inflight_cap)
+                                  self.inflight_cap, queue_key=self.queue.key)
         self.put_ms.append((time.perf_counter() - started) * 1000.0)
         if len(self.put_ms) > 4096:
             del self.put_ms[:2048]

@@ -32,6 +32,10 @@ class NullEngine(object):
     def info(self) -> Dict[str, Any]:
         return {"engine": self.name}
 
+    def close(self) -> str:
+        """Nothing to free."""
+        return "nothing to free"
+
 
 class SleepEngine(object):
     """Fixed service time per frame, no plates: emulates a slower node's throughput."""
@@ -56,6 +60,10 @@ class SleepEngine(object):
 
     def info(self) -> Dict[str, Any]:
         return {"engine": self.name}
+
+    def close(self) -> str:
+        """Nothing to free."""
+        return "nothing to free"
 
 
 class PipelineEngine(object):
@@ -97,6 +105,13 @@ class PipelineEngine(object):
             prepared = self.pipeline.decode(env.data)
         return self.pipeline.process_decoded(prepared, roi, on_detected=on_detected,
                                              regions=env.regions)
+
+    def close(self) -> str:
+        """Free the runtimes (ORT sessions; TensorRT contexts, buffers and the CUDA context,
+        which left on the stack aborts the process at exit) and the decode threads."""
+        runtimes = self.pipeline.runtimes
+        self.pipeline.close()
+        return "%d/%d runtimes closed" % (sum(1 for r in runtimes if r.closed), len(runtimes))
 
     def info(self) -> Dict[str, Any]:
         out = {"engine": self.name, "runtime": self.settings.runtime,

@@ -1,8 +1,10 @@
 """The RQ side of the wire: the one allowlisted job function, the refusing Job class, enqueueing.
 
 A job carries only frame keys ``[[frame_id, camera], ...]``, never pixels. The worker runs
-only functions named in ALLOWED_FUNCTIONS; anything else (``os.system``, ``builtins.eval``)
-or a payload that is not msgpack is refused before any import or call.
+only functions named in ALLOWED_FUNCTIONS; anything else (``os.system``, ``builtins.eval``),
+a payload that is not msgpack, keyword arguments, or a job hash field RQ would act on
+(callbacks, dependencies, retries, webhooks: anything outside JOB_FIELDS) is refused before
+any import or call, and the refused job never enters RQ's execution path (worker.node).
 """
 import logging
 import string
@@ -18,13 +20,23 @@ from rq.queue import Queue
 from alpr import defaults
 from alpr.errors import RefusedJobError
 from alpr.protocol import MAX_ID_LEN
-from worker.serializer import MsgpackSerializer
+from worker.serializer import MAX_JOB_BYTES, MsgpackSerializer, PayloadRefused, inflate
 
 log = logging.getLogger(__name__)
 
 FUNC_NAME = "worker.jobs.process_frames"
 ALLOWED_FUNCTIONS = frozenset([FUNC_NAME])
 MAX_FRAMES_PER_JOB = 256  # a job is a micro-batch of keys; more is malformed
+
+# The job hash fields RQ's own enqueue writes for a frame job (rq 1.15 and 3.x), and the ones
+# of them that must stay empty: RQ imports and calls what they name. Any other field (a
+# dependency, retries, webhooks, meta, ...) is something RQ would act on: the job is refused.
+JOB_FIELDS = frozenset(["status", "created_at", "data", "started_at", "ended_at", "last_heartbeat",
+                        "worker_name", "origin", "description", "enqueued_at", "timeout",
+                        "result_ttl", "failure_ttl", "success_callback_name",
+                        "failure_callback_name", "stopped_callback_name", "group_id"])
+EMPTY_FIELDS = frozenset(["success_callback_name", "failure_callback_name",
+                          "stopped_callback_name", "group_id"])
 
 Frame = Tuple[str, str]  # (frame_id, camera)
 
@@ -58,11 +70,30 @@ def parse_frames(value: Any) -> List[Frame]:
     return out
 
 
+def field_refusal(fields: Dict[str, Any]) -> Optional[str]:
+    """Why a job hash (field -> raw value) is not a plain frame job, or None."""
+    for name in sorted(fields):
+        if name not in JOB_FIELDS:
+            return "job field %r is not allowed" % (name[:100],)
+        if name in EMPTY_FIELDS and fields[name] not in (b"", "", None):
+            return "job field %r must be empty" % (name,)
+    return None
+
+
 def refusal(job: Job) -> Optional[Tuple[str, str]]:
     """None if the job may run, else (security counter, reason) — decided without importing."""
+    broken = getattr(job, "restore_error", None)
+    if broken is not None:
+        return "refused_payload", "job hash refused: %s" % broken
+    fields = getattr(job, "stored_fields", None)
+    if fields is not None:
+        reason = field_refusal(fields)
+        if reason is not None:
+            return "refused_field", reason
     try:
         name = job.func_name
         instance = job.instance
+        args, kwargs = job.args, job.kwargs
     except DeserializationError as exc:
         cause = exc.__cause__ or exc
         return "refused_payload", "payload refused: %s" % cause
@@ -70,6 +101,14 @@ def refusal(job: Job) -> Optional[Tuple[str, str]]:
         return "refused_function", "instance methods are not allowed"
     if name not in ALLOWED_FUNCTIONS:
         return "refused_function", "function %r is not in the allowlist" % (str(name)[:200],)
+    if kwargs:
+        return "refused_args", "keyword arguments are not allowed"
+    try:
+        if not isinstance(args, (list, tuple)) or len(args) != 1:
+            raise ValueError("a frame job takes one argument")
+        parse_frames(args[0])
+    except ValueError as exc:
+        return "refused_args", str(exc)
     return None
 
 
@@ -91,6 +130,28 @@ class AllowlistJob(Job):
     """
 
     preclaimed = None  # type: Optional[Tuple[str, bytes, float]]  # id, body, claim ms
+    stored_fields = None  # type: Optional[Dict[str, Any]]  # the job hash as restored
+    restore_error = None  # type: Optional[str]  # why RQ's restore of the hash failed
+
+    def restore(self, raw_data: Any) -> Any:
+        """RQ's restore, keeping the raw fields for the refusal check. A hash with a field
+        outside JOB_FIELDS is not given to RQ's restore at all (only its data, inflated
+        within MAX_JOB_BYTES, so the refusal can name its frames); one RQ cannot parse
+        (garbage timeout, dates, ...) leaves ``restore_error`` instead of raising."""
+        self.stored_fields = {_text(k): v for k, v in dict(raw_data or {}).items()}
+        try:
+            data = inflate(self.stored_fields.get("data") or b"", MAX_JOB_BYTES)
+        except PayloadRefused as exc:  # RQ's own zlib.decompress has no limit
+            self.restore_error = str(exc)
+            return None
+        if field_refusal(self.stored_fields) is not None:
+            self.data = data
+            return None
+        try:
+            return super().restore(raw_data)
+        except Exception as exc:  # RQ raises ValueError, KeyError, TypeError... on garbage
+            self.restore_error = "%s: %s" % (type(exc).__name__, str(exc)[:200])
+            return None
 
     @property
     def func(self):
@@ -98,6 +159,24 @@ class AllowlistJob(Job):
         if refused is not None:
             raise RefusedJobError(refused[1])
         return super().func
+
+    # Whatever path reaches a job of this class (RQ's registry cleanups included), the
+    # callback names stored in its hash are never imported, nor called.
+    @property
+    def success_callback(self) -> None:
+        return None
+
+    @property
+    def failure_callback(self) -> None:
+        return None
+
+    @property
+    def stopped_callback(self) -> None:
+        return None
+
+    def send_webhooks(self, *args: Any, **kwargs: Any) -> None:
+        """rq >= 3 POSTs to URLs stored in the job hash; a frame job has none to send."""
+        return None
 
     @classmethod
     def fetch(cls, id: str, connection: Any = None, serializer: Any = None) -> "AllowlistJob":
@@ -130,6 +209,10 @@ class FrameQueue(Queue):
             _claiming.claim = None
 
 
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
 def frame_id_of_job(job_id: str) -> str:
     """The frame a job id names: the producer's job id is the frame id; a re-queued job's
     id is the frame id + ``-r<6 hex>`` (requeue_job_id)."""
@@ -145,14 +228,24 @@ def requeue_job_id(frame_id: str) -> str:
     return "%s-r%s" % (frame_id, uuid.uuid4().hex[:6])
 
 
-def enqueue_requeued(queue: Any, frames: Sequence[Frame], result_ttl: int = defaults.RESULT_TTL_S,
+def enqueue_requeued(queue: Any, frames: Sequence[Frame], store: Any = None,
+                     result_ttl: int = defaults.RESULT_TTL_S,
                      failure_ttl: int = defaults.FAILURE_TTL_S,
                      timeout: int = defaults.JOB_TIMEOUT_S) -> None:
-    """One job per frame put back (reaper, restarted node, a frame given back), id = frame id
-    + ``-r<hex>``: the orphan sweep finds a frame's job by it."""
+    """One job per frame put back (reaper, restarted node, a frame given back, the orphan
+    sweep), id = frame id + ``-r<hex>``; with ``store`` (a FrameStore) the frame is marked
+    queued in the same MULTI as the job's RPUSH, as the producer's put does."""
     for frame_id, camera in frames:
-        enqueue_frames(queue, [(frame_id, camera)], job_id=requeue_job_id(frame_id),
-                       result_ttl=result_ttl, failure_ttl=failure_ttl, timeout=timeout)
+        if store is None:
+            enqueue_frames(queue, [(frame_id, camera)], job_id=requeue_job_id(frame_id),
+                           result_ttl=result_ttl, failure_ttl=failure_ttl, timeout=timeout)
+            continue
+        pipe = queue.connection.pipeline(transaction=True)
+        enqueue_frames(queue, [(frame_id, camera)], pipeline=pipe,
+                       job_id=requeue_job_id(frame_id), result_ttl=result_ttl,
+                       failure_ttl=failure_ttl, timeout=timeout)
+        store.mark_queued(frame_id, queue.key, pipe)
+        pipe.execute()
 
 
 def make_queue(name: str, connection: Any, timeout: int = defaults.JOB_TIMEOUT_S) -> Any:

@@ -51,24 +51,39 @@ class FleetWorker(SimpleWorker):
         return defaults.DEQUEUE_POLL_S
 
     def execute_job(self, job: Any, queue: Any) -> None:
+        """Run a frame job on the fast path, or refuse it: never RQ's own execution path,
+        which would import and call what the job hash names (callbacks, dependents, ...)."""
         refused = refusal(job)
         frames = frames_of(job)
         pre = job.preclaimed if isinstance(job, AllowlistJob) else None
         if pre is not None and pre[0] not in {f for f, _ in frames}:
             self.processor.give_back(pre[0])  # a forged id: the frame goes back, with a job
             pre = None
-        if refused is None:
-            if frames and not job.kwargs:
-                self._run_frames(job, frames, pre)
-                return
-        # a refused job fails the frames it names (the preclaimed one too); RQ's own path
-        # claims them again (idempotent for this node)
-        if refused is not None:
-            self.processor.refuse(job, refused[0], refused[1])
-            job.failure_ttl = min(int(job.failure_ttl or self.failure_ttl), self.failure_ttl)
-        super().execute_job(job, queue)  # a refused job fails in AllowlistJob.func, unimported
+        if refused is None and frames:
+            self._run_frames(job, queue, frames, pre)
+            return
+        if refused is None:  # cannot happen (refusal parses the frames); never run RQ's path
+            refused = ("refused_args", "a frame job names no frames")
+        # the refused job fails the frames it names (the preclaimed one too), and is deleted
+        self.processor.refuse(job, refused[0], refused[1])
+        self._forget_job(job, queue)
 
-    def _run_frames(self, job: Any, frames: List[Any], preclaimed: Any = None) -> None:
+    def _forget_job(self, job: Any, queue: Any) -> None:
+        """Delete a done job's hash and its entry in RQ's intermediate list (rq >= 2 moves a
+        single-queue worker's job id there with BLMOVE; RQ's own path removes it, ours must,
+        or the list grows until RQ's 10-minute maintenance): one round trip."""
+        try:
+            pipe = self.connection.pipeline(transaction=False)
+            pipe.delete(job.key)
+            intermediate = getattr(queue, "intermediate_queue_key", None)
+            if intermediate:
+                pipe.lrem(intermediate, -1, job.id)  # from the tail, where BLMOVE put it
+            pipe.execute()
+        except Exception as exc:  # Redis gone: RQ's own loop reconnects; the hash expires
+            log.debug("could not delete job %s: %s", job.id, exc)
+
+    def _run_frames(self, job: Any, queue: Any, frames: List[Any], preclaimed: Any = None
+                    ) -> None:
         """A frame job's fast path, the one drained jobs take: run its frames under the
         job's timeout and delete its hash, without RQ's per-job registries and status
         writes (each frame's own state lives in the FrameStore). A failure is logged;
@@ -87,10 +102,7 @@ class FleetWorker(SimpleWorker):
             log.warning("frame job %s stopped: %s: %s", job.id, type(exc).__name__, exc)
         finally:
             self._state = previous
-            try:
-                self.connection.delete(job.key)
-            except Exception as exc:  # Redis gone: RQ's own loop reconnects; the hash expires
-                log.debug("could not delete job %s: %s", job.id, exc)
+            self._forget_job(job, queue)
 
     def heartbeat(self, *args: Any, **kwargs: Any) -> None:
         """RQ's worker-key heartbeat, written at most every RQ_BEAT_S when RQ's loop calls it
@@ -130,18 +142,27 @@ def node_name(settings: Any) -> str:
 
 
 def serve(settings: Any, burst: bool = False, max_jobs: Optional[int] = None) -> int:
-    """Run the worker until SIGTERM (or, with ``burst``, until the queues are empty)."""
+    """Run the worker until SIGTERM (or, with ``burst``, until the queues are empty); the
+    engine is closed on every way out (SIGTERM, burst end, an error at start)."""
+    engine = build_engine(settings.engine, settings)
+    try:
+        return _serve(settings, engine, burst, max_jobs)
+    finally:
+        close_engine(engine)
+
+
+def _serve(settings: Any, engine: Any, burst: bool, max_jobs: Optional[int]) -> int:
     node = node_name(settings)
     keys = Keys(settings.namespace)
-    engine = build_engine(settings.engine, settings)
     engine.warmup(defaults.WARMUP_RUNS)
     metrics = Metrics()
     stop = StopFlag().install()
     retry = standard_retry(should_stop=stop, name="redis (worker %s)" % node)
     conn = retry.call(connect_settings, settings)
-    queues = ([keys.node_queue(node)] if settings.node_queue else []) + [settings.queue]
+    shared = keys.queue(settings.queue)
+    queues = ([keys.node_queue(node)] if settings.node_queue else []) + [shared]
     store = FrameStore(conn, keys, settings.results_maxlen, settings.max_frame_age_s)
-    processor = FrameProcessor(conn, store, keys, engine, node, queues, settings.queue,
+    processor = FrameProcessor(conn, store, keys, engine, node, queues, shared,
                                settings.batch_max, metrics, retry)
     retry.should_stop = lambda: stop() or processor.stop_requested
     bind_processor(processor)
@@ -188,10 +209,22 @@ def serve(settings: Any, burst: bool = False, max_jobs: Optional[int] = None) ->
             log.warning("worker loop stopped (Redis unreachable?); restarting in %.1f s", delay)
             time.sleep(delay)
     finally:
-        processor.close()
+        processor.close()  # no frame runs past this: the engine is closed by serve()
         beat.stop()
         log.info("worker %s stopped after %d frames", node, metrics.total_frames())
     return 0
+
+
+def close_engine(engine: Any) -> None:
+    """Free the engine's runtimes once no frame runs any more (exit, SIGTERM included)."""
+    close = getattr(engine, "close", None)
+    if close is None:
+        return
+    try:
+        log.info("engine %s closed: %s", getattr(engine, "name", "?"), close())
+    except Exception as exc:  # a failing free must not turn a clean exit into a crash
+        log.warning("engine %s did not close cleanly: %s: %s", getattr(engine, "name", "?"),
+                    type(exc).__name__, exc)
 
 
 def _make_worker(conn: Any, processor: FrameProcessor, queues: List[str], settings: Any
@@ -242,7 +275,8 @@ def _recover_own_frames(conn: Any, store: FrameStore, keys: Keys, node: str, set
         return
     requeued, failed = store.requeue_node(node)
     if requeued:
-        enqueue_requeued(make_queue(settings.queue, conn, settings.job_timeout_s), requeued,
+        enqueue_requeued(make_queue(keys.queue(settings.queue), conn, settings.job_timeout_s),
+                         requeued, store,
                          result_ttl=settings.result_ttl_s, failure_ttl=settings.failure_ttl_s,
                          timeout=settings.job_timeout_s)
     if requeued or failed:

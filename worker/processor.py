@@ -49,7 +49,7 @@ class FrameProcessor(object):
         self.batch_max = max(1, int(batch_max))
         self.metrics = metrics
         self.retry = retry
-        self.drainer = Drainer(redis_client)
+        self.drainer = Drainer(redis_client, keys.queued)
         self.stop_requested = False  # set on SIGTERM: finish the current frame, then stop
         self.drained = False  # set by the heartbeat when an operator drained this node
         self._carried = []  # type: List[Claimed]
@@ -188,7 +188,8 @@ class FrameProcessor(object):
         to its frame key, or failed if too old, like a dead node's, with a job to carry it."""
         requeued, _ = self.retry.call(self.store.requeue_node, self.node, None, [frame_id])
         if requeued:
-            self.retry.call(enqueue_requeued, make_queue(self.shared_queue, self.redis), requeued)
+            self.retry.call(enqueue_requeued, make_queue(self.shared_queue, self.redis), requeued,
+                            self.store)
         log.warning("frame %s was claimed with a job that does not name it; given back", frame_id)
 
     def close(self) -> None:

@@ -5,6 +5,8 @@ job written by a default ``rq.Queue``) raises, and RQ reports it as a Deserializ
 """
 from typing import Any
 
+import zlib
+
 import msgpack
 
 MAX_JOB_BYTES = 1024 * 1024  # job data carries frame keys only; anything bigger is not ours
@@ -35,3 +37,22 @@ class MsgpackSerializer(object):
                                    max_bin_len=MAX_JOB_BYTES, max_str_len=MAX_JOB_BYTES)
         except Exception as exc:  # msgpack raises several unrelated types on garbage
             raise PayloadRefused("job payload is not msgpack: %s" % exc) from None
+
+
+def inflate(data: bytes, limit: int = MAX_JOB_BYTES) -> bytes:
+    """RQ's job data as stored: zlib-compressed (RQ compresses it) or plain. Inflated with a
+    bounded decompressobj, so a small zlib bomb cannot make a node allocate more than
+    ``limit`` bytes; PayloadRefused beyond it or on a truncated stream."""
+    data = bytes(data)
+    if not data:
+        return data
+    inflater = zlib.decompressobj()
+    try:
+        out = inflater.decompress(data, limit + 1)
+    except zlib.error:
+        return data  # not compressed: RQ stores it as is then
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise PayloadRefused("job data inflates beyond %d bytes" % limit)
+    if not inflater.eof:
+        raise PayloadRefused("job data is a truncated zlib stream")
+    return out

@@ -199,6 +199,8 @@ def test_r3_dispatcher_entries_in_process(redis_client):
 
 def test_r3_real_worker_process(redis_url, harness):
     """A smaller batch of malformed frames and jobs through a real `alpr worker` subprocess."""
+    from rq.job import Job
+
     from worker.jobs import FUNC_NAME, enqueue_frames, make_queue
 
     count = size(150, 1000)
@@ -206,7 +208,7 @@ def test_r3_real_worker_process(redis_url, harness):
     run = FleetRun(redis_url, harness)
     keys = Keys(run.namespace)
     store = FrameStore(client, keys)
-    queue = make_queue(run.queue, client)
+    queue = make_queue(keys.queue(run.queue), client)
     ids = []
     skipped = 0
     while len(ids) < count:
@@ -228,9 +230,9 @@ def test_r3_real_worker_process(redis_url, harness):
     # malformed RQ jobs: garbage job data, wrong argument types, a foreign function
     for i in range(10):
         job_id = "garbage-%d" % i
-        client.hset("rq:job:" + job_id, mapping={"data": pack([1, 2, 3])[:i] + b"\xc1",
-                                                 "status": "queued", "origin": run.queue})
-        client.rpush("rq:queue:" + run.queue, job_id)
+        client.hset(Job.redis_job_namespace_prefix + job_id, mapping={
+            "data": pack([1, 2, 3])[:i] + b"\xc1", "status": "queued", "origin": queue.name})
+        client.rpush(queue.key, job_id)
     queue.enqueue_call(FUNC_NAME, args=(12345,))
     queue.enqueue_call(FUNC_NAME, args=([["x" * 500, "cam"]],))
     queue.enqueue_call("os.getcwd", args=())
@@ -239,7 +241,7 @@ def test_r3_real_worker_process(redis_url, harness):
 
     def settled():
         acct = store.accounting("r3cam")
-        return acct["in_flight"] == 0 and client.llen("rq:queue:" + run.queue) == 0
+        return acct["in_flight"] == 0 and client.llen(queue.key) == 0
 
     wait_until(settled, 120, 0.2, "the worker to answer every malformed frame")
     time.sleep(0.5)

@@ -105,11 +105,11 @@ def test_drop_oldest_skips_claimed_and_writes_records(store, redis_client):
     envs = [make_env() for _ in range(6)]
     for i, env in enumerate(envs):
         store.put(env, now=1000.0 + i)
-    store.claim(envs[0].frame_id, "cam1", "n1")  # oldest is running: must be skipped
+    store.claim(envs[0].frame_id, "cam1", "n1")  # oldest is running: skipped, not counted
     dropped = store.drop_oldest("cam1", cap=3, now=2000.0)
-    assert dropped == [envs[1].frame_id, envs[2].frame_id, envs[3].frame_id]
-    assert store.in_flight("cam1") == 3
-    assert store.counts("cam1")["dropped"] == 3
+    assert dropped == [envs[1].frame_id, envs[2].frame_id]  # 5 waiting -> 3
+    assert store.in_flight("cam1") == 4
+    assert store.counts("cam1")["dropped"] == 2
     recs = results(redis_client, store.keys)
     assert [r.frame_id for r in recs] == dropped
     assert all(r.status == "dropped" and r.reason == "backpressure" for r in recs)
@@ -244,16 +244,39 @@ def test_invariant_under_concurrent_races(redis_url):
 
 def test_sweep_leaves_frames_whose_job_still_waits_to_the_worker(store, redis_client):
     """A backlog: the key expired but the RQ job (id = frame id) is queued -> stale later, not lost."""
+    from rq.job import Job
+
     now = time.time()
     queued, orphan = make_env(), make_env()
     store.put(queued, now=now - 20)
     store.put(orphan, now=now - 200)
     for env in (queued, orphan):
         redis_client.delete(store.keys.frame(env.frame_id))
-        redis_client.hset("rq:job:%s" % env.frame_id, "status", "queued")
-    assert store.sweep_lost("cam1", now=now, grace=3.0, queued_hold_s=60.0) == [orphan.frame_id]
+        redis_client.hset(Job.redis_job_namespace_prefix + env.frame_id, "status", "queued")
+    assert store.sweep_lost("cam1", now=now, grace=3.0, queued_hold_s=60.0,
+                            job_prefix=Job.redis_job_namespace_prefix) == [orphan.frame_id]
     assert store.in_flight("cam1") == 1
     assert store.sweep_lost("cam1", now=now, grace=3.0, job_prefix="") == [queued.frame_id]
+    assert_invariant(store, "cam1")
+
+
+def test_cap_counts_only_waiting_frames_so_the_newest_is_kept(store, redis_client):
+    """Seen: with `cap` frames claimed, every put dropped the frame it had just stored.
+    Now claimed frames do not count: the newest frame is kept, the oldest waiting dropped."""
+    cap = 2
+    claimed = [make_env() for _ in range(cap)]
+    for i, env in enumerate(claimed):
+        assert store.put(env, now=1000.0 + i, cap=cap) == []
+        store.claim(env.frame_id, "cam1", "n1")
+    waiting = [make_env() for _ in range(4)]
+    dropped = []
+    for i, env in enumerate(waiting):
+        dropped.extend(store.put(env, now=1010.0 + i, cap=cap))
+        assert redis_client.exists(store.keys.frame(env.frame_id)), "the newest frame was dropped"
+    assert dropped == [waiting[0].frame_id, waiting[1].frame_id]  # oldest waiting ones
+    for env in claimed:  # a worker's frames are never touched by the cap
+        assert redis_client.exists(store.keys.held(env.frame_id))
+    assert store.in_flight("cam1") == cap + cap
     assert_invariant(store, "cam1")
 
 
@@ -288,26 +311,44 @@ def test_requeue_node_race_leaves_a_taken_frame_alone(store, redis_client):
 
 
 def test_requeue_orphans_finds_stored_frames_whose_job_vanished(store, redis_client):
+    """Frames whose job left its queue without a claim are found without reading the queues
+    (only their heads): a drain pop removes the frame's queued mark; RQ's blocking pop leaves
+    a mark numbered before the queue's new head (lists are FIFO)."""
+    from worker.drain import Drainer
+    from worker.jobs import enqueue_frames, enqueue_requeued, make_queue
+
     keys = store.keys
+    queue = make_queue(keys.queue("frames"), redis_client)
     redis_client.sadd(keys.nodes, "n1")
     now = time.time()
-    orphan, queued, requeued, running, young, expired = (make_env(max_age=60.0) for _ in range(6))
-    for env in (orphan, queued, requeued, running, expired):
-        store.put(env, now=now - 3)
-    store.put(young, now=now)
-    redis_client.rpush("rq:queue:frames", queued.frame_id, requeued.frame_id + "-rab12cd",
-                       young.frame_id)
-    store.claim(running.frame_id, "cam1", "n1")
+    drained, popped, queued, requeued, running, expired, young = (
+        make_env(max_age=60.0) for _ in range(7))
+    for env in (drained, popped, queued, requeued, running, expired, young):
+        store.put(env, now=now if env is young else now - 3, queue_key=queue.key,
+                  queue_job_fn=lambda pipe, e=env: enqueue_frames(
+                      queue, [(e.frame_id, e.camera)], pipeline=pipe, job_id=e.frame_id))
+    assert redis_client.hlen(keys.queued) == 7  # each put marked its frame queued
+    # a worker's drain took `drained`, RQ's BLPOP took `popped`: both died before the claim
+    assert Drainer(redis_client, keys.queued).pop([keys.queue("frames")]).job_id == drained.frame_id
+    assert redis_client.lpop(queue.key).decode() == popped.frame_id
+    assert store.claim(running.frame_id, "cam1", "n1") is not None  # on a node
+    store.claim(requeued.frame_id, "cam1", "dead")
+    back, _ = store.requeue_node("dead")
+    enqueue_requeued(queue, back, store)  # a new job at the tail, marked with it
     redis_client.delete(keys.frame(expired.frame_id))  # sweep_lost's case, not this one
-    queues = ["rq:queue:frames", "rq:queue:node-n1"]
-    assert store.requeue_orphans("cam1", queues, now=now, after_s=1.0) == []  # first sighting
-    assert store.requeue_orphans("cam1", queues, now=now + 0.5, after_s=1.0) == []
-    redis_client.lpop("rq:queue:frames")  # a worker popped `queued`: not yet claimed
-    assert store.requeue_orphans("cam1", queues, now=now + 1.2, after_s=1.0) == [orphan.frame_id]
-    # the popped one must stay an orphan for after_s before it counts
-    assert store.requeue_orphans("cam1", queues, now=now + 2.3, after_s=1.0) == [queued.frame_id]
-    assert store.in_flight("cam1") == 6  # nothing counted: the caller enqueues jobs again
+    assert store.requeue_orphans("cam1", now=now, after_s=1.0) == []  # first sighting
+    assert store.requeue_orphans("cam1", now=now + 0.5, after_s=1.0) == []
+    found = store.requeue_orphans("cam1", now=now + 1.2, after_s=1.0)
+    assert sorted(found) == sorted([drained.frame_id, popped.frame_id])
+    enqueue_requeued(queue, [(f, "cam1") for f in found], store)  # as the dispatcher does
+    assert store.requeue_orphans("cam1", now=now + 2.5, after_s=1.0) == []
+    assert store.in_flight("cam1") == 7  # nothing counted: the caller enqueues jobs again
     assert_invariant(store, "cam1")
+    # every terminal transition clears the mark: it stays as small as the in-flight set
+    for env in (drained, popped, queued, requeued, young):
+        store.finish(ResultRecord(frame_id=env.frame_id, camera="cam1", status="read"))
+    store.sweep_lost("cam1", now=now + 600, grace=0)
+    assert redis_client.hlen(keys.queued) == 0, redis_client.hgetall(keys.queued)
 
 
 def test_claimed_body_is_renamed_not_copied_and_never_leaks(store, redis_client):

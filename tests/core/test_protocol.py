@@ -49,6 +49,9 @@ _DROP = object()
     msgpack.packb(_body(fmt="raw", shape=[0, 2])),
     msgpack.packb(_body(fmt="raw", shape="3x3")),
     msgpack.packb(_body(roi=[1, 2, 3])),
+    msgpack.packb(_body(roi=[10, 10, 0, 5])),  # [x, y, w, h]: an empty width
+    msgpack.packb(_body(roi=[600, 100, 400, -20])),  # corners misread as w, h
+    msgpack.packb(_body(roi=[-1, 0, 10, 10])),
     msgpack.packb(_body(truth=[1])),
     msgpack.packb(_body(age=-1.0)),
     msgpack.packb({1: 2}),  # non-string map keys

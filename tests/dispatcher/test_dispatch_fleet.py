@@ -56,13 +56,20 @@ def test_nodes_queues_drain(redis_client):
     redis_client.sadd(keys.nodes, "n1")
     redis_client.set(keys.node_alive("n1"), 1, ex=5)
     redis_client.hset(keys.node_stats("n1"), mapping={"fps": "12.5", "frames": "40", "engine": "ort"})
-    redis_client.rpush(rq_queue_key("frames"), "a", "b")
+    redis_client.rpush(rq_queue_key(keys.queue("frames")), "a", "b")
     redis_client.rpush(rq_queue_key(keys.node_queue("n1")), "c")
-    fleet = FleetWatch(redis_client, keys, store, "frames")
+    from worker.jobs import enqueue_frames, make_queue
+
+    # RQ registers every queue in one global set: a queue of the namespace shows, another
+    # fleet's (namespace other:) on the same Redis does not
+    enqueue_frames(make_queue(keys.queue("extra"), redis_client), [("e1", "c")])
+    enqueue_frames(make_queue("other:frames", redis_client), [("o1", "c")])
+    fleet = FleetWatch(redis_client, keys, store, keys.queue("frames"))
     assert drain(redis_client, keys, "n1") is True and drain(redis_client, keys, "n1") is False
     (node,) = fleet.nodes()
     assert node["alive"] and node["drained"] and node["stats"] == {"fps": 12.5, "frames": 40, "engine": "ort"}
-    assert fleet.queue_depths() == {"frames": 2, "node-n1": 1}
+    assert fleet.queue_depths() == {keys.queue("frames"): 2, keys.node_queue("n1"): 1,
+                                    keys.queue("extra"): 1}
     assert undrain(redis_client, keys, "n1") is True
     assert fleet.nodes()[0]["drained"] is False
 

@@ -46,5 +46,6 @@ def test_drain_and_pinning(redis_url, make_fleet):
     status = json.loads(res.output)
     nodes = {n["name"]: n for n in status["nodes"]}
     assert nodes["d1"]["drained"] and nodes["d1"]["alive"] and not nodes["d2"]["drained"]
-    assert {fleet.queue, "node-d1", "node-d2"} <= set(status["queues"])
+    keys = fleet.keys  # RQ queue names are under the namespace
+    assert {keys.queue(fleet.queue), keys.node_queue("d1"), keys.node_queue("d2")} <= set(status["queues"])
     assert status["invariant_ok"]

@@ -13,7 +13,7 @@ def feed(fleet, count, camera="cam-kill", max_age_s=60.0):
     from worker.jobs import enqueue_frames, make_queue
 
     store = FrameStore(fleet.redis, fleet.keys)
-    queue = make_queue(fleet.queue, fleet.redis)
+    queue = make_queue(fleet.keys.queue(fleet.queue), fleet.redis)
     ids = []
     for _ in range(count):
         env = FrameEnvelope(frame_id=uuid.uuid4().hex[:12], camera=camera, data=b"\xff\xd8jpeg",

@@ -74,7 +74,7 @@ def test_nothing_found_and_roi(pipeline):
     frame = np.zeros((720, 1280, 3), np.uint8)
     frame[100:420, 600:1240] = bright(320, 640)  # only this region is bright
     assert pipeline.process(frame).reads == []
-    with_roi = pipeline.process(frame, roi=(600, 100, 1240, 420))
+    with_roi = pipeline.process(frame, roi=(600, 100, 640, 320))  # [x, y, w, h]
     assert [r.text for r in with_roi.reads] == ["ABC1234"]
     x1, y1, x2, y2 = with_roi.reads[0].box
     assert 600 <= x1 < x2 <= 1240 and 100 <= y1 < y2 <= 420
@@ -141,12 +141,12 @@ def test_process_many_matches_process_bytes_in_order_and_survives_bad_bytes(pipe
 
 def test_process_many_makes_detector_inputs_ahead_with_the_same_reads(pipeline):
     good = _jpeg(bright(720, 1280))
-    results = list(pipeline.process_many([good, (good, (100, 50, 1200, 700)), good]))
+    results = list(pipeline.process_many([good, (good, (100, 50, 1100, 650)), good]))
     assert all("det_prep_ahead" in r.timings for r in results)  # made in the decode thread
     assert pipeline.models_use_cpu  # so each next decode waited for this frame's detector
     single = pipeline.process_bytes(good)
     assert [(x.text, x.box) for x in results[2].reads] == [(x.text, x.box) for x in single.reads]
-    roi = pipeline.process_bytes(good, (100, 50, 1200, 700))
+    roi = pipeline.process_bytes(good, (100, 50, 1100, 650))
     assert [(x.text, x.box) for x in results[1].reads] == [(x.text, x.box) for x in roi.reads]
 
 

@@ -46,13 +46,13 @@ def test_next_frames_job_is_built_ahead_and_a_retried_put_replays_it(redis_clien
     assert not redis_client.exists("rq:job:" + ahead_id)  # recorded, not sent
     real_put, calls = s.store.put, []
 
-    def put_failing_once(*args):
+    def put_failing_once(*args, **kwargs):
         calls.append(1)
         if len(calls) == 1:
             import redis
 
             raise redis.exceptions.ConnectionError("lost before the MULTI was sent")
-        return real_put(*args)
+        return real_put(*args, **kwargs)
 
     s.store.put = put_failing_once
     assert s.send(SourceFrame(jpeg=jpeg()), seq=1)
@@ -129,6 +129,8 @@ def test_pace_every_nth_and_frames_limit(redis_client):
 def test_cli_folder_and_video(redis_url, redis_client, tmp_path):
     from click.testing import CliRunner
 
+    from dispatcher.fleet_watch import rq_queue_key
+
     folder = tmp_path / "imgs"
     folder.mkdir()
     for i in range(4):
@@ -139,7 +141,7 @@ def test_cli_folder_and_video(redis_url, redis_client, tmp_path):
     summary = json.loads(result.output.strip().splitlines()[-1])
     assert summary["sent"] == 4 and summary["camera"] == "gate"
     env = decode_frame(redis_client.get(KEYS.frame(
-        redis_client.lrange("rq:queue:frames", 0, 0)[0].decode())))
+        redis_client.lrange(rq_queue_key(KEYS.queue("frames")), 0, 0)[0].decode())))
     import cv2
     import numpy as np
 

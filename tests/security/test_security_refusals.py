@@ -38,7 +38,7 @@ def good_frame(fleet):
     store = FrameStore(fleet.redis, fleet.keys)
     env = FrameEnvelope(frame_id=uuid.uuid4().hex[:10], camera="secure-cam", data=b"\xff\xd8",
                         max_age_s=60.0)
-    queue = make_queue(fleet.queue, fleet.redis)
+    queue = make_queue(fleet.keys.queue(fleet.queue), fleet.redis)
     store.put(env, queue_job_fn=lambda pipe: enqueue_frames(queue, [(env.frame_id, env.camera)],
                                                             pipeline=pipe))
     return env.frame_id
@@ -59,10 +59,10 @@ def test_pickled_payload_and_foreign_function_are_refused_and_counted(fleet, tmp
     marker_func = tmp_path / "pwned-by-function"
 
     # 1. a default (pickle) RQ queue naming even the allowlisted function, with a booby-trapped arg
-    pickled = Queue(fleet.queue, connection=fleet.redis)
+    pickled = Queue(fleet.keys.queue(fleet.queue), connection=fleet.redis)
     pickled.enqueue_call("worker.jobs.process_frames", args=([Boom(str(marker_pickle))],))
     # 2. a msgpack job naming a function outside the allowlist
-    foreign = Queue(fleet.queue, connection=fleet.redis, serializer=MsgpackSerializer)
+    foreign = Queue(fleet.keys.queue(fleet.queue), connection=fleet.redis, serializer=MsgpackSerializer)
     foreign.enqueue_call("os.system", args=("touch %s" % marker_func,))
 
     counts = wait_for(lambda: (lambda c: c if c.get("refused_payload") and c.get("refused_function")

@@ -20,9 +20,9 @@ from test_processor import make
 @pytest.fixture
 def fleet(redis_client):
     """(worker, processor, store, keys) on queue 'frames', processor bound as in `alpr worker`."""
-    proc, store, keys = make(redis_client, NullEngine(), batch_max=1, queues=("frames",))
+    proc, store, keys = make(redis_client, NullEngine(), batch_max=1, queues=("alpr:frames",))
     jobs.bind_processor(proc)
-    worker = FleetWorker([make_queue("frames", redis_client)], redis_client, proc,
+    worker = FleetWorker([make_queue("alpr:frames", redis_client)], redis_client, proc,
                          name="n1.test")
     yield worker, proc, store, keys
     jobs.bind_processor(None)
@@ -100,7 +100,7 @@ def test_a_job_whose_id_names_a_frame_it_does_not_carry_gives_that_frame_back(re
     _store_frame(redis_client, keys, "x1")
     _store_frame(redis_client, keys, "y1")
     # a forged job: its id looks like a re-queued job of x1, its frames name y1
-    enqueue_frames(make_queue("frames", redis_client), [("y1", "cam1")], job_id="x1-r00abcd")
+    enqueue_frames(make_queue("alpr:frames", redis_client), [("y1", "cam1")], job_id="x1-r00abcd")
     job, queue = dequeue(worker)
     assert job.preclaimed[0] == "x1"
     worker.execute_job(job, queue)
@@ -119,7 +119,7 @@ def test_a_job_whose_id_names_a_frame_it_does_not_carry_gives_that_frame_back(re
 def test_a_refused_job_with_a_frames_id_leaves_the_frame_to_its_own_job(redis_client, fleet):
     worker, proc, store, keys = fleet
     _store_frame(redis_client, keys, "z1")
-    FrameQueue("frames", connection=redis_client, serializer=MsgpackSerializer).enqueue_call(
+    FrameQueue("alpr:frames", connection=redis_client, serializer=MsgpackSerializer).enqueue_call(
         "os.system", args=("echo pwned",), job_id="z1")
     job, queue = dequeue(worker)
     worker.execute_job(job, queue)

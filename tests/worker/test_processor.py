@@ -8,10 +8,12 @@ from alpr.keys import Keys
 from alpr.protocol import FrameEnvelope, encode_frame
 from alpr.retry import Retry
 from engines.types import FrameResult, PlateRead
-from worker_helpers import put_frames, results
+from worker_helpers import put_frames, queue_key, results
 from worker.engines import NullEngine, SleepEngine, build_engine
 from worker.metrics import Metrics
 from worker.processor import FrameProcessor
+
+QKEY = queue_key("alpr:frames")
 
 
 class fake_plate_engine(object):
@@ -31,10 +33,10 @@ class fake_plate_engine(object):
         return FrameResult(reads=[read], timings={"detect": 3.0, "ocr": 2.0})
 
 
-def make(redis_client, engine, batch_max=8, queues=("node-n1", "frames")):
+def make(redis_client, engine, batch_max=8, queues=("alpr:node-n1", "alpr:frames")):
     keys = Keys("alpr:")
     store = FrameStore(redis_client, keys)
-    proc = FrameProcessor(redis_client, store, keys, engine, "n1", list(queues), "frames",
+    proc = FrameProcessor(redis_client, store, keys, engine, "n1", list(queues), "alpr:frames",
                           batch_max, Metrics(), Retry(retries=1, sleep=lambda s: None))
     return proc, store, keys
 
@@ -110,14 +112,14 @@ def test_envelope_naming_another_frame_fails_the_job_frame(redis_client, case):
 def test_run_job_drains_ready_jobs_up_to_batch_max(redis_client):
     proc, store, keys = make(redis_client, NullEngine(), batch_max=4)
     ids = put_frames(redis_client, keys, 6)
-    redis_client.lpop("rq:queue:frames")  # RQ itself dequeued the first job
+    redis_client.lpop(QKEY)  # RQ itself dequeued the first job
     out = proc.run_job([(ids[0], "cam1")])
     assert out == {"frames": 4, "drained": 3}
-    assert redis_client.llen("rq:queue:frames") == 2
+    assert redis_client.llen(QKEY) == 2
     assert not any(redis_client.exists("rq:job:%s" % i) for i in ids[1:4])  # drained jobs cleaned
     assert store.accounting("cam1")["read"] == 4
     proc.drained = True  # an operator drained the node: shared queue no longer drained
-    assert proc.queue_names() == ["node-n1"]
+    assert proc.queue_names() == ["alpr:node-n1"]
     assert proc.run_job([(ids[4], "cam1")]) == {"frames": 1, "drained": 0}
 
 
@@ -169,7 +171,7 @@ def test_read_ahead_claims_and_prepares_the_next_frame_during_this_one(redis_cli
     engine = recording_engine()
     proc, store, keys = make(redis_client, engine, batch_max=8)
     ids = put_frames(redis_client, keys, 3)
-    redis_client.lpop("rq:queue:frames")
+    redis_client.lpop(QKEY)
     try:
         assert proc.run_job([(ids[0], "cam1")]) == {"frames": 3, "drained": 2}
     finally:
@@ -196,7 +198,7 @@ def test_a_run_cut_short_hands_its_read_ahead_frame_to_the_next_job(redis_client
     engine = recording_engine()
     proc, store, keys = make(redis_client, engine, batch_max=8)
     ids = put_frames(redis_client, keys, 2)
-    redis_client.lpop("rq:queue:frames")
+    redis_client.lpop(QKEY)
     real_process = engine.process
     calls = []
 
@@ -213,7 +215,7 @@ def test_a_run_cut_short_hands_its_read_ahead_frame_to_the_next_job(redis_client
             proc.run_job([(ids[0], "cam1")])
         # the second frame was claimed ahead: it is this node's, and the next job runs it
         assert redis_client.hexists(keys.running("n1"), ids[1])
-        assert redis_client.llen("rq:queue:frames") == 0
+        assert redis_client.llen(QKEY) == 0
         assert proc.run_job([])["frames"] == 1
     finally:
         proc.close()
@@ -225,7 +227,7 @@ def test_a_run_cut_short_hands_its_read_ahead_frame_to_the_next_job(redis_client
 def test_finishes_run_in_the_helper_and_a_failed_one_is_raised(redis_client):
     proc, store, keys = make(redis_client, NullEngine(), batch_max=8)
     ids = put_frames(redis_client, keys, 3)
-    redis_client.lpop("rq:queue:frames")
+    redis_client.lpop(QKEY)
     real_finish = proc._finish
     calls = []
 

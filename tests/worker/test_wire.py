@@ -79,7 +79,7 @@ def test_drainer_pops_in_queue_order_and_gives_back_foreign_jobs(redis_client):
     own = make_queue("node-n1", redis_client)
     enqueue_frames(shared, [("s1", "c")], job_id="s1")
     enqueue_frames(own, [("o1", "c")], job_id="o1")
-    drainer = Drainer(redis_client)
+    drainer = Drainer(redis_client, "alpr:queued")
     first = drainer.pop(["node-n1", "frames"])
     assert first.job_id == "o1" and first.frames == [("o1", "c")]
     assert drainer.pop(["node-n1", "frames"]).job_id == "s1"
@@ -88,3 +88,46 @@ def test_drainer_pops_in_queue_order_and_gives_back_foreign_jobs(redis_client):
                                                         job_id="pickled")
     assert drainer.pop(["frames"]) is None  # not ours to run here: back to RQ's path
     assert redis_client.lrange("rq:queue:frames", 0, -1) == [b"pickled"]
+
+
+def test_zlib_bomb_in_job_data_is_refused_within_the_size_limit(redis_client):
+    """A Redis writer's small zlib stream that inflates to 64 MB: the drain's decode and the
+    job's restore stop at MAX_JOB_BYTES (bounded decompressobj) and refuse it."""
+    import tracemalloc
+
+    from rq.job import Job
+
+    from worker.serializer import MAX_JOB_BYTES, inflate
+
+    bomb = zlib.compress(b"\0" * (64 * MAX_JOB_BYTES), 9)
+    assert len(bomb) < MAX_JOB_BYTES // 4  # small on the wire
+    with pytest.raises(PayloadRefused):
+        inflate(bomb)
+    redis_client.hset(Job.redis_job_namespace_prefix + "bomb", mapping={"data": bomb, "status": "queued",
+                                                "origin": "frames"})
+    tracemalloc.start()
+    try:
+        assert decode_frame_job(bomb) is None
+        job = AllowlistJob.fetch("bomb", connection=redis_client, serializer=MsgpackSerializer)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * MAX_JOB_BYTES, "inflated %d bytes" % peak
+    counter, reason = refusal(job)
+    assert counter == "refused_payload" and "inflates beyond" in reason
+
+
+@pytest.mark.parametrize("field", ["success_callback_name", "failure_callback_name",
+                                   "stopped_callback_name"])
+def test_allowlist_job_never_resolves_a_callback(redis_client, field):
+    """Whatever RQ path reaches a job of the worker's class (a registry cleanup calls the
+    failure callback of an 'abandoned' job), the name stored in the hash is not imported."""
+    from rq.job import Job
+
+    queue = make_queue("frames", redis_client)
+    enqueue_frames(queue, [("cb1", "cam1")], job_id="cb1")
+    redis_client.hset(Job.redis_job_namespace_prefix + "cb1", field, "os.system")
+    job = AllowlistJob.fetch("cb1", connection=redis_client, serializer=MsgpackSerializer)
+    assert job.success_callback is None and job.failure_callback is None
+    assert job.stopped_callback is None
+    assert refusal(job) == ("refused_field", "job field %r must be empty" % field)
