@@ -36,6 +36,7 @@ class Settings:
     results_maxlen: int = defaults.RESULTS_MAXLEN
     events_maxlen: int = defaults.EVENTS_MAXLEN
     heartbeat_s: float = defaults.HEARTBEAT_S
+    progress_file: str = ""  # touched while the engine makes progress (deploy/alpr-watchdog sets it)
     metrics_port: int = defaults.METRICS_PORT
     engine: str = defaults.WORKER_ENGINE  # pipeline | null | sleep:<seconds>
     # producer

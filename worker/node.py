@@ -22,6 +22,7 @@ from alpr.stop_flag import StopFlag
 from alpr.retry import ExponentialBackoff, standard_retry
 from worker.engines import build_engine
 from worker.heartbeat import Heartbeat, process_token
+from worker.liveness import EngineWatch, ProgressFile
 from worker.jobs import (AllowlistJob, FrameQueue, bind_processor, enqueue_requeued, frames_of,
                          make_queue, refusal)
 from worker.metrics import Metrics, serve_metrics
@@ -35,9 +36,11 @@ class FleetWorker(SimpleWorker):
     """SimpleWorker that refuses non-allowlisted jobs (counted) and follows the node's drain state."""
 
     def __init__(self, queues: List[Any], connection: Any, processor: FrameProcessor,
-                 failure_ttl: int = defaults.FAILURE_TTL_S, **kwargs: Any) -> None:
+                 failure_ttl: int = defaults.FAILURE_TTL_S,
+                 job_timeout: int = defaults.JOB_TIMEOUT_S, **kwargs: Any) -> None:
         self.processor = processor
         self.failure_ttl = int(failure_ttl)
+        self.job_timeout = int(job_timeout)  # this node's limit: a job's own timeout only lowers it
         self.fleet_stop = False
         self._beat_at = -float("inf")  # RQ's last worker-key heartbeat (monotonic)
         self._written_state = None  # type: Optional[str]
@@ -51,6 +54,7 @@ class FleetWorker(SimpleWorker):
         return defaults.DEQUEUE_POLL_S
 
     def execute_job(self, job: Any, queue: Any) -> None:
+        job.timeout = self._timeout_for(job)
         refused = refusal(job)
         frames = frames_of(job)
         pre = job.preclaimed if isinstance(job, AllowlistJob) else None
@@ -68,11 +72,21 @@ class FleetWorker(SimpleWorker):
             job.failure_ttl = min(int(job.failure_ttl or self.failure_ttl), self.failure_ttl)
         super().execute_job(job, queue)  # a refused job fails in AllowlistJob.func, unimported
 
+    def _timeout_for(self, job: Any) -> int:
+        """The job's timeout, at most this node's (ALPR_JOB_TIMEOUT_S); none or -1 = the node's."""
+        try:
+            own = int(job.timeout)
+        except (TypeError, ValueError):
+            own = 0
+        return min(own, self.job_timeout) if own > 0 else self.job_timeout
+
     def _run_frames(self, job: Any, frames: List[Any], preclaimed: Any = None) -> None:
         """A frame job's fast path, the one drained jobs take: run its frames under the
         job's timeout and delete its hash, without RQ's per-job registries and status
         writes (each frame's own state lives in the FrameStore). A failure is logged;
-        frames it left unclaimed are re-queued by the orphan sweep."""
+        frames it left unclaimed are re-queued by the orphan sweep. Frames a run cut short
+        (the job timeout) had claimed ahead run at once, under a timeout of their own, not
+        when the next job happens to come."""
         from rq.timeouts import JobTimeoutException
         from rq.worker import WorkerStatus
 
@@ -80,11 +94,16 @@ class FleetWorker(SimpleWorker):
         # finish, as RQ does for a job it runs itself
         previous, self._state = self._state, WorkerStatus.BUSY
         try:
-            with self.death_penalty_class(job.timeout or defaults.JOB_TIMEOUT_S,
-                                          JobTimeoutException, job_id=job.id):
-                self.processor.run_job(frames, preclaimed)
-        except Exception as exc:  # JobTimeoutException included: the worker goes on
-            log.warning("frame job %s stopped: %s: %s", job.id, type(exc).__name__, exc)
+            for _ in range(2):
+                try:
+                    with self.death_penalty_class(job.timeout, JobTimeoutException, job_id=job.id):
+                        self.processor.run_job(frames, preclaimed)
+                    break
+                except Exception as exc:  # JobTimeoutException included: the worker goes on
+                    log.warning("frame job %s stopped: %s: %s", job.id, type(exc).__name__, exc)
+                if not self.processor.carried() or self.fleet_stop:
+                    break
+                frames, preclaimed = [], None
         finally:
             self._state = previous
             try:
@@ -141,8 +160,9 @@ def serve(settings: Any, burst: bool = False, max_jobs: Optional[int] = None) ->
     conn = retry.call(connect_settings, settings)
     queues = ([keys.node_queue(node)] if settings.node_queue else []) + [settings.queue]
     store = FrameStore(conn, keys, settings.results_maxlen, settings.max_frame_age_s)
+    watch = EngineWatch(settings.job_timeout_s)  # an engine call past the job timeout = stuck
     processor = FrameProcessor(conn, store, keys, engine, node, queues, settings.queue,
-                               settings.batch_max, metrics, retry)
+                               settings.batch_max, metrics, retry, watch=watch)
     retry.should_stop = lambda: stop() or processor.stop_requested
     bind_processor(processor)
     info = dict(engine.info(), node=node, rq=rq.__version__)
@@ -164,7 +184,8 @@ def serve(settings: Any, burst: bool = False, max_jobs: Optional[int] = None) ->
         processor.drained = drained
 
     beat = Heartbeat(conn, keys, node, stats, on_drained, settings.heartbeat_s,
-                     token=token).start()
+                     token=token, stuck=watch.stuck,
+                     progress=ProgressFile(settings.progress_file)).start()
     log.info("worker %s ready: engine %s, queues %s, batch_max %d", node, info.get("engine"),
              ", ".join(queues), settings.batch_max)
     backoff = ExponentialBackoff()
@@ -200,7 +221,7 @@ def _make_worker(conn: Any, processor: FrameProcessor, queues: List[str], settin
     node = processor.node
     worker = FleetWorker(
         [make_queue(q, conn, settings.job_timeout_s) for q in processor.queue_names()],
-        conn, processor, failure_ttl=settings.failure_ttl_s,
+        conn, processor, failure_ttl=settings.failure_ttl_s, job_timeout=settings.job_timeout_s,
         name="%s.%d.%s" % (node, os.getpid(), uuid.uuid4().hex[:6]),
         default_result_ttl=settings.result_ttl_s)
     worker._all_queues = [make_queue(q, conn, settings.job_timeout_s) for q in queues]
