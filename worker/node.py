@@ -261,7 +261,8 @@ def _recover_own_frames(conn: Any, store: FrameStore, keys: Keys, node: str, set
         log.warning("node %s: another live process beats under this name; its running "
                     "frames are left to it (two workers with one --node name?)", node)
         return
-    requeued, failed = store.requeue_node(node)
+    requeued, failed = store.requeue_node(
+        node, hold_limit_s=settings.job_timeout_s + defaults.HOLD_GRACE_S)  # stuck ones: timeout
     if requeued:
         enqueue_requeued(make_queue(settings.queue, conn, settings.job_timeout_s), requeued,
                          result_ttl=settings.result_ttl_s, failure_ttl=settings.failure_ttl_s,
