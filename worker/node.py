@@ -15,6 +15,7 @@ import rq
 from rq.worker import SimpleWorker
 
 from alpr import defaults
+from alpr.errors import RefusedJobError
 from alpr.frame_store import FrameStore
 from alpr.keys import Keys
 from alpr.redis_conn import connect_settings
@@ -110,6 +111,15 @@ class FleetWorker(SimpleWorker):
                 self.connection.delete(job.key)
             except Exception as exc:  # Redis gone: RQ's own loop reconnects; the hash expires
                 log.debug("could not delete job %s: %s", job.id, exc)
+
+    def handle_exception(self, job: Any, *exc_info: Any) -> None:
+        """RQ logs a traceback per failed job; a refused job or one whose frames argument is
+        malformed is bad input, not a crash: one line (it is counted already)."""
+        exc = exc_info[1] if len(exc_info) > 1 else None
+        if refusal(job) is not None or isinstance(exc, (RefusedJobError, ValueError)):
+            log.warning("job %s failed: %s: %s", job.id, type(exc).__name__, str(exc)[:200])
+            return
+        super().handle_exception(job, *exc_info)
 
     def heartbeat(self, *args: Any, **kwargs: Any) -> None:
         """RQ's worker-key heartbeat, written at most every RQ_BEAT_S when RQ's loop calls it

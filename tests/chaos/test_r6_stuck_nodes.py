@@ -16,7 +16,7 @@ import redis
 from alpr.keys import Keys
 from bench.probes import read_results
 from bench.procs import wait_until
-from chaos_helpers import FleetRun, figures, size
+from chaos_helpers import FleetRun, crash_lines, figures, size
 
 JOB_TIMEOUT_S = 3  # the fleet's job timeout in these runs: a stuck frame is noticed after it
 BOUND_S = 10 + JOB_TIMEOUT_S  # the promise: re-queued or failed `timeout` within this
@@ -125,6 +125,7 @@ def test_r6_hung_engine_node_is_reaped(redis_url, harness, small_dir):
     ids = [r.frame_id for r in records]
     assert len(ids) == len(set(ids)), "a frame has two terminal records"
     assert dispatcher.alive() and healthy.alive() and hung.alive()
+    assert not [line for p in harness.procs for line in crash_lines(p)]
 
 
 def test_r6_sigstopped_worker_is_reaped(redis_url, harness, small_dir):
@@ -170,3 +171,4 @@ def test_r6_sigstopped_worker_is_reaped(redis_url, harness, small_dir):
     ids = [r.frame_id for r in records]
     assert len(ids) == len(set(ids)), "a frame has two terminal records"
     assert dispatcher.alive() and all(w.alive() for w in workers.values())
+    assert not [line for p in harness.procs for line in crash_lines(p)]
