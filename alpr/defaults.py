@@ -21,6 +21,8 @@ MAX_FRAME_AGE_S = 5.0  # a plate read older than this is useless at a gate
 INFLIGHT_CAP = 8  # per-camera frames waiting; beyond it the oldest is dropped (latest wins)
 JPEG_QUALITY = 90  # keeps 1-px glyph strokes sharp for OCR at ~200 KB per 1080p frame
 PRODUCER_FPS = 15.0  # the fleet's per-camera design rate
+CAMERA_CATCHUP_READ_S = 0.005  # after a (re)open, a read that waited this long came off the network: the probe backlog is drained, frames are live
+CAMERA_STALL_S = 5.0  # a live stream that sends no frame this long has stalled: reopen it (= the default max frame age)
 BATCH_MAX = 32  # most frames one RQ job's run takes under load (RQ's per-job cost, and read-ahead restarting, once per batch)
 PREPARE_WAIT_S = 1.0  # a read-ahead decode waits at most this for the current frame's detector (CPU models)
 JOB_TIMEOUT_S = 60  # RQ job timeout: a micro-batch on a Nano takes < 1 s; 60 s means a hang
