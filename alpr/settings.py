@@ -122,7 +122,11 @@ class Settings:
 
 
 def redact_url(url: str) -> str:
-    """Mask the password (and user) part of a URL, e.g. redis://u:secret@h -> redis://***@h."""
+    """Mask the password (and user) part of a URL, e.g. redis://u:secret@h -> redis://***@h,
+    and any ``...password=`` query value (a Sentinel URL's sentinel_password)."""
+    import re
+
+    url = re.sub(r"(password=)[^&]*", r"\1***", url)
     if "@" not in url or "://" not in url:
         return url
     scheme, rest = url.split("://", 1)
