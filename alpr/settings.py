@@ -38,7 +38,7 @@ class Settings:
     heartbeat_s: float = defaults.HEARTBEAT_S
     progress_file: str = ""  # touched while the engine makes progress (deploy/alpr-watchdog sets it)
     metrics_port: int = defaults.METRICS_PORT
-    engine: str = defaults.WORKER_ENGINE  # pipeline | null | sleep:<seconds>
+    engine: str = defaults.WORKER_ENGINE  # pipeline | null | sleep:<seconds> | hang
     # producer
     camera: str = "cam0"
     site: str = ""
