@@ -64,9 +64,12 @@ class SentinelCluster(object):
                          "sentinel monitor %s 127.0.0.1 %d 2\n"
                          "sentinel down-after-milliseconds %s %d\n"
                          "sentinel failover-timeout %s %d\n"
-                         "sentinel parallel-syncs %s 1\n" % (
+                         "sentinel parallel-syncs %s 1\n"
+                         # known at start (else found by INFO polling, up to 10 s later)
+                         "sentinel known-replica %s 127.0.0.1 %d\n" % (
                              port, self.dir, SERVICE, self.primary_port, SERVICE,
-                             self.down_after_ms, SERVICE, self.failover_timeout_ms, SERVICE))
+                             self.down_after_ms, SERVICE, self.failover_timeout_ms, SERVICE,
+                             SERVICE, self.replica_port))
             self._spawn("sentinel-%d" % i, [conf, "--sentinel"])
         deadline = time.time() + timeout
         while time.time() < deadline:

@@ -97,7 +97,11 @@ def test_progress_is_local_while_redis_is_down(tmp_path):
 
     from redis_server import free_port
 
-    dead = redis.Redis(port=free_port(), socket_connect_timeout=0.2, socket_timeout=0.2)
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    dead = redis.Redis(port=free_port(), socket_connect_timeout=0.2, socket_timeout=0.2,
+                       retry=Retry(NoBackoff(), 0))
     path = str(tmp_path / "progress")
     beat = Heartbeat(dead, KEYS, "n1", lambda: {}, lambda d: None, 0.1,
                      progress=ProgressFile(path))
