@@ -29,8 +29,12 @@ bench: venv redis
 	$(VENV)/bin/alpr bench queue --json
 	$(VENV)/bin/alpr bench rss --json
 
+# full-size chaos suite; every scenario's figures (R1-R7: hang, SIGSTOP, Sentinel, ...) printed at the end
+CHAOS_FIGURES ?= /tmp/alpr-chaos-figures.txt
 chaos: venv redis rtsp
-	ALPR_CHAOS_FULL=1 $(PY) -m pytest -q tests/chaos
+	@rm -f $(CHAOS_FIGURES)
+	ALPR_CHAOS_FULL=1 ALPR_CHAOS_FIGURES=$(CHAOS_FIGURES) $(PY) -m pytest -q tests/chaos; rc=$$?; \
+	  echo "---- chaos figures ($(CHAOS_FIGURES)) ----"; cat $(CHAOS_FIGURES) 2>/dev/null; exit $$rc
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml Makefile
