@@ -56,3 +56,20 @@ def test_one_client_follows_a_failover():
         assert took < 10, took
     finally:
         cluster.cleanup()
+
+
+def test_tls_and_acl_reach_the_sentinel_client():
+    """rediss+sentinel:// speaks TLS to the data nodes and the sentinels, with the URL's ACL
+    user for the data nodes and the query's for the sentinels (no server needed to check)."""
+    from redis.sentinel import SentinelManagedSSLConnection
+
+    client = connect("rediss+sentinel://alpr:pw@127.0.0.1:1/mymaster/3?sentinel_password=sp",
+                     check=False, ssl_ca_certs="/etc/ca.pem")
+    pool = client.connection_pool
+    assert issubclass(pool.connection_class, SentinelManagedSSLConnection)
+    kwargs = pool.connection_kwargs
+    assert (kwargs["username"], kwargs["password"], kwargs["db"]) == ("alpr", "pw", 3)
+    assert kwargs["ssl_ca_certs"] == "/etc/ca.pem"
+    sentinel = pool.sentinel_manager.sentinels[0].connection_pool
+    assert sentinel.connection_kwargs["password"] == "sp"
+    assert sentinel.connection_kwargs.get("ssl_ca_certs") == "/etc/ca.pem"
