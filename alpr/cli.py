@@ -13,6 +13,7 @@ import click
 from alpr.errors import ConfigError
 
 SETTING_EXIT = 2  # a bad setting or flag: the same code click gives a usage error
+_NO_ARGS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())  # type: ignore
 
 #: verb -> "module:attribute" of a click command or group
 COMMANDS = {
@@ -49,6 +50,9 @@ class LazyGroup(click.Group):
         kwargs["standalone_mode"] = False
         try:
             code = super().main(*args, **kwargs)
+        except _NO_ARGS_HELP as exc:  # click >= 8.2: a bare group prints its help
+            exc.show()
+            sys.exit(exc.exit_code)
         except click.UsageError as exc:
             hint = " (see '%s --help')" % exc.ctx.command_path if exc.ctx is not None else ""
             click.echo("Error: %s%s" % (exc.format_message(), hint), err=True)
