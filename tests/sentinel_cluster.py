@@ -20,13 +20,15 @@ def _answers(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
             sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
+            return sock.recv(64).startswith((b"+PONG", b"-NOAUTH"))
     except OSError:
         return False
 
 
 class SentinelCluster(object):
-    def __init__(self, down_after_ms: int = 1000, failover_timeout_ms: int = 3000) -> None:
+    def __init__(self, down_after_ms: int = 1000, failover_timeout_ms: int = 3000,
+                 acl: Optional[tuple] = None) -> None:
+        self.acl = acl  # (user, password): data nodes refuse anyone else (default user off)
         self.binary = shutil.which("redis-server")
         if self.binary is None:
             raise RuntimeError("redis-server is not installed (make test installs it with apt)")
@@ -38,8 +40,9 @@ class SentinelCluster(object):
 
     @property
     def url(self) -> str:
-        return "redis+sentinel://%s/%s/0" % (
-            ",".join("127.0.0.1:%d" % p for p in self.sentinel_ports), SERVICE)
+        creds = "%s:%s@" % self.acl if self.acl else ""
+        return "redis+sentinel://%s%s/%s/0" % (
+            creds, ",".join("127.0.0.1:%d" % p for p in self.sentinel_ports), SERVICE)
 
     def _spawn(self, name: str, args: List[str]) -> None:
         log = open(os.path.join(self.dir, name + ".log"), "ab")
@@ -50,8 +53,13 @@ class SentinelCluster(object):
     def _data_args(self, port: int, name: str) -> List[str]:
         folder = os.path.join(self.dir, name)
         os.makedirs(folder, exist_ok=True)
-        return ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", folder,
+        args = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", folder,
                 "--daemonize", "no", "--loglevel", "warning"]
+        if self.acl:
+            user, password = self.acl
+            args += ["--user", "default", "off", "--user", user, "on", ">" + password, "~*", "&*",
+                     "+@all", "--masteruser", user, "--masterauth", password]
+        return args
 
     def start(self, timeout: float = 20.0) -> "SentinelCluster":
         self._spawn("primary", self._data_args(self.primary_port, "primary"))
@@ -70,6 +78,9 @@ class SentinelCluster(object):
                              port, self.dir, SERVICE, self.primary_port, SERVICE,
                              self.down_after_ms, SERVICE, self.failover_timeout_ms, SERVICE,
                              SERVICE, self.replica_port))
+                if self.acl:
+                    fh.write("sentinel auth-user %s %s\nsentinel auth-pass %s %s\n" % (
+                        SERVICE, self.acl[0], SERVICE, self.acl[1]))
             self._spawn("sentinel-%d" % i, [conf, "--sentinel"])
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -82,7 +93,10 @@ class SentinelCluster(object):
     def client(self, port: int) -> "object":
         import redis
 
-        return redis.Redis(port=port, socket_timeout=2, socket_connect_timeout=1)
+        auth = {}
+        if self.acl and port not in self.sentinel_ports:
+            auth = {"username": self.acl[0], "password": self.acl[1]}
+        return redis.Redis(port=port, socket_timeout=2, socket_connect_timeout=1, **auth)
 
     def _replica_synced(self) -> bool:
         try:

@@ -38,26 +38,6 @@ def test_sentinel_passwords_are_masked_in_logs():
     assert "topsecret" not in redact_url(url) and "alsosecret" not in redact_url(url)
 
 
-def test_one_client_follows_a_failover():
-    from sentinel_cluster import SentinelCluster
-
-    cluster = SentinelCluster().start()
-    try:
-        client = connect(cluster.url)
-        client.set("before", 1)
-        first = cluster.master_port()
-        started = time.time()
-        cluster.kill_primary()
-        # retried as every component does (alpr.retry over the client's own redis-py Retry)
-        standard_retry(name="test").call(client.incr, "after")
-        took = time.time() - started
-        assert cluster.master_port() == cluster.replica_port != first
-        assert client.get("before") == b"1" and client.get("after") == b"1"
-        assert took < 10, took
-    finally:
-        cluster.cleanup()
-
-
 def test_tls_and_acl_reach_the_sentinel_client():
     """rediss+sentinel:// speaks TLS to the data nodes and the sentinels, with the URL's ACL
     user for the data nodes and the query's for the sentinels (no server needed to check)."""
@@ -73,3 +53,28 @@ def test_tls_and_acl_reach_the_sentinel_client():
     sentinel = pool.sentinel_manager.sentinels[0].connection_pool
     assert sentinel.connection_kwargs["password"] == "sp"
     assert sentinel.connection_kwargs.get("ssl_ca_certs") == "/etc/ca.pem"
+
+
+def test_one_client_with_acl_follows_a_failover():
+    """A real failover (primary SIGKILLed) followed by one client, with ACL as for redis://:
+    the URL's user/password reach whichever node is primary; a wrong password is a clear
+    ConfigError without the secret."""
+    from sentinel_cluster import SentinelCluster
+
+    cluster = SentinelCluster(acl=("alpr", "s3cret-pw")).start()
+    try:
+        client = connect(cluster.url)
+        client.set("before", 1)
+        with pytest.raises(ConfigError) as err:
+            connect(cluster.url.replace("s3cret-pw", "wrong-pw"))
+        assert "refused the credentials" in str(err.value) and "wrong-pw" not in str(err.value)
+        first = cluster.master_port()
+        started = time.time()
+        cluster.kill_primary()
+        # retried as every component does (alpr.retry over the client's own redis-py Retry)
+        standard_retry(name="test").call(client.incr, "after")
+        assert time.time() - started < 10
+        assert cluster.master_port() == cluster.replica_port != first
+        assert client.get("before") == b"1" and client.get("after") == b"1"
+    finally:
+        cluster.cleanup()
