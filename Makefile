@@ -8,15 +8,17 @@ PY36_BIN := $(shell pyenv prefix 3.6.15 2>/dev/null)/bin/python3.6
 # node-side test folders: must pass on Python 3.6 with the Nano's pins too
 NODE_TESTS := tests/core tests/engines tests/worker
 
-.PHONY: demo test test311 test36 venv venv36 redis chaos bench clean
+.PHONY: demo test test311 test36 venv venv36 redis rtsp chaos bench clean
+# Debian packages of the live-camera tests (a GStreamer RTSP server run by the system python3)
+RTSP_PKGS := gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp gstreamer1.0-plugins-base gstreamer1.0-plugins-good python3-gi
 
 demo: venv redis
 	$(VENV)/bin/alpr demo
 
-test: venv venv36 redis
+test: venv venv36 redis rtsp
 	$(MAKE) test311 test36
 
-test311: venv redis
+test311: venv redis rtsp
 	$(PY) -m pytest -q tests
 
 test36: venv36 redis
@@ -27,8 +29,12 @@ bench: venv redis
 	$(VENV)/bin/alpr bench queue --json
 	$(VENV)/bin/alpr bench rss --json
 
-chaos: venv redis
-	ALPR_CHAOS_FULL=1 $(PY) -m pytest -q tests/chaos
+# full-size chaos suite; every scenario's figures (R1-R7: hang, SIGSTOP, Sentinel, ...) printed at the end
+CHAOS_FIGURES ?= /tmp/alpr-chaos-figures.txt
+chaos: venv redis rtsp
+	@rm -f $(CHAOS_FIGURES)
+	ALPR_CHAOS_FULL=1 ALPR_CHAOS_FIGURES=$(CHAOS_FIGURES) $(PY) -m pytest -q tests/chaos; rc=$$?; \
+	  echo "---- chaos figures ($(CHAOS_FIGURES)) ----"; cat $(CHAOS_FIGURES) 2>/dev/null; exit $$rc
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml Makefile
@@ -64,6 +70,10 @@ $(VENV36)/.installed: deploy/requirements-jetson.txt deploy/requirements-test36.
 
 redis:
 	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server; }
+
+rtsp:
+	@/usr/bin/python3 -c "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer" 2>/dev/null \
+	  || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(RTSP_PKGS); }
 
 clean:
 	rm -rf $(VENV) $(VENV36) .pytest_cache

@@ -5,9 +5,15 @@ onnxruntime, tensorrt), which matters on a 2 GB Nano.
 """
 import importlib
 import logging
-from typing import Dict, List, Optional
+import sys
+from typing import Any, Dict, List, Optional
 
 import click
+
+from alpr.errors import ConfigError
+
+SETTING_EXIT = 2  # a bad setting or flag: the same code click gives a usage error
+_NO_ARGS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())  # type: ignore
 
 #: verb -> "module:attribute" of a click command or group
 COMMANDS = {
@@ -37,15 +43,31 @@ class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> List[str]:
         return sorted(set(super().list_commands(ctx)) | set(self.lazy_commands))
 
-    def invoke(self, ctx: click.Context) -> None:
-        """A Redis too old for the fleet is answered with one line and exit code 2."""
-        from alpr.errors import RedisVersionError
-
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Click's main, but every bad setting answers one line and exit code 2 (no usage
+        block, no traceback): click's usage errors and our ConfigError alike."""
+        if kwargs.get("standalone_mode", True) is False:
+            return super().main(*args, **kwargs)
+        kwargs["standalone_mode"] = False
         try:
-            return super().invoke(ctx)
-        except RedisVersionError as exc:
-            click.echo("alpr: %s" % exc, err=True)
-            ctx.exit(2)
+            code = super().main(*args, **kwargs)
+        except _NO_ARGS_HELP as exc:  # click >= 8.2: a bare group prints its help
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            hint = " (see '%s --help')" % exc.ctx.command_path if exc.ctx is not None else ""
+            click.echo("Error: %s%s" % (exc.format_message(), hint), err=True)
+            sys.exit(SETTING_EXIT)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except ConfigError as exc:
+            click.echo("Error: %s" % exc, err=True)
+            sys.exit(SETTING_EXIT)
+        except click.exceptions.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> Optional[click.Command]:
         if cmd_name in self.lazy_commands:

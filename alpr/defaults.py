@@ -13,6 +13,7 @@ RETRY_BASE_S = 0.1  # first backoff step after a lost connection
 RETRY_CAP_S = 2.0  # reconnect within the 5 s promise even after many failures
 RETRY_ATTEMPTS = 0  # 0 = retry forever: long-running processes never give up on Redis
 MIN_REDIS_VERSION = (6, 2)  # XAUTOCLAIM (dispatcher), BLMOVE (rq >= 2), ZADD GT: older servers refuse them mid-run
+SENTINEL_RETRIES = 2  # a Sentinel client's own retries of a call: redis-py 5+ retries a broken call on the old host, so keep them short; the caller's Retry then reconnects through the sentinels
 HEALTH_CHECK_S = 5  # ping an idle pooled connection before use, so a restarted Redis is noticed
 TLS_CERT_REQS = "required"  # rediss:// verifies the server certificate unless told otherwise
 
@@ -22,6 +23,8 @@ MAX_FRAME_AGE_S = 5.0  # a plate read older than this is useless at a gate
 INFLIGHT_CAP = 8  # per-camera frames waiting; beyond it the oldest is dropped (latest wins)
 JPEG_QUALITY = 90  # keeps 1-px glyph strokes sharp for OCR at ~200 KB per 1080p frame
 PRODUCER_FPS = 15.0  # the fleet's per-camera design rate
+CAMERA_CATCHUP_READ_S = 0.005  # after a (re)open, a read that waited this long came off the network: the probe backlog is drained, frames are live
+CAMERA_STALL_S = 5.0  # a live stream that sends no frame this long has stalled: reopen it (= the default max frame age)
 BATCH_MAX = 32  # most frames one RQ job's run takes under load (RQ's per-job cost, and read-ahead restarting, once per batch)
 PREPARE_WAIT_S = 1.0  # a read-ahead decode waits at most this for the current frame's detector (CPU models)
 JOB_TIMEOUT_S = 60  # RQ job timeout: a micro-batch on a Nano takes < 1 s; 60 s means a hang
@@ -34,6 +37,8 @@ EVENTS_MAXLEN = 100000  # approximate trim of the events stream
 HEARTBEAT_S = 1.0  # node liveness period; a dead node is noticed within 3 periods
 NODE_TTL_FACTOR = 3  # alive key expires after this many missed heartbeats
 REAPER_GRACE_S = 3.0  # after a node's alive key lapses, wait this long before reaping its frames
+HOLD_GRACE_S = 2.0  # a frame held longer than the job timeout plus this sat in a stuck engine: the reaper fails it `timeout`
+PROGRESS_FRESH_S = 10.0  # alpr-watchdog: a worker whose progress file is older than this (10 heartbeats) made no progress
 QUEUED_HOLD_S = 60.0  # a frame whose RQ job still waits is left to the worker (stale) this long before the sweep calls it lost
 ORPHAN_AFTER_S = 1.0  # a stored frame on no node and in no queue this long lost its job (crash ate a pop): enqueue it again
 WARMUP_RUNS = 2  # first inferences allocate and autotune; keep them out of frame latency

@@ -39,7 +39,8 @@ redis.call('HSET', KEYS[1], ARGV[1], redis.call('INCR', KEYS[2]) .. ' ' .. ARGV[
 return 1
 """
 
-# KEYS: frame, held, running (own), queued[, job]; ARGV: id. The body moves by RENAME (no copy
+# KEYS: frame, held, running (own), queued[, job]; ARGV: id, claim time (the running entry's
+# value: how long the node has held the frame). The body moves by RENAME (no copy
 # through Lua); 1: claimed now; 2: ours already (a retry after a lost reply); 3: another node
 # holds it (a duplicate job: leave the frame to that node); 0: gone (or, given a job key, that
 # job's hash is gone: nothing is claimed for it). claim() GETs held:{id} after it. The frame's
@@ -50,7 +51,7 @@ if KEYS[5] and redis.call('EXISTS', KEYS[5]) == 0 then return 0 end
 if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('RENAME', KEYS[1], KEYS[2])
   redis.call('PERSIST', KEYS[2])
-  redis.call('HSET', KEYS[3], ARGV[1], '')
+  redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
   return 1
 end
 if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then return 2 end
@@ -314,7 +315,7 @@ class FrameStore(object):
         pipe = self.redis.pipeline(transaction=True)
         # EVAL inside MULTI: see put()
         pipe.eval(_CLAIM, 4, self.keys.frame(frame_id), self.keys.held(frame_id),
-                  self.keys.running(node), self.keys.queued, frame_id)
+                  self.keys.running(node), self.keys.queued, frame_id, repr(time.time()))
         pipe.get(self.keys.held(frame_id))
         status, body = pipe.execute()
         if int(status) == 3:
@@ -329,7 +330,8 @@ class FrameStore(object):
         pipe = self.redis.pipeline(transaction=True)
         pipe.hgetall(job_key)
         pipe.eval(_CLAIM, 5, self.keys.frame(frame_id), self.keys.held(frame_id),
-                  self.keys.running(node), self.keys.queued, job_key, frame_id)
+                  self.keys.running(node), self.keys.queued, job_key, frame_id,
+                  repr(time.time()))
         pipe.get(self.keys.held(frame_id))
         data, status, body = pipe.execute()
         return data, (body if int(status) in (1, 2) else None)
@@ -355,19 +357,23 @@ class FrameStore(object):
 
     # --- reaper side -------------------------------------------------------------------
     def requeue_node(self, node: str, now: Optional[float] = None,
-                     frame_ids: Optional[Sequence[str]] = None
+                     frame_ids: Optional[Sequence[str]] = None,
+                     hold_limit_s: Optional[float] = None
                      ) -> Tuple[List[Tuple[str, str]], List[str]]:
         """For a dead node: put fresh running frames back (caller enqueues their jobs), fail the rest.
 
         ``frame_ids`` limits it to those of the node's frames (a live node giving one back).
-        Returns ([(frame_id, camera) to re-enqueue], [frame ids finished as failed:node_lost]).
+        A frame the node has held longer than ``hold_limit_s`` (the job timeout: it sat in a
+        stuck engine, or beside it) is failed ``timeout`` instead of re-queued, so a frame
+        that hangs engines cannot hop from node to node. Returns ([(frame_id, camera) to
+        re-enqueue], [frame ids finished as failed:node_lost or failed:timeout]).
         """
         now = time.time() if now is None else now
         running_key = self.keys.running(node)
         requeued = []  # type: List[Tuple[str, str]]
         failed = []  # type: List[str]
-        ids = (list(frame_ids) if frame_ids is not None
-               else [_text(i) for i in self.redis.hkeys(running_key)])
+        held_since = self.held_since(node)
+        ids = list(frame_ids) if frame_ids is not None else sorted(held_since)
         pipe = self.redis.pipeline(transaction=False)
         for frame_id in ids:
             pipe.get(self.keys.held(frame_id))
@@ -385,7 +391,9 @@ class FrameStore(object):
                     self.redis.delete(self.keys.held(frame_id))  # an undecodable body
                 continue
             remaining_ms = int((env.max_age_s - env.age(now)) * 1000.0)
-            if remaining_ms > 0:
+            held_s = now - held_since[frame_id] if held_since.get(frame_id) else 0.0
+            too_long = hold_limit_s is not None and held_s > hold_limit_s
+            if remaining_ms > 0 and not too_long:
                 done = self._requeue(
                     keys=[running_key, self.keys.frame(frame_id), self.keys.inflight(env.camera),
                           self.keys.held(frame_id), self.keys.queued],
@@ -393,12 +401,25 @@ class FrameStore(object):
                 if done == 1:
                     requeued.append((frame_id, env.camera))
                 continue  # 0: another reaper has it; -1: already terminal
+            reason = ("timeout: %s held the frame %.1f s (limit %.1f s)" % (node, held_s, hold_limit_s)
+                      if too_long else "node_lost: %s stopped mid-frame" % node)
             record = ResultRecord(frame_id=frame_id, camera=env.camera, status=STATUS_FAILED,
-                                  node=node, reason="node_lost: %s stopped mid-frame" % node,
+                                  node=node, reason=reason,
                                   ts=env.ts, seq=env.seq, site=env.site, truth=env.truth)
             if self.finish(record, node=node):
                 failed.append(frame_id)
         return requeued, failed
+
+    def held_since(self, node: str) -> Dict[str, float]:
+        """{frame id: claim time} of the frames ``node`` holds (0.0 for entries written
+        without a time, by an older worker)."""
+        out = {}  # type: Dict[str, float]
+        for frame_id, value in self.redis.hgetall(self.keys.running(node)).items():
+            try:
+                out[_text(frame_id)] = float(_text(value) or 0.0)
+            except ValueError:
+                out[_text(frame_id)] = 0.0
+        return out
 
     def sweep_lost(self, camera: str, now: Optional[float] = None,
                    grace: float = defaults.REAPER_GRACE_S,

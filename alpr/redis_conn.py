@@ -1,7 +1,12 @@
-"""One way to open Redis: redis://, rediss:// (TLS), unix://, ACL user/password in the URL.
+"""One way to open Redis: redis://, rediss:// (TLS), unix://, ACL user/password in the URL,
+and Redis Sentinel: ``redis+sentinel://[user:pass@]host:26379,host2:26379/mymaster[/db]``
+(``rediss+sentinel://`` for TLS to the sentinels and the data nodes).
 
 Timeouts and the health check come from alpr.defaults; TLS files from Settings or the URL
 query (``?ssl_ca_certs=...``). Errors name the URL with its password masked, never the secret.
+A Sentinel client follows a failover itself: each connection asks the sentinels for the
+current primary, and redis-py's Retry on the client reconnects (to the new primary) after
+a connection error or a READONLY reply from a demoted one.
 """
 import logging
 from typing import Any, Optional, Tuple
@@ -11,6 +16,8 @@ from alpr.errors import ConfigError, ConnectionLostError, RedisVersionError
 from alpr.settings import redact_url
 
 log = logging.getLogger(__name__)
+
+SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel")
 
 
 def connect(url: str, socket_timeout: Optional[float] = defaults.SOCKET_TIMEOUT_S,
@@ -27,9 +34,19 @@ def connect(url: str, socket_timeout: Optional[float] = defaults.SOCKET_TIMEOUT_
     import redis
 
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme in SENTINEL_SCHEMES:
+        from alpr.sentinel import sentinel_client
+
+        client = sentinel_client(url, socket_timeout, connect_timeout, health_check_interval,
+                                 dict(ssl_ca_certs=ssl_ca_certs, ssl_certfile=ssl_certfile,
+                                      ssl_keyfile=ssl_keyfile, ssl_cert_reqs=ssl_cert_reqs),
+                                 decode_responses)
+        if check:
+            ping(client, url)
+        return client
     if scheme not in ("redis", "rediss", "unix"):
-        raise ConfigError("Redis URL %s must start with redis://, rediss:// or unix://"
-                          % redact_url(url))
+        raise ConfigError("Redis URL %s must start with redis://, rediss://, unix:// or "
+                          "redis+sentinel://" % redact_url(url))
     kwargs = {"socket_timeout": socket_timeout, "health_check_interval": health_check_interval,
               "decode_responses": decode_responses}  # type: dict
     if scheme != "unix":

@@ -36,8 +36,9 @@ class Settings:
     results_maxlen: int = defaults.RESULTS_MAXLEN
     events_maxlen: int = defaults.EVENTS_MAXLEN
     heartbeat_s: float = defaults.HEARTBEAT_S
+    progress_file: str = ""  # touched while the engine makes progress (deploy/alpr-watchdog sets it)
     metrics_port: int = defaults.METRICS_PORT
-    engine: str = defaults.WORKER_ENGINE  # pipeline | null | sleep:<seconds>
+    engine: str = defaults.WORKER_ENGINE  # pipeline | null | sleep:<seconds> | hang
     # producer
     camera: str = "cam0"
     site: str = ""
@@ -128,7 +129,11 @@ class Settings:
 
 
 def redact_url(url: str) -> str:
-    """Mask the password (and user) part of a URL, e.g. redis://u:secret@h -> redis://***@h."""
+    """Mask the password (and user) part of a URL, e.g. redis://u:secret@h -> redis://***@h,
+    and any ``...password=`` query value (a Sentinel URL's sentinel_password)."""
+    import re
+
+    url = re.sub(r"(password=)[^&]*", r"\1***", url)
     if "@" not in url or "://" not in url:
         return url
     scheme, rest = url.split("://", 1)

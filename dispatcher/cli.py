@@ -10,6 +10,7 @@ import click
 
 from alpr import defaults
 from alpr.cli_options import build_settings, common_options
+from alpr.errors import ConfigError
 from alpr.keys import Keys
 from alpr.settings import Settings
 
@@ -69,7 +70,8 @@ def build_dispatcher(settings: Settings, redis: Any, on_event: Any = None,
     webhooks = WebhookSender(settings.webhooks, defaults.WEBHOOK_TIMEOUT_S, webhook_retry).start()
     fleet = FleetWatch(redis, keys, store, keys.queue(settings.queue),
                        requeue_fn=make_requeue_fn(settings, redis),
-                       grace_s=defaults.REAPER_GRACE_S)
+                       grace_s=defaults.REAPER_GRACE_S,
+                       hold_limit_s=settings.job_timeout_s + defaults.HOLD_GRACE_S)
     consumer = ResultsConsumer(redis, keys.results, consumer=consumer_name,
                                batch=defaults.DISPATCH_BATCH, block_ms=defaults.DISPATCH_BLOCK_MS,
                                claim_idle_ms=defaults.CLAIM_IDLE_MS)
@@ -128,12 +130,10 @@ def dispatch_cmd(config_file: Optional[str], print_events: bool, consumer: str, 
             click.echo(format_event(event))
             sys.stdout.flush()
 
-    from alpr.errors import RedisVersionError
-
     try:
         redis = _connect(settings, should_stop=lambda: bool(stopping))
-    except RedisVersionError:
-        raise  # one line and exit code 2 (alpr.cli)
+    except ConfigError:  # a bad setting: one line, exit 2 (alpr.cli)
+        raise
     except Exception as exc:  # noqa: BLE001 - a clear message, not a traceback
         raise click.ClickException(str(exc))
     dispatcher = build_dispatcher(settings, redis, on_event=on_event, consumer_name=consumer)
@@ -170,6 +170,8 @@ def status_cmd(config_file: Optional[str], as_json: bool, seen_plate: Optional[s
     keys = Keys(settings.namespace)
     try:
         redis = _connect(settings)
+    except ConfigError:  # a bad setting: one line, exit 2 (alpr.cli)
+        raise
     except Exception as exc:  # noqa: BLE001
         raise click.ClickException(str(exc))
     if seen_plate is not None:

@@ -3,7 +3,9 @@
 The reaper is why a dead node costs seconds, not RQ's 600 s maintenance pass: a node
 whose heartbeat key lapsed for longer than `grace_s` has its running frames re-queued
 (if still fresh) or answered `failed:node_lost`; in-flight frames that nobody holds any
-more (e.g. their job vanished with a Redis restart) are answered `failed:lost`.
+more (e.g. their job vanished with a Redis restart) are answered `failed:lost`. A frame a
+node has held longer than `hold_limit_s` (the job timeout plus a grace) is answered
+`failed:timeout`, whether the node still heartbeats (stuck but alive) or not.
 """
 import logging
 import time
@@ -36,7 +38,7 @@ class FleetWatch(object):
 
     def __init__(self, redis: Any, keys: Keys, store: FrameStore, shared_queue: str,
                  requeue_fn: Optional[RequeueFn] = None, grace_s: float = 3.0,
-                 sweep_every_s: float = 1.0) -> None:
+                 sweep_every_s: float = 1.0, hold_limit_s: Optional[float] = None) -> None:
         self.redis = redis
         self.keys = keys
         self.store = store
@@ -44,11 +46,12 @@ class FleetWatch(object):
         self.requeue_fn = requeue_fn
         self.grace_s = float(grace_s)
         self.sweep_every_s = float(sweep_every_s)
+        self.hold_limit_s = None if hold_limit_s is None else float(hold_limit_s)
         self._dead_since = {}  # type: Dict[str, float]
         self._next_sweep = 0.0
         self._snapshot = {}  # type: Dict[str, Tuple[int, int]]  # camera -> (produced, in flight)
         self.stats = {"requeued": 0, "node_lost": 0, "lost": 0, "reaped_nodes": 0, "forgotten": 0,
-                      "orphans": 0}
+                      "orphans": 0, "timeout": 0}
 
     # --- reading -------------------------------------------------------------------------
     def node_names(self) -> List[str]:
@@ -105,10 +108,12 @@ class FleetWatch(object):
             pipe = self.redis.pipeline(transaction=False)
             for name in names:
                 pipe.exists(self.keys.node_alive(name))
-                pipe.hlen(self.keys.running(name))
+                pipe.hgetall(self.keys.running(name))  # a node holds a frame or two: tiny
             replies = pipe.execute()
             for i, name in enumerate(names):
                 alive, running = replies[2 * i], replies[2 * i + 1]
+                if alive and running:
+                    self.stats["timeout"] += self.reap_overdue(name, running, now)
                 if alive or not running:
                     self._dead_since.pop(name, None)
                     continue
@@ -173,9 +178,33 @@ class FleetWatch(object):
         self._snapshot = now_counts
         return sum(forgotten.values())
 
+    def reap_overdue(self, node: str, running: Dict[Any, Any], now: float) -> int:
+        """Fail as `timeout` the frames a live node has held past the hold limit (a stuck
+        engine that still heartbeats); the node's own late finish then counts nothing."""
+        if self.hold_limit_s is None:
+            return 0
+        overdue = []
+        for frame_id, since in running.items():
+            try:
+                since = float(_text(since) or 0.0)
+            except ValueError:
+                continue
+            if since and now - since > self.hold_limit_s:
+                overdue.append(_text(frame_id))
+        if not overdue:
+            return 0
+        requeued, failed = self.store.requeue_node(node, now=now, frame_ids=overdue,
+                                                   hold_limit_s=self.hold_limit_s)
+        if requeued and self.requeue_fn is not None:
+            self.requeue_fn(requeued)
+        if failed:
+            log.warning("node %s heartbeats but has held %d frames over %.0f s: failed:timeout",
+                        node, len(failed), self.hold_limit_s)
+        return len(failed)
+
     def reap(self, node: str, now: Optional[float] = None) -> Tuple[int, int]:
         """Re-queue a dead node's fresh frames and fail the stale ones; (requeued, failed)."""
-        requeued, failed = self.store.requeue_node(node, now=now)
+        requeued, failed = self.store.requeue_node(node, now=now, hold_limit_s=self.hold_limit_s)
         if requeued and self.requeue_fn is not None:
             self.requeue_fn(requeued)
         if requeued or failed:

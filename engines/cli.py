@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import click
 
 from alpr.cli_options import build_settings, model_options
-from alpr.errors import AlprError
+from alpr.errors import AlprError, ConfigError
 
 
 @click.command("read")
@@ -27,6 +27,8 @@ def read_cmd(images: Tuple[str, ...], as_json: bool, exact_decode: bool,
     try:
         settings = build_settings(config_file, **flags)
         pipeline = build_pipeline(settings, fast_decode=not exact_decode)
+    except ConfigError:  # a bad setting: one line, exit 2 (alpr.cli)
+        raise
     except AlprError as exc:
         raise click.ClickException(str(exc))
     totals = {"images": 0, "plates": 0, "errors": 0, "total_ms": 0.0}  # type: Dict[str, Any]

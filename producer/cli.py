@@ -99,27 +99,73 @@ def check_camera_id(camera: str) -> None:
 
 def pace(source: Any, sender: Any, fps: float, every: int, max_frames: Optional[int],
          should_stop: Any) -> dict:
-    """Send frames from ``source`` at ``fps`` (0 = unpaced), every Nth, up to ``max_frames``."""
-    period = 1.0 / fps if fps and fps > 0 else 0.0
-    next_at = time.time()
+    """Send frames from ``source`` at ``fps`` (0 = unpaced), every Nth, up to ``max_frames``.
+
+    The clock is monotonic (a wall-clock step must not burst or stall a camera). A live
+    source is waited for first and read after: each send takes the newest frame captured,
+    stamped with its capture time, so the frames sent stay as fresh as the camera."""
+    if getattr(source, "live", False) and callable(getattr(source, "latest", None)):
+        seq = _pace_live(source, sender, fps, max_frames, should_stop)
+    else:
+        seq = _pace_files(source, sender, fps, every, max_frames, should_stop)
+    put = sorted(sender.put_ms)
+    return dict(sender.stats, frames=seq,
+                put_ms_p50=round(put[len(put) // 2], 3) if put else 0.0,
+                put_ms_p99=round(put[min(len(put) - 1, int(len(put) * 0.99))], 3) if put else 0.0)
+
+
+class _Clock(object):
+    """The next send time on the monotonic clock; never bursts to catch up after a stall."""
+
+    def __init__(self, fps: float) -> None:
+        self.period = 1.0 / fps if fps and fps > 0 else 0.0
+        self.next_at = time.monotonic()
+
+    def wait(self) -> None:
+        if not self.period:
+            return
+        now = time.monotonic()
+        if self.next_at > now:
+            time.sleep(self.next_at - now)
+        elif now - self.next_at > 1.0:  # fell behind (slow source): do not burst to catch up
+            self.next_at = now
+        self.next_at += self.period
+
+
+def _pace_files(source: Any, sender: Any, fps: float, every: int, max_frames: Optional[int],
+                should_stop: Any) -> int:
+    clock = _Clock(fps)
     seq = 0
     for index, frame in enumerate(source):
         if should_stop() or (max_frames is not None and seq >= max_frames):
             break
         if index % every:
             continue
-        if period:
-            now = time.time()
-            if next_at > now:
-                time.sleep(next_at - now)
-            elif now - next_at > 1.0:  # fell behind (slow source): do not burst to catch up
-                next_at = now
-            next_at += period
-        sender.send(frame, seq)
+        clock.wait()
+        sender.send(frame, seq, ts=frame.ts)
         seq += 1
         if max_frames is not None and seq >= max_frames:
             break
-    put = sorted(sender.put_ms)
-    return dict(sender.stats, frames=seq,
-                put_ms_p50=round(put[len(put) // 2], 3) if put else 0.0,
-                put_ms_p99=round(put[min(len(put) - 1, int(len(put) * 0.99))], 3) if put else 0.0)
+    return seq
+
+
+def _pace_live(source: Any, sender: Any, fps: float, max_frames: Optional[int],
+               should_stop: Any) -> int:
+    """Wait for the send time, then take the newest frame (never one sent before)."""
+    clock = _Clock(fps)
+    seq = 0
+    last = -1
+    try:
+        while not should_stop() and (max_frames is None or seq < max_frames):
+            clock.wait()
+            frame = None
+            while frame is None and not should_stop():
+                frame = source.latest(last, timeout=1.0)  # None: nothing new yet (stalled)
+            if frame is None:
+                break
+            last = frame.index
+            sender.send(frame, seq, ts=frame.ts)
+            seq += 1
+    finally:
+        source.close()
+    return seq

@@ -25,17 +25,21 @@ class CameraLost(TransientError):
 
 
 class SourceFrame(object):
-    """One frame from a source: ``image`` (BGR ndarray) or ``jpeg`` bytes, optional truth."""
+    """One frame from a source: ``image`` (BGR ndarray) or ``jpeg`` bytes, optional truth;
+    a live camera's frames carry their capture time ``ts`` and grab ``index``."""
 
-    __slots__ = ("image", "jpeg", "truth", "name", "error")
+    __slots__ = ("image", "jpeg", "truth", "name", "error", "ts", "index")
 
     def __init__(self, image: Any = None, jpeg: Optional[bytes] = None,
-                 truth: Optional[List[str]] = None, name: str = "", error: str = "") -> None:
+                 truth: Optional[List[str]] = None, name: str = "", error: str = "",
+                 ts: Optional[float] = None, index: int = -1) -> None:
         self.image = image
         self.jpeg = jpeg
         self.truth = truth
         self.name = name
         self.error = error  # set for a frame the source could not read (counted, skipped)
+        self.ts = ts  # capture time (wall clock); None = stamp at send (files, folders)
+        self.index = index
 
 
 class FolderSource(object):
@@ -94,8 +98,10 @@ def _sidecar_truth(image_path: str) -> Optional[List[str]]:
 class CaptureSource(object):
     """cv2.VideoCapture over a video file, an RTSP/HTTP URL or a V4L2 device index.
 
-    Files end at EOF (or loop). Live sources (URL, device) reconnect with backoff when reads
-    fail, forever unless ``retries`` says otherwise.
+    Files end at EOF (or loop). Live sources (URL, device) are read on a grab thread that
+    keeps only the newest frame, stamped at capture (producer.live), and reconnect with
+    backoff when reads fail or stall, forever unless ``retries`` says otherwise; iterating
+    one yields each newest frame once, and ``latest()`` is what the paced producer takes.
     """
 
     def __init__(self, target: Any, live: bool, loop: bool = False,
@@ -106,11 +112,18 @@ class CaptureSource(object):
         self.retry = retry or Retry(ExponentialBackoff(0.5, 10.0), retries=0,
                                     supported_errors=(CameraLost,), name="camera %s" % _safe(target))
         self.cap = None  # type: Any
+        self._grabber = None  # type: Any
+        self._ended = 0  # reopens since the last frame read
 
     def _open(self) -> Any:
         import cv2
 
-        cap = cv2.VideoCapture(self.target)
+        if self.live:
+            from producer.live import capture_options
+
+            cap = _video_capture(cv2, self.target, capture_options(self.target))
+        else:
+            cap = cv2.VideoCapture(self.target)
         if not cap.isOpened():
             cap.release()
             if self.live:
@@ -130,10 +143,60 @@ class CaptureSource(object):
             return None
         return image
 
+    # --- live: the grab thread ----------------------------------------------------------
+    def _grab(self) -> Any:
+        """One frame for the grab thread; None when the stream ended, failed or stalled."""
+        try:
+            image = self._read()
+        except CameraLost:
+            return None
+        self._ended = 0
+        return image
+
+    def _reopen(self) -> None:
+        """(Re)open the stream; a stream that keeps ending is reopened with backoff."""
+        if self.cap is not None:
+            self.cap.release()
+            self.cap = None
+        if self._ended:
+            self.retry.sleep(self.retry.backoff.compute(self._ended))
+        self._ended += 1
+        self.cap = self.retry.call(self._open)
+
+    def grabber(self) -> Any:
+        if self._grabber is None:
+            from producer.live import LatestFrame
+
+            self._grabber = LatestFrame(self._grab, self._reopen, name="camera %s" % _safe(self.target))
+        return self._grabber
+
+    def latest(self, after: int = -1, timeout: Optional[float] = None) -> Optional[SourceFrame]:
+        """The newest captured frame newer than index ``after`` (None if none came in time)."""
+        got = self.grabber().latest(after, timeout)
+        return None if got is None else SourceFrame(image=got.image, ts=got.ts, index=got.index)
+
+    def close(self) -> None:
+        """Stop the grab thread, then release the stream."""
+        if self._grabber is not None:
+            self._grabber.stop()
+        if self.cap is not None:
+            self.cap.release()
+            self.cap = None
+
     def __iter__(self) -> Iterator[SourceFrame]:
+        if self.live:
+            last = -1
+            try:
+                while True:
+                    frame = self.latest(last)
+                    if frame is not None:
+                        last = frame.index
+                        yield frame
+            finally:
+                self.close()
         try:
             while True:
-                image = self.retry.call(self._read) if self.live else self._read()
+                image = self._read()
                 if image is None:  # end of file
                     if not self.loop:
                         return
@@ -164,6 +227,17 @@ class SceneSource(object):
             for _ in range(self.repeat):
                 yield SourceFrame(image=image, truth=[text], name="scene-%d" % index)
             index += 1
+
+
+def _video_capture(cv2: Any, target: Any, params: Any) -> Any:
+    """VideoCapture with open parameters where this OpenCV takes them (4.5.2+)."""
+    if params:
+        try:
+            backend = cv2.CAP_V4L2 if isinstance(target, int) else cv2.CAP_FFMPEG
+            return cv2.VideoCapture(target, backend, list(params))
+        except (TypeError, cv2.error):  # an older OpenCV: no parameters
+            pass
+    return cv2.VideoCapture(target)
 
 
 def _safe(target: Any) -> str:

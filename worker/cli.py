@@ -22,7 +22,8 @@ SETTINGS_FLAGS = ("redis_url", "namespace", "log_level", "node_name", "queue", "
 @click.option("--node-queue/--no-node-queue", default=None,
               help="Also listen on the node's own queue first (pinning, drain).")
 @click.option("--engine", default=None,
-              help="pipeline (the models), null (no plates, instant) or sleep:<seconds>.")
+              help="pipeline (the models), null (no plates, instant), sleep:<seconds> or "
+                   "hang (never returns from a frame: the chaos suite's stuck node).")
 @click.option("--batch-max", type=int, default=None,
               help="Most frames one RQ job handles, drained jobs included.")
 @click.option("--metrics-port", type=int, default=None, help="Serve Prometheus /metrics here.")

@@ -4,8 +4,12 @@ Each engine has ``prepare(env)`` (the host-side work that needs no model: JPEG d
 worker runs it for the next frame while this one is in the models) and ``process(env,
 prepared)``. ``null`` answers instantly with no plates (measures the queue alone); ``sleep:<s>`` holds each
 frame for a fixed service time (``sleep:0.0667`` = a 15-FPS Jetson Nano). Both are real code
-paths used by `alpr bench`, not test fakes. ``pipeline`` imports the models lazily.
+paths used by `alpr bench`, not test fakes. ``hang`` never returns from a frame, with SIGALRM
+masked, the way a stuck CUDA or ONNX Runtime call holds a node (the chaos suite's stuck node).
+``pipeline`` imports the models lazily.
 """
+import signal
+import threading
 import time
 from typing import Any, Dict
 
@@ -64,6 +68,38 @@ class SleepEngine(object):
     def close(self) -> str:
         """Nothing to free."""
         return "nothing to free"
+
+
+class HangEngine(object):
+    """Blocks inside every frame and never returns: a GPU or runtime call that is stuck.
+
+    The wait runs with SIGALRM masked in the calling thread (a C call inside CUDA or ONNX
+    Runtime does not return to the interpreter, so RQ's SIGALRM job timeout cannot stop it
+    either); only the node's liveness (worker.liveness) and the fleet's reaper notice it.
+    """
+
+    name = "hang"
+
+    def __init__(self) -> None:
+        self._never = threading.Event()
+
+    def warmup(self, runs: int) -> None:
+        """Warm-up returns: a node hangs on a frame, not at start."""
+
+    def prepare(self, env: FrameEnvelope) -> Any:
+        return None
+
+    def process(self, env: FrameEnvelope, prepared: Any = None) -> FrameResult:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGALRM])
+        try:
+            while not self._never.wait(3600.0):  # never set: the call is stuck for good
+                pass
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        return FrameResult(error="engine: hang engine returned")
+
+    def info(self) -> Dict[str, Any]:
+        return {"engine": self.name}
 
 
 class PipelineEngine(object):
@@ -130,10 +166,12 @@ def _roi(env: FrameEnvelope) -> Any:
 
 
 def build_engine(spec: str, settings: Any) -> Any:
-    """``pipeline`` | ``null`` | ``sleep:<seconds>`` -> an engine with process/warmup/info."""
+    """``pipeline`` | ``null`` | ``sleep:<seconds>`` | ``hang`` -> an engine with process/warmup/info."""
     spec = (spec or "pipeline").strip()
     if spec == "null":
         return NullEngine()
+    if spec == "hang":
+        return HangEngine()
     if spec.startswith("sleep:"):
         try:
             return SleepEngine(float(spec.split(":", 1)[1]))
@@ -141,4 +179,4 @@ def build_engine(spec: str, settings: Any) -> Any:
             raise ConfigError("bad engine %r: use sleep:<seconds>, e.g. sleep:0.0667" % spec) from None
     if spec == "pipeline":
         return PipelineEngine(settings)
-    raise ConfigError("unknown engine %r (pipeline, null or sleep:<seconds>)" % spec)
+    raise ConfigError("unknown engine %r (pipeline, null, sleep:<seconds> or hang)" % spec)

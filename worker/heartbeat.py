@@ -2,7 +2,9 @@
 
 Every period: SET node:{name}:alive EX period*factor, HSET node:{name}:stats (fps, latency,
 frames, engine), SADD nodes, and read whether an operator drained the node. Survives Redis
-outages (logs once, keeps trying).
+outages (logs once, keeps trying). Beats only while ``stuck()`` says the engine makes
+progress (worker.liveness): a stuck node lets its alive key lapse, shows ``state=stuck`` and
+stops touching the systemd watchdog's progress file.
 """
 import logging
 import os
@@ -11,7 +13,7 @@ import sys
 import threading
 import time
 import uuid
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, Optional
 
 from alpr import defaults
 from alpr.keys import Keys
@@ -29,7 +31,9 @@ class Heartbeat(object):
 
     def __init__(self, redis_client: Any, keys: Keys, node: str, stats: Callable[[], Dict[str, Any]],
                  on_drained: Callable[[bool], None], period_s: float = defaults.HEARTBEAT_S,
-                 ttl_factor: int = defaults.NODE_TTL_FACTOR, token: str = "") -> None:
+                 ttl_factor: int = defaults.NODE_TTL_FACTOR, token: str = "",
+                 stuck: Optional[Callable[[], Optional[str]]] = None,
+                 progress: Optional[Any] = None) -> None:
         self.redis = redis_client
         self.keys = keys
         self.node = node
@@ -42,15 +46,35 @@ class Heartbeat(object):
         self._stop = threading.Event()
         self._thread = None  # type: Any
         self._failing = False
+        self.stuck = stuck or (lambda: None)
+        self.progress = progress  # a worker.liveness.ProgressFile, touched while not stuck
+        self.stuck_reason = None  # type: Optional[str]
         self.beats = 0
 
     def beat(self) -> None:
-        """One heartbeat (also called once synchronously at start, so the node shows at once)."""
+        """One heartbeat (also called once synchronously at start, so the node shows at once).
+
+        Stuck (an engine call past its limit): no alive key, no progress-file touch; the
+        stats hash says why, so `alpr status` shows the node as stuck, not gone."""
+        reason = self.stuck()
+        if reason != self.stuck_reason:
+            if reason:
+                log.error("node %s is stuck: %s; heartbeat withheld so the fleet reaps its "
+                          "frames", self.node, reason)
+            elif self.stuck_reason:
+                log.warning("node %s makes progress again; heartbeat resumed", self.node)
+            self.stuck_reason = reason
+        if reason is None and self.progress is not None:
+            self.progress.touch()  # local: a Redis outage is not a lack of progress
         stats = {"host": socket.gethostname(), "pid": os.getpid(),
                  "python": "%d.%d.%d" % sys.version_info[:3], "beat": "%.3f" % time.time()}
         stats.update(self.stats())
+        stats["stuck"] = reason or ""
+        if reason is not None:
+            stats["state"] = "stuck"
         pipe = self.redis.pipeline(transaction=False)
-        pipe.set(self.keys.node_alive(self.node), self.token, px=self.ttl_ms)
+        if reason is None:
+            pipe.set(self.keys.node_alive(self.node), self.token, px=self.ttl_ms)
         pipe.hset(self.keys.node_stats(self.node), mapping={k: str(v) for k, v in stats.items()})
         pipe.sadd(self.keys.nodes, self.node)
         pipe.sismember(self.keys.drained(), self.node)

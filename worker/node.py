@@ -15,6 +15,7 @@ import rq
 from rq.worker import SimpleWorker
 
 from alpr import defaults
+from alpr.errors import RefusedJobError
 from alpr.frame_store import FrameStore
 from alpr.keys import Keys
 from alpr.redis_conn import connect_settings
@@ -22,6 +23,7 @@ from alpr.stop_flag import StopFlag
 from alpr.retry import ExponentialBackoff, standard_retry
 from worker.engines import build_engine
 from worker.heartbeat import Heartbeat, process_token
+from worker.liveness import EngineWatch, ProgressFile
 from worker.jobs import (AllowlistJob, FrameQueue, bind_processor, enqueue_requeued, frames_of,
                          make_queue, refusal)
 from worker.metrics import Metrics, serve_metrics
@@ -35,9 +37,11 @@ class FleetWorker(SimpleWorker):
     """SimpleWorker that refuses non-allowlisted jobs (counted) and follows the node's drain state."""
 
     def __init__(self, queues: List[Any], connection: Any, processor: FrameProcessor,
-                 failure_ttl: int = defaults.FAILURE_TTL_S, **kwargs: Any) -> None:
+                 failure_ttl: int = defaults.FAILURE_TTL_S,
+                 job_timeout: int = defaults.JOB_TIMEOUT_S, **kwargs: Any) -> None:
         self.processor = processor
         self.failure_ttl = int(failure_ttl)
+        self.job_timeout = int(job_timeout)  # this node's limit: a job's own timeout only lowers it
         self.fleet_stop = False
         self._beat_at = -float("inf")  # RQ's last worker-key heartbeat (monotonic)
         self._written_state = None  # type: Optional[str]
@@ -53,6 +57,7 @@ class FleetWorker(SimpleWorker):
     def execute_job(self, job: Any, queue: Any) -> None:
         """Run a frame job on the fast path, or refuse it: never RQ's own execution path,
         which would import and call what the job hash names (callbacks, dependents, ...)."""
+        job.timeout = self._timeout_for(job)
         refused = refusal(job)
         frames = frames_of(job)
         pre = job.preclaimed if isinstance(job, AllowlistJob) else None
@@ -82,12 +87,22 @@ class FleetWorker(SimpleWorker):
         except Exception as exc:  # Redis gone: RQ's own loop reconnects; the hash expires
             log.debug("could not delete job %s: %s", job.id, exc)
 
+    def _timeout_for(self, job: Any) -> int:
+        """The job's timeout, at most this node's (ALPR_JOB_TIMEOUT_S); none or -1 = the node's."""
+        try:
+            own = int(job.timeout)
+        except (TypeError, ValueError):
+            own = 0
+        return min(own, self.job_timeout) if own > 0 else self.job_timeout
+
     def _run_frames(self, job: Any, queue: Any, frames: List[Any], preclaimed: Any = None
                     ) -> None:
         """A frame job's fast path, the one drained jobs take: run its frames under the
         job's timeout and delete its hash, without RQ's per-job registries and status
         writes (each frame's own state lives in the FrameStore). A failure is logged;
-        frames it left unclaimed are re-queued by the orphan sweep."""
+        frames it left unclaimed are re-queued by the orphan sweep. Frames a run cut short
+        (the job timeout) had claimed ahead run at once, under a timeout of their own, not
+        when the next job happens to come."""
         from rq.timeouts import JobTimeoutException
         from rq.worker import WorkerStatus
 
@@ -95,14 +110,28 @@ class FleetWorker(SimpleWorker):
         # finish, as RQ does for a job it runs itself
         previous, self._state = self._state, WorkerStatus.BUSY
         try:
-            with self.death_penalty_class(job.timeout or defaults.JOB_TIMEOUT_S,
-                                          JobTimeoutException, job_id=job.id):
-                self.processor.run_job(frames, preclaimed)
-        except Exception as exc:  # JobTimeoutException included: the worker goes on
-            log.warning("frame job %s stopped: %s: %s", job.id, type(exc).__name__, exc)
+            for _ in range(2):
+                try:
+                    with self.death_penalty_class(job.timeout, JobTimeoutException, job_id=job.id):
+                        self.processor.run_job(frames, preclaimed)
+                    break
+                except Exception as exc:  # JobTimeoutException included: the worker goes on
+                    log.warning("frame job %s stopped: %s: %s", job.id, type(exc).__name__, exc)
+                if not self.processor.carried() or self.fleet_stop:
+                    break
+                frames, preclaimed = [], None
         finally:
             self._state = previous
             self._forget_job(job, queue)
+
+    def handle_exception(self, job: Any, *exc_info: Any) -> None:
+        """RQ logs a traceback per failed job; a refused job or one whose frames argument is
+        malformed is bad input, not a crash: one line (it is counted already)."""
+        exc = exc_info[1] if len(exc_info) > 1 else None
+        if refusal(job) is not None or isinstance(exc, (RefusedJobError, ValueError)):
+            log.warning("job %s failed: %s: %s", job.id, type(exc).__name__, str(exc)[:200])
+            return
+        super().handle_exception(job, *exc_info)
 
     def heartbeat(self, *args: Any, **kwargs: Any) -> None:
         """RQ's worker-key heartbeat, written at most every RQ_BEAT_S when RQ's loop calls it
@@ -162,8 +191,9 @@ def _serve(settings: Any, engine: Any, burst: bool, max_jobs: Optional[int]) -> 
     shared = keys.queue(settings.queue)
     queues = ([keys.node_queue(node)] if settings.node_queue else []) + [shared]
     store = FrameStore(conn, keys, settings.results_maxlen, settings.max_frame_age_s)
+    watch = EngineWatch(settings.job_timeout_s)  # an engine call past the job timeout = stuck
     processor = FrameProcessor(conn, store, keys, engine, node, queues, shared,
-                               settings.batch_max, metrics, retry)
+                               settings.batch_max, metrics, retry, watch=watch)
     retry.should_stop = lambda: stop() or processor.stop_requested
     bind_processor(processor)
     info = dict(engine.info(), node=node, rq=rq.__version__)
@@ -185,7 +215,8 @@ def _serve(settings: Any, engine: Any, burst: bool, max_jobs: Optional[int]) -> 
         processor.drained = drained
 
     beat = Heartbeat(conn, keys, node, stats, on_drained, settings.heartbeat_s,
-                     token=token).start()
+                     token=token, stuck=watch.stuck,
+                     progress=ProgressFile(settings.progress_file)).start()
     log.info("worker %s ready: engine %s, queues %s, batch_max %d", node, info.get("engine"),
              ", ".join(queues), settings.batch_max)
     backoff = ExponentialBackoff()
@@ -233,7 +264,7 @@ def _make_worker(conn: Any, processor: FrameProcessor, queues: List[str], settin
     node = processor.node
     worker = FleetWorker(
         [make_queue(q, conn, settings.job_timeout_s) for q in processor.queue_names()],
-        conn, processor, failure_ttl=settings.failure_ttl_s,
+        conn, processor, failure_ttl=settings.failure_ttl_s, job_timeout=settings.job_timeout_s,
         name="%s.%d.%s" % (node, os.getpid(), uuid.uuid4().hex[:6]),
         default_result_ttl=settings.result_ttl_s)
     worker._all_queues = [make_queue(q, conn, settings.job_timeout_s) for q in queues]
@@ -273,7 +304,8 @@ def _recover_own_frames(conn: Any, store: FrameStore, keys: Keys, node: str, set
         log.warning("node %s: another live process beats under this name; its running "
                     "frames are left to it (two workers with one --node name?)", node)
         return
-    requeued, failed = store.requeue_node(node)
+    requeued, failed = store.requeue_node(
+        node, hold_limit_s=settings.job_timeout_s + defaults.HOLD_GRACE_S)  # stuck ones: timeout
     if requeued:
         enqueue_requeued(make_queue(keys.queue(settings.queue), conn, settings.job_timeout_s),
                          requeued, store,

@@ -10,6 +10,8 @@ import time
 from collections import deque
 from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple
 
+from rq.timeouts import JobTimeoutException
+
 from alpr import defaults
 from alpr.errors import FrameDecodeError
 from alpr.frame_store import HELD_ELSEWHERE, FrameStore, counter_field, reason_class
@@ -25,6 +27,7 @@ from alpr.protocol import (
 from alpr.retry import Retry
 from worker.drain import Drainer
 from worker.jobs import Frame, enqueue_requeued, frames_of, make_queue
+from worker.liveness import EngineWatch
 from worker.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -38,7 +41,7 @@ class FrameProcessor(object):
 
     def __init__(self, redis_client: Any, store: FrameStore, keys: Keys, engine: Any, node: str,
                  queues: Sequence[str], shared_queue: str, batch_max: int, metrics: Metrics,
-                 retry: Retry) -> None:
+                 retry: Retry, watch: Optional[EngineWatch] = None) -> None:
         self.redis = redis_client
         self.store = store
         self.keys = keys
@@ -54,6 +57,9 @@ class FrameProcessor(object):
         self.drained = False  # set by the heartbeat when an operator drained this node
         self._carried = []  # type: List[Claimed]
         self._pool = None  # type: Any
+        # engine calls timed for the heartbeat (liveness = progress); a stuck one stops beats
+        self.watch = watch or EngineWatch(defaults.JOB_TIMEOUT_S)
+        self._timed_out = None  # type: Optional[BaseException]  # the job timeout, re-raised
 
     def queue_names(self) -> List[str]:
         """Queues to take work from now: a drained node keeps only its own queue."""
@@ -86,6 +92,7 @@ class FrameProcessor(object):
             ready.extend(self._adopt(todo, *preclaimed))
         taken = len(ready)
         done = drained = 0
+        self._timed_out = None
         ahead = None  # type: Any
         go = threading.Event()  # set when the engine's models leave the CPU to the next decode
         finishing = deque()  # type: Deque[Any]
@@ -118,6 +125,8 @@ class FrameProcessor(object):
                 self._complete(item, go.set, defer)
                 go.set()
                 done += 1
+                if self._timed_out is not None:  # the job timeout stops the job (frame counted)
+                    raise self._timed_out
                 while finishing and finishing[0].done():
                     finishing.popleft().result()  # a finish that failed stops the run here
             completed = True
@@ -141,6 +150,10 @@ class FrameProcessor(object):
                 raise failed
         self.metrics.job_done(drained)
         return {"frames": done, "drained": drained}
+
+    def carried(self) -> int:
+        """Frames claimed ahead by a run cut short, waiting for the next run."""
+        return len(self._carried)
 
     def _reader(self) -> Any:
         """The one helper thread that claims and prepares the next frame."""
@@ -248,7 +261,8 @@ class FrameProcessor(object):
             go.wait(defaults.PREPARE_WAIT_S)
         if prepare is not None and not env.is_stale(time.time()):
             try:
-                item.prepared = prepare(env)
+                with self.watch.call(frame_id):
+                    item.prepared = prepare(env)
             except Exception as exc:  # process() meets the same input and reports it
                 log.debug("prepare failed on frame %s: %s", frame_id, exc)
         return item
@@ -304,7 +318,15 @@ class FrameProcessor(object):
                 extra["prepared"] = prepared
             if on_detected is not None and getattr(self.engine, "prepare_after_detect", False):
                 extra["on_detected"] = on_detected
-            result = self.engine.process(env, **extra)
+            with self.watch.call(env.frame_id):
+                result = self.engine.process(env, **extra)
+        except JobTimeoutException as exc:  # RQ's SIGALRM: the frame is answered, the job stops
+            log.warning("engine timed out on frame %s: %s", env.frame_id, exc)
+            record.status = STATUS_FAILED
+            record.reason = "timeout: engine call stopped by the job timeout (%s)" % str(exc)[:200]
+            timings["engine"] = (time.perf_counter() - t0) * 1000.0
+            self._timed_out = exc
+            return record
         except Exception as exc:  # an engine bug or runtime failure must not kill the worker
             log.warning("engine failed on frame %s: %s: %s", env.frame_id, type(exc).__name__, exc)
             record.status = STATUS_FAILED

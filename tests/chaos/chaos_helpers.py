@@ -15,6 +15,16 @@ def size(short, full):
     return full if FULL else short
 
 
+CRASH_MARKS = ("Traceback (most recent call last)", "worker loop ended", "Fatal")
+
+
+def crash_lines(proc):
+    """Log lines of a long-running process that show a crash: any traceback (a refusal or a
+    bad frame is a one-line warning, never a traceback), a worker loop that ended, a fatal."""
+    return [line for line in proc.log_text().splitlines()
+            if any(mark in line for mark in CRASH_MARKS)]
+
+
 def figures(name, **values):
     """Print a scenario's figures in one greppable line (`pytest -s` shows them)."""
     line = "CHAOS %s %s" % (name, json.dumps(values, sort_keys=True, default=str))

@@ -19,7 +19,7 @@ from alpr.protocol import FrameEnvelope, decode_result
 from alpr.retry import Retry
 from alpr.settings import Settings
 from bench.procs import wait_until
-from chaos_helpers import FleetRun, figures, size
+from chaos_helpers import FleetRun, crash_lines, figures, size
 from malformed import (bad_images, malformed_frames, malformed_payloads,
                        malformed_result_fields, pack,
                        tiny_jpeg, wrong_types)
@@ -252,7 +252,7 @@ def test_r3_real_worker_process(redis_url, harness):
     assert acct["produced"] == total and acct["in_flight"] == 0 and status["invariant_ok"]
     assert acct["failed"] > 0
     assert status["security"].get("refused_function", 0) >= 1
-    assert "Traceback" not in worker.log_text() or _only_rq_job_tracebacks(worker.log_text())
+    assert not crash_lines(worker), crash_lines(worker)
 
 
 def _pipeline_ok():
@@ -262,7 +262,3 @@ def _pipeline_ok():
         return False
     return True
 
-
-def _only_rq_job_tracebacks(text):
-    """RQ logs a traceback for each failed job (our refusals); anything else is a crash."""
-    return "worker loop ended" not in text and "Fatal" not in text

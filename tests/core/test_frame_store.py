@@ -361,7 +361,7 @@ def test_claimed_body_is_renamed_not_copied_and_never_leaks(store, redis_client)
     store.claim(dead.frame_id, "cam1", "dead")
     for env in (done, dead):
         assert redis_client.ttl(keys.held(env.frame_id)) == -1  # no TTL while held
-    assert redis_client.hget(keys.running("n1"), done.frame_id) == b""
+    assert abs(float(redis_client.hget(keys.running("n1"), done.frame_id)) - time.time()) < 5
     record = ResultRecord(frame_id=done.frame_id, camera="cam1", status="read", node="n1")
     assert store.finish(record, node="n1")
     assert not redis_client.exists(keys.held(done.frame_id))
@@ -369,4 +369,23 @@ def test_claimed_body_is_renamed_not_copied_and_never_leaks(store, redis_client)
     assert not redis_client.exists(keys.held(dead.frame_id))
     assert 0 < redis_client.pttl(keys.frame(dead.frame_id)) <= 30000  # back, with its age left
     assert decode_frame(store.claim(dead.frame_id, "cam1", "n2")).frame_id == dead.frame_id
+    assert_invariant(store, "cam1")
+
+
+def test_frames_held_past_the_hold_limit_fail_as_timeout(store, redis_client):
+    """A frame a node held past the limit sat in a stuck engine: failed `timeout`, never
+    re-queued (a frame that hangs engines must not hop from node to node); a frame held
+    briefly by a dead node goes back as before."""
+    keys = store.keys
+    stuck, fresh = make_env(max_age=300.0), make_env(max_age=300.0)
+    for env in (stuck, fresh):
+        store.put(env)
+    store.claim(stuck.frame_id, "cam1", "n1")
+    store.claim(fresh.frame_id, "cam1", "n1")
+    now = time.time()
+    assert store.held_since("n1")[stuck.frame_id] == pytest.approx(now, abs=5)
+    redis_client.hset(keys.running("n1"), stuck.frame_id, repr(now - 40))  # claimed 40 s ago
+    requeued, failed = store.requeue_node("n1", now=now, hold_limit_s=30.0)
+    assert requeued == [(fresh.frame_id, "cam1")] and failed == [stuck.frame_id]
+    assert store.counts("cam1").get("failed:timeout") == 1
     assert_invariant(store, "cam1")

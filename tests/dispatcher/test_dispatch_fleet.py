@@ -130,3 +130,27 @@ def test_frames_forgotten_by_a_restart_without_persistence_are_counted_lost(tmp_
         # with persistence nothing decreases, so nothing is added (see the e2e AOF restart)
     finally:
         server.cleanup()
+
+
+def test_alive_but_stuck_node_has_its_overdue_frames_failed_as_timeout(redis_client):
+    """A node that heartbeats while its engine is stuck: frames it held past the hold limit
+    (job timeout + grace) are failed `timeout`; its late finish then counts nothing."""
+    from alpr.protocol import ResultRecord
+
+    keys, store = make_store(redis_client)
+    now = time.time()
+    redis_client.sadd(keys.nodes, "n1")
+    redis_client.set(keys.node_alive("n1"), 1, ex=30)
+    stuck = running_frame(store, keys, "n1", "cam0", now, 300.0, "stuck")
+    recent = running_frame(store, keys, "n1", "cam0", now, 300.0, "recent")
+    redis_client.hset(keys.running("n1"), stuck, repr(now - 20))  # claimed 20 s ago
+    fleet = FleetWatch(redis_client, keys, store, "frames", requeue_fn=lambda f: None,
+                       grace_s=3.0, hold_limit_s=12.0)
+    fleet.tick(now=now)
+    counts = store.counts("cam0")
+    assert counts.get("failed:timeout") == 1 and fleet.stats["timeout"] == 1
+    assert not redis_client.hexists(keys.running("n1"), stuck)
+    assert redis_client.hexists(keys.running("n1"), recent)  # still within the limit: its own
+    late = ResultRecord(frame_id=stuck, camera="cam0", status="read", node="n1")
+    assert not store.finish(late, node="n1")  # the stuck node's late answer: not counted twice
+    assert camera_accounting(redis_client, keys)["cam0"]["invariant_ok"]
