@@ -8,15 +8,15 @@ PY36_BIN := $(shell pyenv prefix 3.6.15 2>/dev/null)/bin/python3.6
 # node-side test folders: must pass on Python 3.6 with the Nano's pins too
 NODE_TESTS := tests/core tests/engines tests/worker
 
-.PHONY: demo test test311 test36 venv venv36 redis chaos bench clean
+.PHONY: demo test test311 test36 venv venv36 redis fonts chaos bench clean
 
-demo: venv redis
+demo: venv redis fonts
 	$(VENV)/bin/alpr demo
 
-test: venv venv36 redis
+test: venv venv36 redis fonts
 	$(MAKE) test311 test36
 
-test311: venv redis
+test311: venv redis fonts
 	$(PY) -m pytest -q tests
 
 test36: venv36 redis
@@ -56,6 +56,13 @@ $(VENV36)/.installed: deploy/requirements-jetson.txt deploy/requirements-test36.
 
 redis:
 	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server; }
+
+# plate fonts of the synthetic scenes: DIN 1451-like (EU, old Brazilian) and FHWA Highway Gothic
+# (US); without them the scenes fall back to DejaVu, so a box without apt only warns
+fonts:
+	@dpkg -s fonts-opendin fonts-roadgeek >/dev/null 2>&1 || { apt-get update -qq && \
+	  apt-get install -y -qq fonts-opendin fonts-roadgeek; } || \
+	  echo "WARNING: fonts-opendin / fonts-roadgeek not installed; scenes use DejaVu glyphs"
 
 clean:
 	rm -rf $(VENV) $(VENV36) .pytest_cache
