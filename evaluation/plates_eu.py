@@ -185,7 +185,7 @@ def render_eu_plate(display: str, country: str, rng: np.random.RandomState,
     ink = BE_RED if country == "be" else INK
     blend(plate, mask, x, y, ink)
     for sx0, sx1 in slots:  # DE: inspection sticker over the state seal
-        cx, r = x + int((sx0 + sx1) * scale / 2), int((sx1 - sx0) * scale * 0.42)
+        cx, r = x + int((sx0 + sx1) * scale / 2), int((sx1 - sx0) * scale * 0.36)
         sticker = ((180, 120, 240), (80, 190, 80), (40, 160, 250), (200, 150, 60))[rng.randint(4)]
         cv2.circle(plate, (cx, y + int(cap * 0.25)), r, sticker, -1, cv2.LINE_AA)
         cv2.circle(plate, (cx, y + int(cap * 0.72)), r, (200, 200, 200), -1, cv2.LINE_AA)

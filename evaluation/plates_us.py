@@ -85,7 +85,7 @@ def render_us_plate(display: str, state: str, rng: np.random.RandomState,
     width, height = _mm(PLATE_MM[0]), _mm(PLATE_MM[1])
     plate = _background(state, rng, width, height)
     header = text_mask(name, _mm(rng.uniform(14, 19)), plate_font(HEADER_FONTS))
-    header, _ = fit_width(header, _mm(170))
+    header, _ = fit_width(header, _mm(150))  # clear of the bolt holes
     blend(plate, header, (width - header.shape[1]) // 2, _mm(rng.uniform(9, 13)), name_color)
     for hx in (64, 241):  # the standard bolt holes
         cv2.ellipse(plate, (_mm(hx), _mm(15)), (_mm(4.5), _mm(3)), 0, 0, 360, (90, 90, 90), -1, cv2.LINE_AA)

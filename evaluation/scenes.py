@@ -19,12 +19,13 @@ Box = Tuple[int, int, int, int]  # x1, y1, x2, y2 in scene pixels
 REGIONS = ("br", "eu", "us")  # what `mix` cycles through, in this order
 PLATE_WIDTH_PX = (180, 260)  # Brazilian car plates' width in the scene
 #: plate widths in the scene per plate kind (all within the issue's 150-260 px)
-KIND_WIDTH_PX = {"mercosul": PLATE_WIDTH_PX, "old": PLATE_WIDTH_PX, "moto": (150, 200),
+KIND_WIDTH_PX = {"mercosul": PLATE_WIDTH_PX, "old": PLATE_WIDTH_PX, "moto": (150, 180),
                  "eu": (170, 260), "us": (150, 240)}  # type: Dict[str, Tuple[int, int]]
 # car front width / plate width in the scene, whatever the plate (a 1.8 m car behind a 0.4 m
 # Mercosul plate); scaling the car to an EU or US plate's real size made the frame all car,
 # and the detector missed plates it finds on a car of this proportion
 CAR_PER_PLATE = 4.5
+CAR_PER_PLATE_HEIGHT = 7.5  # and at least this many plate heights: a tall plate fits its bumper
 JITTER = 0.025  # perspective: corner offsets up to this fraction of the plate width
 TILT = 0.03  # roll: right edge up or down by up to this fraction of the width (~1.7 deg)
 # common car paints (BGR): white, silver, grey, black, red, dark blue, beige, green
@@ -78,7 +79,7 @@ def _car(rng: np.random.RandomState, img: np.ndarray, plate_w: int, plate_h: int
     import cv2
 
     height, width = img.shape[:2]
-    car_w = int(plate_w * CAR_PER_PLATE * rng.uniform(0.95, 1.1))
+    car_w = int(max(plate_w * CAR_PER_PLATE, plate_h * CAR_PER_PLATE_HEIGHT) * rng.uniform(0.95, 1.1))
     car_w = min(car_w, width - 20)
     cx = int(rng.randint(car_w // 2 + 10, width - car_w // 2 - 10 + 1))
     ground = int(height * rng.uniform(0.86, 0.98))
