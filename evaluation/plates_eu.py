@@ -8,7 +8,7 @@ without spaces, dashes, band or side stickers (what an OCR should read). The fon
 import math
 import os
 import string
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -203,12 +203,3 @@ def random_eu_plate(rng: np.random.RandomState,
     rear = bool(rng.rand() < 0.5)
     return render_eu_plate(display, country, rng, font, rear), label_of(display), country
 
-
-def eu_texts(rng: np.random.RandomState, count: int) -> List[Tuple[str, str]]:
-    """`count` (country, displayed text) pairs, for tests and docs."""
-    names = sorted(COUNTRIES)
-    out = []
-    for _ in range(count):
-        country = names[rng.randint(len(names))]
-        out.append((country, COUNTRIES[country][1](rng)))
-    return out
