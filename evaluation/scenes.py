@@ -79,6 +79,7 @@ def _car(rng: np.random.RandomState, img: np.ndarray, plate_w: int, plate_h: int
     import cv2
 
     height, width = img.shape[:2]
+    before = img.copy()  # to tell the car's pixels from the background's
     car_w = int(max(plate_w * CAR_PER_PLATE, plate_h * CAR_PER_PLATE_HEIGHT) * rng.uniform(0.95, 1.1))
     car_w = min(car_w, width - 20)
     cx = int(rng.randint(car_w // 2 + 10, width - car_w // 2 - 10 + 1))
@@ -109,6 +110,9 @@ def _car(rng: np.random.RandomState, img: np.ndarray, plate_w: int, plate_h: int
     grille_w = int(car_w * 0.36)
     cv2.rectangle(img, (cx - grille_w // 2, bumper_top + lamp_h // 2),
                   (cx + grille_w // 2, bumper_top + lamp_h * 2), dark, -1)
+    slat = max(2, lamp_h // 6)  # the grille's horizontal slats
+    for y in range(bumper_top + lamp_h // 2 + slat, bumper_top + lamp_h * 2 - slat, 2 * slat):
+        cv2.line(img, (cx - grille_w // 2 + slat, y), (cx + grille_w // 2 - slat, y), (75, 75, 75), max(1, slat // 2))
     # the plate sits in the bumper, between the grille and the body's lower edge (a tall plate
     # that does not fit there covers the grille's lower part)
     grille_bottom, lower = bumper_top + lamp_h * 2, ground - int(150 * scale)
@@ -123,6 +127,12 @@ def _car(rng: np.random.RandomState, img: np.ndarray, plate_w: int, plate_h: int
     pad = int(plate_h * rng.uniform(0.3, 0.6))
     cv2.rectangle(img, (left + int(car_w * 0.03), max(grille_bottom, plate_top - pad)),
                   (right - int(car_w * 0.03), min(lower, plate_bottom + pad)), strip, -1)
+    # light from above: the car (only its own pixels) darkens towards the ground
+    top = max(0, roof)
+    part = img[top:ground, max(0, left):right]
+    drawn = np.any(part != before[top:ground, max(0, left):right], axis=2)[..., None]
+    shade = np.linspace(1.1, 0.8, part.shape[0])[:, None, None]
+    part[:] = np.where(drawn, np.clip(part * shade, 0, 255), part).astype(np.uint8)
     # the black plastic plate holder most bumpers have: it frames the plate on any body colour
     cv2.rectangle(img, (plate_x - margin, plate_bottom - plate_h - margin),
                   (plate_x + plate_w + margin, plate_bottom + margin), (28, 28, 28), -1)
