@@ -8,17 +8,17 @@ PY36_BIN := $(shell pyenv prefix 3.6.15 2>/dev/null)/bin/python3.6
 # node-side test folders: must pass on Python 3.6 with the Nano's pins too
 NODE_TESTS := tests/core tests/engines tests/worker
 
-.PHONY: demo test test311 test36 venv venv36 redis rtsp chaos bench clean
+.PHONY: demo test test311 test36 venv venv36 redis rtsp fonts chaos bench clean
 # Debian packages of the live-camera tests (a GStreamer RTSP server run by the system python3)
 RTSP_PKGS := gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp gstreamer1.0-plugins-base gstreamer1.0-plugins-good python3-gi
 
-demo: venv redis
+demo: venv redis fonts
 	$(VENV)/bin/alpr demo
 
-test: venv venv36 redis rtsp
+test: venv venv36 redis rtsp fonts
 	$(MAKE) test311 test36
 
-test311: venv redis rtsp
+test311: venv redis rtsp fonts
 	$(PY) -m pytest -q tests
 
 test36: venv36 redis
@@ -74,6 +74,13 @@ redis:
 rtsp:
 	@/usr/bin/python3 -c "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer" 2>/dev/null \
 	  || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(RTSP_PKGS); }
+
+# plate fonts of the synthetic scenes: DIN 1451-like (EU, old Brazilian) and FHWA Highway Gothic
+# (US); without them the scenes fall back to DejaVu, so a box without apt only warns
+fonts:
+	@dpkg -s fonts-opendin fonts-roadgeek >/dev/null 2>&1 || { apt-get update -qq && \
+	  apt-get install -y -qq fonts-opendin fonts-roadgeek; } || \
+	  echo "WARNING: fonts-opendin / fonts-roadgeek not installed; scenes use DejaVu glyphs"
 
 clean:
 	rm -rf $(VENV) $(VENV36) .pytest_cache

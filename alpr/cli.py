@@ -21,7 +21,7 @@ COMMANDS = {
     "models": "engines.prepare.cli:models_group",
     "engines": "engines.tensorrt.cli:engines_group",
     "eval": "evaluation.cli:eval_cmd",
-    "scenes": "evaluation.cli:scenes_cmd",
+    "scenes": "evaluation.scenes_cli:scenes_cmd",
     "bench": "bench.cli:bench_group",
     "worker": "worker.cli:worker_cmd",
     "doctor": "worker.doctor_cli:doctor_cmd",

@@ -339,8 +339,7 @@ def demo_cmd(redis_url: Optional[str], namespace: Optional[str], workers: int, p
     env = {}  # type: Dict[str, str]
     if "ALPR_INTRA_OP_THREADS" not in os.environ:  # share the cores instead of oversubscribing
         env["ALPR_INTRA_OP_THREADS"] = str(max(1, (os.cpu_count() or 1) // max(1, workers)))
-    if source is None and "ALPR_REGION" not in os.environ:
-        env["ALPR_REGION"] = "br"  # the generated scenes carry Brazilian Mercosul plates
+    # no region forced: the generated scenes mix Brazilian, EU and US plates (br, eu, us in turn)
     fleet = Fleet(redis_url, namespace, queue, log_dir, extra_env=env)
     fleet.redis_proc = redis_proc
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)

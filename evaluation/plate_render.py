@@ -1,4 +1,5 @@
-"""Rendering of Mercosul-style plate images (white plate, blue band, dark glyphs).
+"""Rendering of Mercosul-style plate images (white plate, blue band, dark glyphs), and the
+glyph helpers (fonts, ink masks, line layout) the other regions' plates share.
 
 Proportions follow the real 400 x 130 mm plate: a blue band across the top with
 "BRASIL", seven glyphs (pattern LLLNLNN) filling most of the rest. Glyphs use a
@@ -10,7 +11,7 @@ import importlib.util
 import os
 import string
 import subprocess
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -34,6 +35,7 @@ CONVERTED_LETTERS = "ABCDEFGHJ"
 _FONT_NAMES = ("DejaVuSans-Bold.ttf", "DejaVuSansCondensed-Bold.ttf", "LiberationSans-Bold.ttf",
                "FreeSansBold.ttf", "Arial Bold.ttf", "Arial_Bold.ttf")
 _font_cache = {}  # type: Dict[str, Optional[str]]
+_system_cache = {}  # type: Dict[Tuple[Tuple[str, ...], bool], Optional[str]]
 _glyph_cache = {}  # type: Dict[Tuple[str, str, int], np.ndarray]
 
 
@@ -55,7 +57,19 @@ def find_font(name: str = "DejaVuSans-Bold.ttf") -> Optional[str]:
     return found
 
 
-def _system_font(names: Tuple[str, ...]) -> Optional[str]:
+def plate_font(names: Sequence[str]) -> Optional[str]:
+    """The first of `names` installed (a plate-like font), else find_font()'s bold sans."""
+    for name in names:
+        path = _system_font((name,), any_bold=False)
+        if path is not None:
+            return path
+    return find_font()
+
+
+def _system_font(names: Tuple[str, ...], any_bold: bool = True) -> Optional[str]:
+    """A system font named one of `names`; else, with `any_bold`, some bold sans."""
+    if (names, any_bold) in _system_cache:
+        return _system_cache[(names, any_bold)]
     candidates = []
     try:
         proc = subprocess.Popen(["fc-list", ":style=Bold", "file"], stdout=subprocess.PIPE,
@@ -67,11 +81,12 @@ def _system_font(names: Tuple[str, ...]) -> Optional[str]:
     for root in ("/usr/share/fonts", "/usr/local/share/fonts", os.path.expanduser("~/.fonts")):
         candidates.extend(glob.glob(os.path.join(root, "**", "*.ttf"), recursive=True))
     by_name = {os.path.basename(c): c for c in candidates if os.path.isfile(c)}
-    for name in names:
-        if name in by_name:
-            return by_name[name]
-    bold = sorted(c for c in by_name.values() if "bold" in c.lower() and "sans" in c.lower())
-    return bold[0] if bold else None
+    found = next((by_name[name] for name in names if name in by_name), None)
+    if found is None and any_bold:
+        bold = sorted(c for c in by_name.values() if "bold" in c.lower() and "sans" in c.lower())
+        found = bold[0] if bold else None
+    _system_cache[(names, any_bold)] = found
+    return found
 
 
 def random_plate_text(rng: np.random.RandomState) -> str:
@@ -129,7 +144,61 @@ def text_mask(text: str, height_px: int, font_path: Optional[str] = None) -> np.
     return _glyph_cache[key]
 
 
-def _blend(plate: np.ndarray, mask: np.ndarray, x: int, y: int, color: Any) -> None:
+def line_mask(text: str, cap_px: int, font_path: Optional[str], gap: float = 0.12,
+              space: float = 0.45, slot: float = 0.75) -> Tuple[np.ndarray, List[Tuple[int, int]]]:
+    """Ink mask of one plate line, each glyph `cap_px` tall, and the x spans of its `*` slots.
+
+    Glyphs are drawn one by one (so a dash or a short glyph is not stretched to full height);
+    ' ' is a gap of `space` x cap, '-' a short bar, '*' an empty slot of `slot` x cap where the
+    caller paints a seal or an emblem (DE stickers, US state emblems).
+    """
+    import cv2
+
+    pieces = []  # type: List[np.ndarray]
+    slots = []  # type: List[Tuple[int, int]]
+    x = 0
+    step = max(1, int(round(gap * cap_px)))
+    for i, char in enumerate(text):
+        if char == " ":
+            piece = np.zeros((cap_px, int(round(space * cap_px))), np.uint8)
+        elif char == "*":
+            piece = np.zeros((cap_px, int(round(slot * cap_px))), np.uint8)
+            slots.append((x, x + piece.shape[1]))
+        elif char == "-":
+            piece = np.zeros((cap_px, int(round(0.32 * cap_px))), np.uint8)
+            bar = max(2, int(round(0.11 * cap_px)))
+            cv2.rectangle(piece, (0, cap_px // 2 - bar // 2), (piece.shape[1] - 1, cap_px // 2 + bar // 2),
+                          255, -1)
+        else:
+            piece = text_mask(char, cap_px, font_path)
+        if i:
+            pieces.append(np.zeros((cap_px, step), np.uint8))
+            x += step
+        pieces.append(piece)
+        x += piece.shape[1]
+    return np.hstack(pieces), slots
+
+
+def fit_width(mask: np.ndarray, max_w: int) -> Tuple[np.ndarray, float]:
+    """`mask` squeezed horizontally to at most `max_w` px; (mask, the x scale applied)."""
+    import cv2
+
+    if mask.shape[1] <= max_w:
+        return mask, 1.0
+    scale = max_w / float(mask.shape[1])
+    return cv2.resize(mask, (max_w, mask.shape[0]), interpolation=cv2.INTER_AREA), scale
+
+
+def embolden(mask: np.ndarray, px: int) -> np.ndarray:
+    """Thicken strokes by `px` pixels (a regular-weight font drawn at plate stroke weight)."""
+    import cv2
+
+    if px < 1:
+        return mask
+    return cv2.dilate(mask, np.ones((px, px), np.uint8))
+
+
+def blend(plate: np.ndarray, mask: np.ndarray, x: int, y: int, color: Any) -> None:
     """Paint `color` through `mask` onto plate at (x, y), clipped to the plate."""
     h, w = mask.shape
     x0, y0 = max(0, x), max(0, y)
@@ -141,6 +210,35 @@ def _blend(plate: np.ndarray, mask: np.ndarray, x: int, y: int, color: Any) -> N
     plate[y0:y1, x0:x1] = (region * (1 - alpha) + np.asarray(color, np.float32) * alpha).astype(np.uint8)
 
 
+def mercosul_glyph(char: str, glyph_h: int, slot_w: int, font_path: Optional[str]) -> np.ndarray:
+    """Ink mask of one Mercosul glyph: fixed-width font, the narrow zero, fitted to its slot."""
+    import cv2
+
+    if char == "0":  # DejaVu Mono's zero is dotted; use the sans zero, narrowed
+        mask = text_mask(char, glyph_h, font_path)
+        narrow = max(1, int(round(mask.shape[1] * ZERO_CONDENSE)))
+        mask = cv2.resize(mask, (narrow, glyph_h), interpolation=cv2.INTER_AREA)
+    else:
+        mask = text_mask(char, glyph_h, find_font(GLYPH_FONT) or font_path)
+    if mask.shape[1] > slot_w * 0.9:  # wide letters (M, W) squeezed into their slot
+        mask = cv2.resize(mask, (int(slot_w * 0.9), glyph_h), interpolation=cv2.INTER_AREA)
+    return mask
+
+
+def mercosul_band(plate: np.ndarray, band_mm: float, font_path: Optional[str]) -> None:
+    """The blue Mercosul band across the top: BRASIL, the emblem (left) and the flag (right)."""
+    import cv2
+
+    width = plate.shape[1]
+    cv2.rectangle(plate, (0, 0), (width - 1, _mm(band_mm)), BLUE_BGR, -1)
+    band_text = text_mask("BRASIL", _mm(band_mm * 0.5), font_path)
+    blend(plate, band_text, (width - band_text.shape[1]) // 2, _mm(band_mm * 0.25), (255, 255, 255))
+    k = band_mm / BAND_MM  # marks scale with the band
+    cv2.circle(plate, (_mm(18 * k), _mm(band_mm / 2)), _mm(8 * k), (255, 255, 255), 2, cv2.LINE_AA)
+    cv2.rectangle(plate, (width - _mm(30 * k), _mm(6 * k)), (width - _mm(10 * k), _mm(22 * k)), (60, 150, 0), -1)
+    cv2.circle(plate, (width - _mm(20 * k), _mm(14 * k)), _mm(4 * k), (140, 60, 0), -1, cv2.LINE_AA)
+
+
 def render_plate(text: str, rng: np.random.RandomState, font_path: Optional[str] = None) -> np.ndarray:
     """A BGR Mercosul plate image at PX_PER_MM (800 x 260 px) showing `text`."""
     import cv2
@@ -148,27 +246,13 @@ def render_plate(text: str, rng: np.random.RandomState, font_path: Optional[str]
     width, height = _mm(PLATE_MM[0]), _mm(PLATE_MM[1])
     white = int(rng.randint(225, 256))
     plate = np.full((height, width, 3), white, np.uint8)
-    cv2.rectangle(plate, (0, 0), (width - 1, _mm(BAND_MM)), BLUE_BGR, -1)
-    band_text = text_mask("BRASIL", _mm(BAND_MM * 0.5), font_path)
-    _blend(plate, band_text, (width - band_text.shape[1]) // 2, _mm(BAND_MM * 0.25), (255, 255, 255))
-    # Mercosul emblem (left) and flag (right) as small marks in the band
-    cv2.circle(plate, (_mm(18), _mm(BAND_MM / 2)), _mm(8), (255, 255, 255), 2, cv2.LINE_AA)
-    cv2.rectangle(plate, (width - _mm(30), _mm(6)), (width - _mm(10), _mm(22)), (60, 150, 0), -1)
-    cv2.circle(plate, (width - _mm(20), _mm(14)), _mm(4), (140, 60, 0), -1, cv2.LINE_AA)
+    mercosul_band(plate, BAND_MM, font_path)
     small = text_mask("BR", _mm(9), font_path)
-    _blend(plate, small, _mm(6), _mm(BAND_MM + 4), INK_BGR)
+    blend(plate, small, _mm(6), _mm(BAND_MM + 4), INK_BGR)
     slot_w, glyph_h = _mm(GLYPH_MM[0]), _mm(GLYPH_MM[1])
-    glyph_font = find_font(GLYPH_FONT) or font_path
     for i, char in enumerate(text):
-        if char == "0":  # DejaVu Mono's zero is dotted; use the sans zero, narrowed
-            mask = text_mask(char, glyph_h, font_path)
-            narrow = max(1, int(round(mask.shape[1] * ZERO_CONDENSE)))
-            mask = cv2.resize(mask, (narrow, glyph_h), interpolation=cv2.INTER_AREA)
-        else:
-            mask = text_mask(char, glyph_h, glyph_font)
-        if mask.shape[1] > slot_w * 0.9:  # wide letters (M, W) squeezed into their slot
-            mask = cv2.resize(mask, (int(slot_w * 0.9), glyph_h), interpolation=cv2.INTER_AREA)
+        mask = mercosul_glyph(char, glyph_h, slot_w, font_path)
         x = _mm(GLYPH_LEFT_MM) + i * slot_w + (slot_w - mask.shape[1]) // 2
-        _blend(plate, mask, x, _mm(GLYPH_TOP_MM), INK_BGR)
+        blend(plate, mask, x, _mm(GLYPH_TOP_MM), INK_BGR)
     cv2.rectangle(plate, (1, 1), (width - 2, height - 2), (40, 40, 40), _mm(2))
     return plate

@@ -223,7 +223,7 @@ class SceneSource(object):
     def __iter__(self) -> Iterator[SourceFrame]:
         index = 0
         while self.count is None or index < self.count:
-            image, text, _box = self.generate_scene(self.scene_rng(self.seed, index))
+            image, text, _box = self.generate_scene(self.scene_rng(self.seed, index), region="mix", index=index)
             for _ in range(self.repeat):
                 yield SourceFrame(image=image, truth=[text], name="scene-%d" % index)
             index += 1

@@ -16,7 +16,7 @@ KEYS = {"images", "detected", "exact", "exact_located", "detection_recall", "exa
 @pytest.fixture(scope="module")
 def scenes_dir(tmp_path_factory):
     out = str(tmp_path_factory.mktemp("scenes") / "br")
-    result = CliRunner().invoke(main, ["scenes", out, "--count", "5", "--seed", "3"])
+    result = CliRunner().invoke(main, ["scenes", out, "--count", "5", "--seed", "3", "--region", "br"])
     assert result.exit_code == 0, result.output
     assert "wrote 5 scenes" in result.stdout
     return out
