@@ -1,4 +1,4 @@
-"""`alpr eval DIR` (score a labelled folder) and `alpr scenes OUT_DIR` (make one)."""
+"""`alpr eval DIR`: score a labelled folder (`alpr scenes` makes one: evaluation.scenes_cli)."""
 import json
 import sys
 import time
@@ -160,21 +160,3 @@ def eval_cmd(directory: str, folders: str, limit: int, as_json: bool,
     click.echo(format_summary(summary))
     if as_json:
         click.echo(json.dumps(summary, sort_keys=True))
-
-
-@click.command("scenes")
-@click.argument("out_dir", type=click.Path(file_okay=False))
-@click.option("--count", type=int, default=50, show_default=True, help="Scenes to write.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same scenes.")
-@click.option("--width", type=int, default=defaults.SCENE_SIZE[0], show_default=True, help="Scene width (px).")
-@click.option("--height", type=int, default=defaults.SCENE_SIZE[1], show_default=True, help="Scene height (px).")
-def scenes_cmd(out_dir: str, count: int, seed: int, width: int, height: int) -> None:
-    """Write labelled synthetic scenes (Mercosul-style plates on simple cars) in OpenALPR format."""
-    from evaluation.scenes import write_scenes
-
-    if count < 1:
-        raise click.BadParameter("must be at least 1", param_hint="--count")
-    if width < 640 or height < 360:
-        raise click.BadParameter("scenes need at least 640 x 360 pixels", param_hint="--width/--height")
-    paths = write_scenes(out_dir, count, seed, (width, height))
-    click.echo("wrote %d scenes (seed %d) to %s" % (len(paths), seed, out_dir))
