@@ -10,7 +10,6 @@ import time
 
 import pytest
 
-from alpr.settings import Settings
 
 FRAMES = 200
 PRODUCERS = 2
@@ -46,11 +45,6 @@ def test_two_producers_two_workers_dispatcher(redis_url, make_fleet):
     reads = fleet.exact_reads()
     rate = reads["exact"] / float(reads["labelled"])
     assert reads["labelled"] == FRAMES, reads
-    if rate < MIN_EXACT_RATE and Settings().ocr == "platerec":
-        # platerec was trained on Mercosul plates and reads few of the EU and US ones (issue 10);
-        # the accounting above is checked either way, a default reader for every region lifts this
-        pytest.xfail("the default OCR (platerec) reads Brazilian plates only: exact %.1f%% on the "
-                     "br/eu/us mix" % (100 * rate))
     assert rate >= MIN_EXACT_RATE, reads
 
     assert fleet.wait_dispatched(timeout=30)
