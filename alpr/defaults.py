@@ -105,7 +105,6 @@ WEBHOOK_RETRIES = 3  # then the event is counted as webhook_failed (it stays in 
 # --- alpr doctor (a node's first-run checks) -------------------------------------
 WORKER_MEMORY_MB = 1400  # the worker's limit in both memory profiles (compose mem_limit = systemd MemoryMax)
 FIRST_BUILD_SWAP_MB = 4096  # a first engine build on a 2 GB Nano peaks above its RAM: 4 GB swap file
-REDIS_MIN_VERSION = "6.2"  # the dispatcher takes over a dead consumer's entries with XAUTOCLAIM (6.2+)
 CLOCK_SKEW_WARN_S = 0.5  # frame ages (MAX_FRAME_AGE_S) are measured across clocks: half a second shows
 CLOCK_SKEW_FAIL_S = 2.5  # half of MAX_FRAME_AGE_S: fresh frames would look stale (or stale ones fresh)
 

@@ -7,17 +7,21 @@ own region guess never does. A read is matched in this order (the first that app
    only when every fitting format agrees).
 2. It fits a `vanity` format as read (US plates can spell anything): kept as read.
 3. Look-alike fixes (O/0, I/1, B/8, S/5, Z/2, G/6, D/0, Q/0...) where a specific format
-   demands the other class in that position: applied only when the formats needing the
-   fewest fixes all give one text, or when the OCR's confidence singles one out (its
-   fixed characters read with clearly less confidence than any rival text's).
+   demands the other class in that position: at most MAX_FIXES, applied only when the
+   formats needing the fewest fixes all give one text, or when the OCR's confidence
+   singles one out (its fixed characters read with clearly less confidence than any
+   rival text's).
 4. It fits a `generic` (permissive national) format as read: kept as read.
 5. Otherwise it is kept exactly as read, with `format` empty: flagged, never rewritten.
 
-EU plates carry a band (circle of stars, country code) left of the text, which an OCR
-may read as leading characters: in steps 1 and 3 the read is also tried without its
-band (stars read as O or 0, then a configured country's code: that country's formats,
-and the band names the country) and without one leading character (any band-bearing
-format).
+Plates carry things beside the text that an OCR may read as characters: the EU band
+(circle of stars, country code) on the left, US emblems and stickers, screws, frame
+edges, German registration seals between the groups. Steps 1 and 3 also try the read
+without its band (stars read as O or 0, then a configured country's code: that
+country's formats, and the band names the country); step 1 (as read only) also without
+its first character (band, emblem, screw) and, for layouts with seals (`seal_after`),
+without a seal read as O, 0, 3... Step 3 tries the read without its first character
+only when the OCR doubted that character (DOUBTFUL).
 """
 import os
 import re
@@ -29,6 +33,7 @@ DIGIT_TO_LETTER = {"0": "O", "1": "I", "2": "Z", "4": "A", "5": "S", "6": "G", "
 #: a letter read where a digit belongs
 LETTER_TO_DIGIT = {"O": "0", "Q": "0", "D": "0", "U": "0", "I": "1", "L": "1", "J": "1",
                    "Z": "2", "S": "5", "G": "6", "T": "7", "B": "8", "A": "4"}
+SEAL_READS = "O0QDC3"  # what an OCR reads a round registration seal as
 MIN_EDGE_TEXT = 5  # an edge character is dropped only from reads longer than this
 DOUBTFUL = 0.6  # an OCR character this unsure may be a mark beside the text (band, emblem)
 DOUBT_MARGIN = 0.2  # fixes are chosen over a rival's only if the OCR doubted them this much more
@@ -42,12 +47,13 @@ _STARS = ("", "O", "0")  # the EU circle of stars, when the OCR reads it as a ch
 class PlateFormat(object):
     """One layout: slot sequences (every length its pattern allows), country, flags."""
 
-    __slots__ = ("name", "country", "generic", "vanity", "slots")
+    __slots__ = ("name", "country", "generic", "vanity", "marks", "slots")
 
     def __init__(self, name: str, pattern: str, country: str = "", generic: bool = False,
-                 vanity: bool = False, max_len: int = 0) -> None:
+                 vanity: bool = False, max_len: int = 0, marks: Sequence[int] = ()) -> None:
         self.name, self.country = name, country
         self.generic, self.vanity = generic, vanity
+        self.marks = tuple(marks)  # positions where a round seal may be read as a character
         self.slots = expand(pattern, max_len)
 
     @property
@@ -183,6 +189,11 @@ class FormatBook(object):
                     out.append((text[len(prefix):], confs[len(prefix):], own, country))
         if len(text) > MIN_EDGE_TEXT:  # a border, screw, emblem or band read as a character
             out.append((text[1:], confs[1:], self.formats, ""))
+        sealed = [f for f in self.formats if f.marks]
+        for i in sorted(set(p for f in sealed for p in f.marks)):
+            if 0 < i < len(text) - 1 and text[i] in SEAL_READS:  # a seal read as O, 0, 3...
+                own = [f for f in sealed if i in f.marks]
+                out.append((text[:i] + text[i + 1:], confs[:i] + confs[i + 1:], own, ""))
         return out
 
     @staticmethod
@@ -252,9 +263,10 @@ class FormatCatalog(object):
         for key, spec in (data.get("regions") or {}).items():
             country = str(spec.get("country", key)).upper()
             bands = {str(code).upper(): country for code in spec.get("band") or ()}
+            marks = [int(i) for i in spec.get("seal_after") or ()]
             formats = [PlateFormat(str(f["name"]), str(f["pattern"]), country,
                                    bool(f.get("generic", False)), bool(f.get("vanity", False)),
-                                   int(f.get("max_len", 0)))
+                                   int(f.get("max_len", 0)), marks)
                        for f in spec.get("formats") or ()]
             self.regions[str(key).lower()] = (formats, bands)
         self.groups = {str(k).lower(): [str(r).lower() for r in v]

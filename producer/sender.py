@@ -103,7 +103,8 @@ class FrameSender(object):
             return False
         env = FrameEnvelope(frame_id=frame_id, camera=self.camera, data=data, ts=ts, seq=seq,
                             site=self.site, producer=self.producer_id, max_age_s=self.max_age_s,
-                            truth=frame.truth, regions=self.regions)
+                            truth=frame.truth,
+                            regions=getattr(frame, "regions", None) or self.regions)
         payload = encode_frame(env)
         started = time.perf_counter()
         dropped = self.retry.call(self.store.put, env, replay(commands), payload, None,

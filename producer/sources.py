@@ -28,11 +28,12 @@ class SourceFrame(object):
     """One frame from a source: ``image`` (BGR ndarray) or ``jpeg`` bytes, optional truth;
     a live camera's frames carry their capture time ``ts`` and grab ``index``."""
 
-    __slots__ = ("image", "jpeg", "truth", "name", "error", "ts", "index")
+    __slots__ = ("image", "jpeg", "truth", "name", "error", "ts", "index", "regions")
 
     def __init__(self, image: Any = None, jpeg: Optional[bytes] = None,
                  truth: Optional[List[str]] = None, name: str = "", error: str = "",
-                 ts: Optional[float] = None, index: int = -1) -> None:
+                 ts: Optional[float] = None, index: int = -1,
+                 regions: Optional[List[str]] = None) -> None:
         self.image = image
         self.jpeg = jpeg
         self.truth = truth
@@ -40,6 +41,7 @@ class SourceFrame(object):
         self.error = error  # set for a frame the source could not read (counted, skipped)
         self.ts = ts  # capture time (wall clock); None = stamp at send (files, folders)
         self.index = index
+        self.regions = regions  # plate regions of this frame's scene (generated scenes only)
 
 
 class FolderSource(object):
@@ -212,9 +214,10 @@ class SceneSource(object):
     """Generated labelled scenes (evaluation.scenes); each scene repeated ``repeat`` frames."""
 
     def __init__(self, seed: int = 0, repeat: int = 1, count: Optional[int] = None) -> None:
-        from evaluation.scenes import generate_scene, scene_rng
+        from evaluation.scenes import generate_scene, scene_region, scene_rng
 
         self.generate_scene = generate_scene
+        self.scene_region = scene_region
         self.scene_rng = scene_rng
         self.seed = int(seed)
         self.repeat = max(1, int(repeat))
@@ -224,8 +227,11 @@ class SceneSource(object):
         index = 0
         while self.count is None or index < self.count:
             image, text, _box = self.generate_scene(self.scene_rng(self.seed, index), region="mix", index=index)
+            # the mix stands for cameras of three countries: each scene says its own
+            regions = [self.scene_region("mix", index, None)]
             for _ in range(self.repeat):
-                yield SourceFrame(image=image, truth=[text], name="scene-%d" % index)
+                yield SourceFrame(image=image, truth=[text], name="scene-%d" % index,
+                                  regions=regions)
             index += 1
 
 

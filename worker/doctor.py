@@ -209,14 +209,18 @@ def check_models(settings: Any) -> List[Check]:
 
 def check_redis(settings: Any, connect: Callable[[Any], Any],
                 now: Callable[[], float] = time.time) -> List[Check]:
-    """Reachable, version >= REDIS_MIN_VERSION, auth/TLS, clock skew against TIME."""
+    """Reachable, version >= MIN_REDIS_VERSION, auth/TLS, clock skew against TIME."""
+    from alpr.errors import RedisVersionError
+
     url = settings.redis_url
     shown = redact_url(url)
-    upgrade = ("upgrade Redis to %s or newer (the compose file runs redis:7-alpine)"
-               % defaults.REDIS_MIN_VERSION)
+    minimum = "%d.%d" % defaults.MIN_REDIS_VERSION
+    upgrade = ("upgrade Redis to %s or newer (the compose file runs redis:7-alpine)" % minimum)
     try:
         client = connect(settings)
         server = client.info("server")
+    except RedisVersionError as exc:  # connect_settings checks the version itself
+        return [_row("redis", FAIL, str(exc), upgrade)]
     except Exception as exc:  # ConfigError (auth, TLS), ConnectionLostError, redis errors
         if "unknown command" in str(exc) and "HELLO" in str(exc).upper():  # a RESP3 client
             return [_row("redis", FAIL, "%s is a Redis older than 6.0 (it does not know HELLO)"
@@ -225,9 +229,9 @@ def check_redis(settings: Any, connect: Callable[[Any], Any],
                      "start Redis or fix ALPR_REDIS_URL (host, port, password, rediss:// CA)")]
     version = str(server.get("redis_version", "0"))
     rows = []
-    if _version_tuple(version) < _version_tuple(defaults.REDIS_MIN_VERSION):
+    if _version_tuple(version) < _version_tuple(minimum):
         rows.append(_row("redis", FAIL, "%s is Redis %s, older than %s" % (
-            shown, version, defaults.REDIS_MIN_VERSION), upgrade))
+            shown, version, minimum), upgrade))
     else:
         rows.append(_row("redis", OK, "%s is Redis %s" % (shown, version)))
     tls = url.lower().startswith("rediss")  # rediss:// and rediss+sentinel://

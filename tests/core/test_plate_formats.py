@@ -76,6 +76,13 @@ def test_a_mark_left_of_the_text_is_dropped_when_the_rest_is_a_plate():
     assert match(["br"], "ABC1D23").text == "ABC1D23"
 
 
+def test_a_german_seal_read_as_a_character_is_dropped():
+    assert match(["de"], "B0MW123").text == "BMW123"  # B [seal] MW 123
+    assert match(["de"], "HD3BW6").text == "HDBW6"
+    assert match(["de"], "HOAB123").text == "HOAB123"  # fits as read: a real letter O
+    assert match(["fr"], "AB0C123").text == "AB0C123"  # no seals on French plates
+
+
 def test_country_only_when_the_formats_agree():
     assert match(["fr"], "AB123CD").country == "FR"
     assert match(["fr", "it"], "AB123CD").country == ""  # both layouts are LLNNNLL
