@@ -13,7 +13,8 @@ import msgpack
 from alpr.errors import FrameDecodeError
 
 ENVELOPE_VERSION = 1
-RESULT_VERSION = 1
+RESULT_VERSION = 1  # v1 readers ignore the optional evidence fields added since (see below)
+MAX_EVIDENCE_BYTES = 4 * 1024 * 1024  # a crop or snapshot JPEG larger than this is dropped
 MAX_ENVELOPE_BYTES = 64 * 1024 * 1024  # a 4K raw BGR frame is 25 MB; more is an attack
 MAX_ID_LEN = 200  # camera/frame/producer ids longer than this are refused
 
@@ -146,6 +147,10 @@ class ResultRecord:
     timings: Dict[str, float] = field(default_factory=dict)  # stage -> ms
     reads: List[Dict[str, Any]] = field(default_factory=list)  # PlateRead.to_dict() items
     truth: Optional[List[str]] = None
+    # evidence (optional, still v1: older dispatchers ignore it, records without it decode):
+    # each read may carry "crop" (JPEG bytes of its plate); the frame snapshot goes here
+    frame_jpeg: Optional[bytes] = None
+    frame_scale: float = 1.0  # snapshot width / frame width (to draw read boxes on it)
 
 
 def encode_result(rec: ResultRecord) -> Dict[str, bytes]:
@@ -165,6 +170,8 @@ def encode_result(rec: ResultRecord) -> Dict[str, bytes]:
         "reads": rec.reads,
         "truth": rec.truth,
     }
+    if rec.frame_jpeg:
+        body["ev"] = {"frame": bytes(rec.frame_jpeg), "scale": float(rec.frame_scale)}
     return {
         "r": msgpack.packb(body, use_bin_type=True),
         "camera": rec.camera.encode("utf-8", "replace"),
@@ -193,6 +200,19 @@ def decode_result(fields_: Dict[Any, Any]) -> ResultRecord:
     if not isinstance(timings, dict):
         raise FrameDecodeError("timings must be a map")
     truth = body.get("truth")
+    for read in reads:  # a bad crop is dropped, never fatal: the read itself still counts
+        crop = read.get("crop")
+        if crop is not None and (not isinstance(crop, bytes) or len(crop) > MAX_EVIDENCE_BYTES):
+            del read["crop"]
+    frame_jpeg, frame_scale = None, 1.0
+    ev = body.get("ev")
+    if isinstance(ev, dict) and isinstance(ev.get("frame"), bytes) \
+            and len(ev["frame"]) <= MAX_EVIDENCE_BYTES:
+        frame_jpeg = ev["frame"]
+        scale = ev.get("scale")
+        if isinstance(scale, (int, float)) and not isinstance(scale, bool) \
+                and math.isfinite(scale) and 0 < scale <= 1:
+            frame_scale = float(scale)
     return ResultRecord(
         frame_id=_text(body, "id"),
         camera=_text(body, "cam"),
@@ -206,6 +226,8 @@ def decode_result(fields_: Dict[Any, Any]) -> ResultRecord:
         timings={str(k): float(v) for k, v in timings.items() if isinstance(v, (int, float))},
         reads=reads,
         truth=truth if isinstance(truth, list) else None,
+        frame_jpeg=frame_jpeg,
+        frame_scale=frame_scale,
     )
 
 

@@ -31,7 +31,7 @@ class Dispatcher(object):
                  deduper: Deduper, recent: RecentCache, known: Optional[KnownPlates] = None,
                  webhooks: Optional[WebhookSender] = None, fleet: Optional[FleetWatch] = None,
                  events_maxlen: int = 100000, on_event: Optional[EventFn] = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, sink: Any = None) -> None:
         self.redis = redis
         self.keys = keys
         self.consumer = consumer
@@ -44,6 +44,8 @@ class Dispatcher(object):
         self.events_maxlen = int(events_maxlen)
         self.on_event = on_event
         self.clock = clock
+        self.sink = sink  # the event store (store.sink.StoreSink): written before the ack
+        self.unstored = []  # type: List[PlateGroup]  # closed while the store was down
         self.stats = {"entries": 0, "malformed": 0, "reads": 0, "events": 0, "suppressed": 0}
 
     def start(self) -> None:
@@ -66,7 +68,7 @@ class Dispatcher(object):
 
     def step(self) -> int:
         """Read and process one batch; emit idle groups; reap. Returns entries processed."""
-        entries = self.consumer.read(held=self.grouper.held_entries())
+        entries = self.consumer.read(held=self.held_entries())
         now = self.clock()
         ack = []  # type: List[str]
         seen = {}  # type: Dict[str, List[Tuple[str, float]]]
@@ -76,7 +78,7 @@ class Dispatcher(object):
         self.recent.touch_many(seen, now=now)
         self.consumer.ack(ack)
         self.emit(self.grouper.close_idle(self.clock()))
-        self.consumer.keepalive(self.grouper.held_entries())
+        self.consumer.keepalive(self.held_entries())
         if self.fleet is not None:
             self.fleet.tick()
         return len(entries)
@@ -95,6 +97,9 @@ class Dispatcher(object):
             return False
         if record.status != STATUS_READ or not record.reads:
             return False
+        if record.frame_jpeg:  # the frame rides with its reads into the groups (evidence)
+            for read in record.reads:
+                read["frame_jpeg"] = record.frame_jpeg
         self.stats["reads"] += len(record.reads)
         seen_ts = record.ts or now
         seen.setdefault(record.camera, []).extend(
@@ -106,6 +111,12 @@ class Dispatcher(object):
     def emit(self, groups: List[PlateGroup]) -> List[Dict[str, Any]]:
         """Turn closed groups into events (or dedup extensions), XADD them, ack their entries."""
         events = []  # type: List[Dict[str, Any]]
+        made = []  # type: List[PlateGroup]  # the groups behind `events`, in order
+        if self.sink is not None:
+            groups, self.unstored = self.unstored + list(groups), []
+            if groups and not self.sink.ready():  # backing off: keep them, entries pending
+                self.unstored = groups
+                return events
         if not groups:
             return events
         pipe = self.redis.pipeline(transaction=True)
@@ -126,6 +137,9 @@ class Dispatcher(object):
                        "camera": event["camera"], "label": event["label"]},
                       maxlen=self.events_maxlen, approximate=True)
             events.append(event)
+            made.append(group)
+        if self.sink is not None and events and not self._store(events, made, groups):
+            return []
         held = self.grouper.held_entries()
         done = sorted(set(e for g in groups for e in g.entries) - held)
         if done:
@@ -138,6 +152,32 @@ class Dispatcher(object):
             if self.on_event is not None:
                 self.on_event(event)
         return events
+
+    def held_entries(self) -> set:
+        """Entries not to ack or let be claimed: in open groups, or in groups not yet stored."""
+        held = self.grouper.held_entries()
+        for group in self.unstored:
+            held.update(group.entries)
+        return held
+
+    def _store(self, events: List[Dict[str, Any]], made: List[PlateGroup],
+               groups: List[PlateGroup]) -> bool:
+        """Write the events to the store before anything is acked; False (groups kept for
+        the next try, entries pending) when the database is down."""
+        from alpr.errors import StoreError, StoreUnavailableError
+
+        try:
+            self.sink.write([(e, g.evidence()) for e, g in zip(events, made)])
+        except StoreUnavailableError:
+            for event in events:
+                self.deduper.forget(event)
+            self.unstored = groups
+            self.stats["store_retries"] = self.stats.get("store_retries", 0) + 1
+            return False
+        except StoreError as exc:  # never storable (a bug): the events still go out, counted
+            self.stats["store_failed"] = self.stats.get("store_failed", 0) + len(events)
+            log.error("events not stored: %s", exc)
+        return True
 
     def flush(self) -> List[Dict[str, Any]]:
         """Emit every open group now (graceful shutdown)."""
