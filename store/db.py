@@ -152,6 +152,10 @@ class SqliteDb(Database):
 
     dialect = SQLITE
 
+    def __init__(self, target: str, busy_timeout_ms: int = defaults.SQLITE_BUSY_TIMEOUT_MS) -> None:
+        super().__init__(target)
+        self.busy_timeout_ms = int(busy_timeout_ms)
+
     def connect(self) -> Any:
         import sqlite3
 
@@ -159,7 +163,7 @@ class SqliteDb(Database):
             parent = os.path.dirname(os.path.abspath(os.path.expanduser(self.target)))
             os.makedirs(parent, exist_ok=True)
         conn = sqlite3.connect(os.path.expanduser(self.target), check_same_thread=False,
-                               timeout=defaults.SQLITE_BUSY_TIMEOUT_MS / 1000.0)
+                               timeout=self.busy_timeout_ms / 1000.0)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across app crashes
         conn.execute("PRAGMA foreign_keys=ON")
