@@ -13,6 +13,7 @@ BENCH_COMMANDS = {
     "engines": "bench.engines:engines_cmd",
     "preprocess": "bench.gpu_preprocess:preprocess_cmd",
     "rss": "bench.rss:rss_cmd",
+    "store": "bench.store:store_cmd",
 }  # type: Dict[str, str]
 
 

@@ -17,6 +17,7 @@ EVENT_COLUMNS = ("id", "camera", "site", "first_seen", "last_seen", "emitted", "
                  "note", "box", "best_frame", "crop_path", "frame_path", "evidence_bytes", "body")
 SELECT_EVENT = "SELECT body, label, note, crop_path, frame_path, evidence_bytes FROM events"
 LABELS = ("allow", "deny")
+ID_CHUNK = 500  # ids per "already stored?" query (SQLite's bound-parameter limit is far above)
 
 #: what one stored event carries besides the event itself: evidence locations and size
 Evidence = Dict[str, Any]
@@ -39,34 +40,46 @@ class EventStore(object):
     def write_events(self, items: Sequence[Tuple[Dict[str, Any], Optional[Evidence]]]) -> int:
         """Store events (with their evidence locations) in one transaction; returns how many
         were new (ids already stored are skipped)."""
-        new = 0
-        cameras = {}  # type: Dict[str, List[Any]]
+        rows, seen = [], set()  # type: List[List[Any]], set
+        for event, evidence in items:
+            row = event_row(event, evidence or {})
+            if row[0] not in seen:
+                seen.add(row[0])
+                rows.append((row, event))
         with self.db.transaction() as cur:
-            for event, evidence in items:
-                row = event_row(event, evidence or {})
-                cur.execute("INSERT INTO events (%s) VALUES (%s) ON CONFLICT (id) DO NOTHING"
+            existing = set()  # type: set
+            ids = [row[0] for row, _ in rows]
+            for start in range(0, len(ids), ID_CHUNK):
+                part = ids[start:start + ID_CHUNK]
+                existing.update(r[0] for r in cur.execute(
+                    "SELECT id FROM events WHERE id IN (%s)" % ", ".join("?" * len(part)),
+                    part).fetchall())
+            fresh = [(row, event) for row, event in rows if row[0] not in existing]
+            if not fresh:
+                return 0
+            # ON CONFLICT still guards a row a second writer inserted since the SELECT
+            cur.executemany("INSERT INTO events (%s) VALUES (%s) ON CONFLICT (id) DO NOTHING"
                             % (", ".join(EVENT_COLUMNS), ", ".join("?" * len(EVENT_COLUMNS))),
-                            row)
-                if cur.rowcount != 1:
-                    continue
-                new += 1
-                cur.executemany(
-                    "INSERT INTO event_reads (event_id, text, count, confidence, mean_confidence)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    [(row[0], str(c.get("text", "")), int(c.get("count", 0)),
-                      float(c.get("confidence", 0.0)), float(c.get("mean_confidence", 0.0)))
-                     for c in event.get("candidates") or []])
+                            [row for row, _ in fresh])
+            cur.executemany(
+                "INSERT INTO event_reads (event_id, text, count, confidence, mean_confidence)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(row[0], str(c.get("text", "")), int(c.get("count", 0)),
+                  float(c.get("confidence", 0.0)), float(c.get("mean_confidence", 0.0)))
+                 for row, event in fresh for c in event.get("candidates") or []])
+            cameras = {}  # type: Dict[str, List[Any]]
+            for row, _ in fresh:
                 cam = cameras.setdefault(row[1], [row[2], row[3], row[4], 0])
                 cam[1], cam[2], cam[3] = min(cam[1], row[3]), max(cam[2], row[4]), cam[3] + 1
-            for camera, (site, first, last, count) in cameras.items():
-                cur.execute(
-                    "INSERT INTO cameras (camera, site, first_seen, last_seen, events)"
-                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (camera) DO UPDATE SET"
-                    " site = excluded.site, events = cameras.events + excluded.events,"
-                    " last_seen = CASE WHEN excluded.last_seen > cameras.last_seen"
-                    " THEN excluded.last_seen ELSE cameras.last_seen END",
-                    (camera, site, first, last, count))
-        return new
+            cur.executemany(
+                "INSERT INTO cameras (camera, site, first_seen, last_seen, events)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (camera) DO UPDATE SET"
+                " site = excluded.site, events = cameras.events + excluded.events,"
+                " last_seen = CASE WHEN excluded.last_seen > cameras.last_seen"
+                " THEN excluded.last_seen ELSE cameras.last_seen END",
+                [(camera, site, first, last, count)
+                 for camera, (site, first, last, count) in sorted(cameras.items())])
+        return len(fresh)
 
     # --- reads -------------------------------------------------------------------------
     def get(self, event_id: str) -> Optional[Dict[str, Any]]:

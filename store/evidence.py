@@ -1,7 +1,7 @@
 """Evidence files: each event's best plate crop and best frame, under one directory, named by
 event id, purged by age and by a disk quota (oldest first, every purge counted).
 
-Files live at ``<root>/<yyyy-mm-dd>/<event id, escaped>/crop.jpg`` (and ``frame.jpg``); the
+Files live at ``<root>/<yyyy-mm-dd>/<event id, escaped>.crop.jpg`` (and ``.frame.jpg``); the
 database keeps each event's paths and byte count, so retention walks the events table
 oldest first instead of the file tree. The interface (put / open / delete by location) is
 what an S3-compatible bucket would implement later.
@@ -16,8 +16,9 @@ from alpr.errors import StoreError, StoreUnavailableError
 
 log = logging.getLogger(__name__)
 
-NAMES = {"crop": "crop.jpg", "frame": "frame.jpg"}
+NAMES = {"crop": ".crop.jpg", "frame": ".frame.jpg"}  # after the escaped event id
 PURGE_BATCH = 500  # events cleared per retention round trip
+AGE_CHECK_S = 60.0  # purge by age at most this often (the quota is checked on every write)
 
 
 def escape_id(event_id: str) -> str:
@@ -38,6 +39,8 @@ class EvidenceDir(object):
         self.quota_bytes = int(float(quota_mb) * 1024 * 1024)
         self.clock = clock
         self.total = None  # type: Optional[int]  # bytes held, learnt from the store once
+        self.next_age_check = 0.0
+        self.made_dirs = set()  # type: set  # day directories known to exist
         self.stats = {"evidence_written": 0, "evidence_bytes_written": 0,
                       "evidence_failed": 0, "purged_age": 0, "purged_quota": 0,
                       "purged_bytes": 0}
@@ -51,20 +54,24 @@ class EvidenceDir(object):
             return out
         day = time.strftime("%Y-%m-%d", time.gmtime(float(event.get("first_seen") or
                                                           self.clock())))
-        folder = os.path.join(self.root, day, escape_id(event["id"]))
+        folder = os.path.join(self.root, day)
+        name = escape_id(event["id"])
         try:
-            os.makedirs(folder, exist_ok=True)
+            if folder not in self.made_dirs:
+                os.makedirs(folder, exist_ok=True)
+                self.made_dirs.add(folder)
             for kind, data in (("crop", crop), ("frame", frame)):
                 if not data:
                     continue
-                path = os.path.join(folder, NAMES[kind])
-                tmp = path + ".tmp"
-                with open(tmp, "wb") as fh:
+                path = os.path.join(folder, name + NAMES[kind])
+                # no temp file + rename: readers find files through the event's row, which
+                # is committed after this write returns
+                with open(path, "wb") as fh:
                     fh.write(data)
-                os.replace(tmp, path)  # a reader never sees half a JPEG
                 out[kind] = path
                 out["bytes"] += len(data)
         except OSError as exc:  # disk full or gone: the event is stored without pictures
+            self.made_dirs.discard(folder)
             self.stats["evidence_failed"] += 1
             log.warning("evidence for event %s not written: %s", event.get("id"), exc)
             self._remove(out.get("crop"), out.get("frame"))
@@ -91,8 +98,10 @@ class EvidenceDir(object):
             if self.total is None:
                 self.total = store.evidence_bytes()
             purged = 0
-            if self.max_age_s > 0:
-                purged += self._purge(store, "purged_age", before=self.clock() - self.max_age_s)
+            now = self.clock()
+            if self.max_age_s > 0 and now >= self.next_age_check:
+                self.next_age_check = now + AGE_CHECK_S
+                purged += self._purge(store, "purged_age", before=now - self.max_age_s)
             if self.quota_bytes > 0 and self.total + incoming > self.quota_bytes:
                 purged += self._purge(store, "purged_quota", need=incoming)
             return purged
@@ -105,6 +114,7 @@ class EvidenceDir(object):
     def _purge(self, store: Any, counter: str, before: Optional[float] = None,
                need: int = 0) -> int:
         purged = 0
+        folders = set()  # type: set
         while True:
             if before is None and self.total + need <= self.quota_bytes:
                 break
@@ -115,7 +125,7 @@ class EvidenceDir(object):
             for event_id, crop, frame, size in rows:
                 if before is None and self.total + need <= self.quota_bytes:
                     break
-                self._remove(crop, frame)
+                folders |= self._remove(crop, frame)
                 self.total = max(0, (self.total or 0) - size)
                 self.stats["purged_bytes"] += size
                 done.append(event_id)
@@ -124,19 +134,28 @@ class EvidenceDir(object):
             purged += len(done)
             if len(done) < len(rows) or len(rows) < PURGE_BATCH:
                 break
+        self._prune(folders)
         if purged:
             log.info("evidence retention: %d events purged (%s)", purged, counter)
         return purged
 
-    def _remove(self, *paths: Optional[str]) -> None:
-        folder = None
+    def _remove(self, *paths: Optional[str]) -> set:
+        """Delete evidence files (only inside the root); returns their folders."""
+        folders = set()
         for path in paths:
             real = self.resolve(path)
             if real is not None:
                 os.remove(real)
-                folder = os.path.dirname(real)
-        if folder is not None:
+                folders.add(os.path.dirname(real))
+        return folders
+
+    def _prune(self, folders: set) -> None:
+        """Remove day folders the purge emptied."""
+        for folder in folders:
+            if folder == self.root:
+                continue
             try:
                 os.rmdir(folder)
-            except OSError:  # not empty (a file we do not own) or already gone
+                self.made_dirs.discard(folder)
+            except OSError:  # not empty yet (the usual case) or already gone
                 pass

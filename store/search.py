@@ -1,8 +1,11 @@
 """Event search: filters (camera, time range, label) and a fuzzy plate that knows look-alikes.
 
-The database narrows the candidates with an index over the folded key (store.lookalike):
-SQLite's FTS5 trigram table, PostgreSQL's pg_trgm GIN index; rapidfuzz ranks what comes
-back by similarity, then time (newest first). Without a plate, filters alone page by time.
+The database narrows the candidates with a trigram index over the folded key
+(store.lookalike): SQLite's FTS5 trigram table, PostgreSQL's pg_trgm GIN index; a row is a
+candidate if its key shares one inner trigram with the query's (a 7-character plate with one
+wrong character keeps at least two). rapidfuzz ranks the candidates' texts by similarity,
+then time (newest first), and only the page's rows are read whole. Without a plate, the
+filters alone page by time.
 """
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
@@ -11,9 +14,10 @@ from alpr import defaults
 from alpr.errors import StoreError
 from store.db import POSTGRES
 from store.events import SELECT_EVENT, EventStore, row_event
+
+SELECT_ID_EVENT = SELECT_EVENT.replace("SELECT ", "SELECT id, ", 1)
 from store.lookalike import plate_key, similarity
 
-PG_TRGM_LIMIT = 0.3  # pg_trgm similarity the index pre-filter keeps (one wrong char of 7 scores ~0.5)
 
 
 @dataclass
@@ -44,25 +48,34 @@ class Query:
 
 
 def search(store: EventStore, query: Query) -> List[Dict[str, Any]]:
-    """Matching events, each with `score` (0..100, 100+ for the exact text) when a plate is
-    given; ranked by score then time."""
+    """Matching events, each with `score` (0..101, above 100 for the exact text) when a plate
+    is given; ranked by score then time."""
     query.check()
     where, params = _filters(query)
     if not query.plate:
         sql = "%s%s ORDER BY first_seen DESC LIMIT ? OFFSET ?" % (
             SELECT_EVENT, " WHERE " + " AND ".join(where) if where else "")
         return [row_event(r) for r in store.db.query(sql, params + [query.limit, query.offset])]
-    key = plate_key(query.plate)
-    rows = _candidates(store, key, where, params)
-    ranked = []  # type: List[Tuple[float, float, Dict[str, Any]]]
-    for row in rows:
-        event = row_event(row)
-        score = similarity(query.plate, event["plate"])
+    # phase 1: ids and texts of the index's candidates, ranked here; phase 2: the page's rows
+    ranked = []  # type: List[Tuple[float, float, str]]
+    for event_id, plate, first_seen in _candidates(store, plate_key(query.plate), where, params):
+        score = similarity(query.plate, plate)
         if score >= query.min_score:
+            ranked.append((score, float(first_seen or 0.0), event_id))
+    ranked.sort(reverse=True)
+    page = ranked[query.offset:query.offset + query.limit]
+    if not page:
+        return []
+    rows = store.db.query("%s WHERE id IN (%s)" % (SELECT_ID_EVENT, ", ".join("?" * len(page))),
+                          [event_id for _, _, event_id in page])
+    by_id = dict((r[0], row_event(r[1:])) for r in rows)
+    out = []
+    for score, _, event_id in page:
+        event = by_id.get(event_id)
+        if event is not None:
             event["score"] = round(score, 2)
-            ranked.append((score, float(event.get("first_seen") or 0.0), event))
-    ranked.sort(key=lambda item: (item[0], item[1]), reverse=True)
-    return [e for _, _, e in ranked[query.offset:query.offset + query.limit]]
+            out.append(event)
+    return out
 
 
 def _filters(query: Query) -> Tuple[List[str], List[Any]]:
@@ -82,21 +95,24 @@ def _filters(query: Query) -> Tuple[List[str], List[Any]]:
     return where, params
 
 
-def _candidates(store: EventStore, key: str, where: List[str], params: List[Any]) -> List[Any]:
-    """Rows whose key shares enough trigrams with `key` (or the same key, for short ones)."""
+def _candidates(store: EventStore, key: str, where: List[str], params: List[Any]
+                ) -> List[Tuple[str, str, float]]:
+    """(id, plate, first_seen) of rows whose key shares a trigram with `key` (the same key,
+    or keys starting with it, when it is too short for trigrams)."""
     limit = defaults.SEARCH_CANDIDATES
     extra = "".join(" AND " + w for w in where)
-    if len(key) < 3:  # too short for trigrams: same key, or keys starting with it
+    head = "SELECT id, plate, first_seen FROM events"
+    if len(key) < 3:
         return store.db.query("%s WHERE (plate_key = ? OR plate_key LIKE ?)%s LIMIT ?"
-                              % (SELECT_EVENT, extra), [key, key + "_%"] + params + [limit])
-    if store.db.dialect == POSTGRES:
-        with store.db.transaction() as cur:
-            cur.execute("SELECT set_config('pg_trgm.similarity_threshold', ?, true)",
-                        (str(PG_TRGM_LIMIT),))
-            return cur.execute("%s WHERE plate_key %%%% ?%s LIMIT ?" % (SELECT_EVENT, extra),
-                               [key] + params + [limit]).fetchall()
+                              % (head, extra), [key, key + "_%"] + params + [limit])
     grams = sorted(set(key[i:i + 3] for i in range(len(key) - 2)))
+    if store.db.dialect == POSTGRES:
+        # LIKE '%abc%' uses the pg_trgm GIN index with the inner trigram only (no padded
+        # start/end trigrams, which every plate starting with the same letter shares)
+        match = " OR ".join("plate_key LIKE ?" for _ in grams)
+        return store.db.query("%s WHERE (%s)%s LIMIT ?" % (head, match, extra),
+                              ["%" + g + "%" for g in grams] + params + [limit])
     match = " OR ".join('"%s"' % g for g in grams)  # keys are [0-9A-Z]: nothing to escape
     return store.db.query(
-        "%s WHERE rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ? LIMIT ?)%s"
-        % (SELECT_EVENT, extra), [match, limit * 4] + params)
+        "%s WHERE rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)%s LIMIT ?"
+        % (head, extra), [match] + params + [limit])
