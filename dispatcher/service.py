@@ -180,7 +180,9 @@ class Dispatcher(object):
         return True
 
     def flush(self) -> List[Dict[str, Any]]:
-        """Emit every open group now (graceful shutdown)."""
+        """Emit every open group now (graceful shutdown); the store gets one last try."""
+        if self.sink is not None:
+            self.sink.retry_now()
         return self.emit(self.grouper.close_all())
 
     def run(self, should_stop: Callable[[], bool], retry: Any) -> None:

@@ -37,9 +37,10 @@ class EventStore(object):
         self.db.close()
 
     # --- writes ------------------------------------------------------------------------
-    def write_events(self, items: Sequence[Tuple[Dict[str, Any], Optional[Evidence]]]) -> int:
-        """Store events (with their evidence locations) in one transaction; returns how many
-        were new (ids already stored are skipped)."""
+    def write_events(self, items: Sequence[Tuple[Dict[str, Any], Optional[Evidence]]]
+                     ) -> List[str]:
+        """Store events (with their evidence locations) in one transaction; returns the ids
+        that were new (ids already stored are skipped)."""
         rows, seen = [], set()  # type: List[List[Any]], set
         for event, evidence in items:
             row = event_row(event, evidence or {})
@@ -56,7 +57,7 @@ class EventStore(object):
                     part).fetchall())
             fresh = [(row, event) for row, event in rows if row[0] not in existing]
             if not fresh:
-                return 0
+                return []
             # ON CONFLICT still guards a row a second writer inserted since the SELECT
             cur.executemany("INSERT INTO events (%s) VALUES (%s) ON CONFLICT (id) DO NOTHING"
                             % (", ".join(EVENT_COLUMNS), ", ".join("?" * len(EVENT_COLUMNS))),
@@ -79,7 +80,7 @@ class EventStore(object):
                 " THEN excluded.last_seen ELSE cameras.last_seen END",
                 [(camera, site, first, last, count)
                  for camera, (site, first, last, count) in sorted(cameras.items())])
-        return len(fresh)
+        return [row[0] for row, _ in fresh]
 
     # --- reads -------------------------------------------------------------------------
     def get(self, event_id: str) -> Optional[Dict[str, Any]]:

@@ -48,7 +48,8 @@ class EvidenceDir(object):
     def put(self, event: Dict[str, Any], crop: Optional[bytes], frame: Optional[bytes]
             ) -> Dict[str, Any]:
         """Write an event's crop/frame; returns {'crop': path, 'frame': path, 'bytes': n}.
-        Rewriting the same event overwrites the same files (idempotent)."""
+        Rewriting the same event overwrites the same files (idempotent). Counted once the
+        event's row is stored (`committed`); `discard` removes them if it is not."""
         out = {"crop": None, "frame": None, "bytes": 0}  # type: Dict[str, Any]
         if not crop and not frame:
             return out
@@ -76,11 +77,24 @@ class EvidenceDir(object):
             log.warning("evidence for event %s not written: %s", event.get("id"), exc)
             self._remove(out.get("crop"), out.get("frame"))
             return {"crop": None, "frame": None, "bytes": 0}
-        self.stats["evidence_written"] += 1
-        self.stats["evidence_bytes_written"] += out["bytes"]
-        if self.total is not None:
-            self.total += out["bytes"]
         return out
+
+    def committed(self, written: Dict[str, Any]) -> None:
+        """The event of `written` (put's answer) is stored: its bytes now count to the quota."""
+        if not written.get("bytes"):
+            return
+        self.stats["evidence_written"] += 1
+        self.stats["evidence_bytes_written"] += written["bytes"]
+        if self.total is not None:
+            self.total += written["bytes"]
+
+    def discard(self, written: Dict[str, Any]) -> None:
+        """Remove files whose event was not stored (the database was down: written again on
+        the retry, so no file is left that no row names)."""
+        try:
+            self._remove(written.get("crop"), written.get("frame"))
+        except OSError as exc:
+            log.warning("could not remove unstored evidence: %s", exc)
 
     def resolve(self, path: Optional[str]) -> Optional[str]:
         """`path` if it is a file inside this evidence root (never outside it), else None."""

@@ -38,6 +38,10 @@ class StoreSink(object):
         """False while backing off after a failure (the dispatcher keeps its groups)."""
         return self.clock() >= self.next_try
 
+    def retry_now(self) -> None:
+        """Skip the rest of the backoff (shutdown: one last try before entries stay pending)."""
+        self.next_try = 0.0
+
     def write(self, items: Sequence[Tuple[Dict[str, Any], Dict[str, Any]]]) -> int:
         """Store events with their evidence ({'crop': bytes, 'frame': bytes}); returns how
         many were new. Raises StoreUnavailableError (and backs off) if the database is down."""
@@ -57,7 +61,13 @@ class StoreSink(object):
                                                             ev.get("frame"))))
             else:
                 stored = [(event, {}) for event, _ in items]
-            new = self.store.write_events(stored)
+            try:
+                new = set(self.store.write_events(stored))
+            except Exception:
+                if self.evidence is not None:
+                    for _, written in stored:
+                        self.evidence.discard(written)
+                raise
         except StoreUnavailableError as exc:
             self.failures += 1
             self.stats["store_unavailable"] += 1
@@ -69,9 +79,13 @@ class StoreSink(object):
         if self.failures:
             log.info("event store is back after %d failed tries", self.failures)
         self.failures, self.next_try = 0, 0.0
-        self.stats["stored"] += new
-        self.stats["store_duplicates"] += len(items) - new
-        return new
+        if self.evidence is not None:
+            for event, written in stored:
+                if event["id"] in new:  # a replayed event's files were only rewritten
+                    self.evidence.committed(written)
+        self.stats["stored"] += len(new)
+        self.stats["store_duplicates"] += len(items) - len(new)
+        return len(new)
 
     def known_plates(self) -> List[Dict[str, Any]]:
         """The store's known plates (the dispatcher merges them into its labels)."""

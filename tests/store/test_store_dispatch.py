@@ -123,6 +123,14 @@ def _outage_run(redis_client, keys, frames, clock, d, sink, go_down, come_back):
     plates = sorted(e["plate"] for e in stream_events(redis_client, keys))
     assert plates == ["ABC1234", "QWE5678", "XYZ9876"]  # each once in the stream
     assert sink.store.count() == 3  # and once in the store
+    # each event's pictures counted once, no file left that no stored row names
+    assert sink.evidence.stats["evidence_written"] == 3
+    import os
+
+    files = sorted(os.path.join(r, f) for r, _, fs in os.walk(sink.evidence.root) for f in fs)
+    named = sorted(p for e in stream_events(redis_client, keys)
+                   for p in (sink.store.get(e["id"])["crop"], sink.store.get(e["id"])["frame"]))
+    assert files == named and sink.store.evidence_bytes() == sink.evidence.total
 
 
 def test_postgresql_stopped_mid_run_loses_nothing_and_stores_nothing_twice(redis_client,

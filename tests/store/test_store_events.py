@@ -34,8 +34,8 @@ def test_events_are_stored_once_with_reads_cameras_and_evidence_paths(event_stor
     b = make_event("QWE5678", camera="cam1", first_seen=1010.0, label="deny")
     evidence = {"crop": "/data/evidence/a/crop.jpg", "frame": "/data/evidence/a/frame.jpg",
                 "bytes": 1234}
-    assert event_store.write_events([(a, evidence), (b, None)]) == 2
-    assert event_store.write_events([(a, evidence), (b, None)]) == 0  # a replay: no duplicates
+    assert event_store.write_events([(a, evidence), (b, None)]) == [a["id"], b["id"]]
+    assert event_store.write_events([(a, evidence), (b, None)]) == []  # a replay: no duplicates
     assert event_store.count() == 2
     got = event_store.get(a["id"])
     assert got["plate"] == "ABC1234" and got["camera"] == "cam0" and got["site"] == "gate"
