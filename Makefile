@@ -8,15 +8,15 @@ PY36_BIN := $(shell pyenv prefix 3.6.15 2>/dev/null)/bin/python3.6
 # node-side test folders: must pass on Python 3.6 with the Nano's pins too
 NODE_TESTS := tests/core tests/engines tests/worker
 
-.PHONY: demo test test311 test36 venv venv36 redis chaos bench clean
+.PHONY: demo test test311 test36 venv venv36 redis postgresql chaos bench bench-store clean
 
 demo: venv redis
 	$(VENV)/bin/alpr demo
 
-test: venv venv36 redis
+test: venv venv36 redis postgresql
 	$(MAKE) test311 test36
 
-test311: venv redis
+test311: venv redis postgresql
 	$(PY) -m pytest -q tests
 
 test36: venv36 redis
@@ -27,6 +27,10 @@ bench: venv redis
 	$(VENV)/bin/alpr bench queue --json
 	$(VENV)/bin/alpr bench rss --json
 
+# the event store at 10 k and 100 k events (add 1000000 to --sizes for the 1 M figures)
+bench-store: venv postgresql
+	$(VENV)/bin/alpr bench store --sizes 10000,100000 --json
+
 chaos: venv redis
 	ALPR_CHAOS_FULL=1 $(PY) -m pytest -q tests/chaos
 
@@ -34,7 +38,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[onnx,metrics,plot,test]'
+	$(PY) -m pip install -q -e '.[onnx,metrics,plot,test,server]'
 	$(PY) -m pip install -q --no-deps platedet==0.0.2 platerec==0.0.3
 	# reference implementations for the parity tests (their own pins would drag in heavy/old deps)
 	$(PY) -m pip install -q --no-deps open-image-models==0.6.0 fast-plate-ocr==1.1.0
@@ -56,6 +60,11 @@ $(VENV36)/.installed: deploy/requirements-jetson.txt deploy/requirements-test36.
 
 redis:
 	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server; }
+
+# the event store's tests start their own server (initdb into a temp dir, a free port)
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+	  { apt-get update -qq && apt-get install -y -qq postgresql; }
 
 clean:
 	rm -rf $(VENV) $(VENV36) .pytest_cache

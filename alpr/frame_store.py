@@ -22,6 +22,7 @@ from alpr.protocol import (
     decode_frame,
     encode_frame,
     encode_result,
+    split_evidence,
 )
 
 _PUT = """
@@ -298,6 +299,7 @@ class FrameStore(object):
         was already terminal, e.g. dropped, swept or finished by a re-queued copy). With
         ``client`` (a pipeline) the call is queued there and its reply is 1/0 in execute().
         """
+        record, evidence = split_evidence(record)
         fields = encode_result(record)
         args = [record.frame_id, counter_field(record), self.results_maxlen]
         for name, value in fields.items():
@@ -305,8 +307,14 @@ class FrameStore(object):
         keys = [self.keys.inflight(record.camera), self.keys.counts(record.camera),
                 self.keys.results, self.keys.running(node) if node else "",
                 self.keys.frame(record.frame_id), self.keys.held(record.frame_id)]
+        ttl_ms = max(1, int(math.ceil(self.max_age_s * 1000.0)))
         if client is not None:  # a pipeline: the caller executes it (see put for why EVAL)
-            return client.eval(_FINISH, len(keys), *(keys + args))
+            reply = client.eval(_FINISH, len(keys), *(keys + args))
+            if evidence is not None:  # queued after: the caller reads the finish's reply first
+                client.set(self.keys.evidence(record.frame_id), evidence, px=ttl_ms)
+            return reply
+        if evidence is not None:
+            self.redis.set(self.keys.evidence(record.frame_id), evidence, px=ttl_ms)
         return bool(self._finish(keys=keys, args=args))
 
     # --- reaper side -------------------------------------------------------------------

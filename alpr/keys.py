@@ -27,6 +27,11 @@ class Keys:
         finish, or until a reaper renames it back for another node."""
         return "%sheld:%s" % (self.ns, frame_id)
 
+    def evidence(self, frame_id: str) -> str:
+        """String: a finished frame's evidence (plate crops, snapshot; msgpack), PX = the
+        frame's max age: the dispatcher takes it as it reads the frame's result."""
+        return "%sevidence:%s" % (self.ns, frame_id)
+
     def orphans(self, camera: str) -> str:
         """Hash: frame id -> when the sweep first saw it in flight, stored, on no node, unqueued."""
         return "%sorphans:%s" % (self.ns, camera)

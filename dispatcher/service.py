@@ -11,7 +11,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from alpr.errors import FrameDecodeError
 from alpr.keys import Keys
-from alpr.protocol import STATUS_READ, decode_result
+from alpr.protocol import STATUS_READ, decode_result, join_evidence
 from dispatcher.consumer import ResultsConsumer
 from dispatcher.fleet_watch import FleetWatch
 from dispatcher.grouping import Deduper, Grouper, PlateGroup
@@ -72,8 +72,9 @@ class Dispatcher(object):
         now = self.clock()
         ack = []  # type: List[str]
         seen = {}  # type: Dict[str, List[Tuple[str, float]]]
+        evidence = self._fetch_evidence(entries)
         for entry_id, fields in entries:
-            if not self._process(entry_id, fields, now, seen):
+            if not self._process(entry_id, fields, now, seen, evidence.get(entry_id)):
                 ack.append(entry_id)
         self.recent.touch_many(seen, now=now)
         self.consumer.ack(ack)
@@ -83,8 +84,26 @@ class Dispatcher(object):
             self.fleet.tick()
         return len(entries)
 
+    def _fetch_evidence(self, entries: List[Any]) -> Dict[str, Any]:
+        """entry id -> evidence:{frame} value, for entries whose evidence is apart (one MGET;
+        only with a store: nothing else keeps pictures)."""
+        if self.sink is None:
+            return {}
+        wanted = []  # type: List[Tuple[str, str]]
+        for entry_id, fields in entries:
+            frame = (fields or {}).get(b"ev", (fields or {}).get("ev"))
+            if frame:
+                wanted.append((entry_id, frame.decode("utf-8", "replace")
+                               if isinstance(frame, bytes) else str(frame)))
+        if not wanted:
+            return {}
+        values = self.redis.mget([self.keys.evidence(f) for _, f in wanted])
+        self.stats["evidence_expired"] = self.stats.get("evidence_expired", 0) + sum(
+            1 for v in values if v is None)
+        return dict((e, v) for (e, _), v in zip(wanted, values) if v is not None)
+
     def _process(self, entry_id: str, fields: Any, now: float,
-                 seen: Dict[str, List[Tuple[str, float]]]) -> bool:
+                 seen: Dict[str, List[Tuple[str, float]]], evidence: Any = None) -> bool:
         """Use one entry; True if an open group now holds it (ack later), False to ack now."""
         self.stats["entries"] += 1
         try:
@@ -97,6 +116,8 @@ class Dispatcher(object):
             return False
         if record.status != STATUS_READ or not record.reads:
             return False
+        if evidence is not None:
+            join_evidence(record, evidence)
         if record.frame_jpeg:  # the frame rides with its reads into the groups (evidence)
             for read in record.reads:
                 read["frame_jpeg"] = record.frame_jpeg

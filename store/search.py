@@ -2,8 +2,8 @@
 
 The database narrows the candidates with a trigram index over the folded key
 (store.lookalike): SQLite's FTS5 trigram table, PostgreSQL's pg_trgm GIN index; a row is a
-candidate if its key shares one inner trigram with the query's (a 7-character plate with one
-wrong character keeps at least two). rapidfuzz ranks the candidates' texts by similarity,
+candidate if its key shares two inner trigrams with the query's (a 7-character plate with
+one wrong character keeps at least two; shorter keys need one). rapidfuzz ranks the candidates' texts by similarity,
 then time (newest first), and only the page's rows are read whole. Without a plate, the
 filters alone page by time.
 """
@@ -97,8 +97,8 @@ def _filters(query: Query) -> Tuple[List[str], List[Any]]:
 
 def _candidates(store: EventStore, key: str, where: List[str], params: List[Any]
                 ) -> List[Tuple[str, str, float]]:
-    """(id, plate, first_seen) of rows whose key shares a trigram with `key` (the same key,
-    or keys starting with it, when it is too short for trigrams)."""
+    """(id, plate, first_seen) of rows whose key shares enough inner trigrams with `key`
+    (the same key, or keys starting with it, when it is too short for trigrams)."""
     limit = defaults.SEARCH_CANDIDATES
     extra = "".join(" AND " + w for w in where)
     head = "SELECT id, plate, first_seen FROM events"
@@ -106,13 +106,25 @@ def _candidates(store: EventStore, key: str, where: List[str], params: List[Any]
         return store.db.query("%s WHERE (plate_key = ? OR plate_key LIKE ?)%s LIMIT ?"
                               % (head, extra), [key, key + "_%"] + params + [limit])
     grams = sorted(set(key[i:i + 3] for i in range(len(key) - 2)))
+    # one wrong character spoils at most 3 trigrams: a 7+ character key keeps 2 (a shorter
+    # one, 1); requiring them keeps the candidates few however large the table grows
+    need = min(len(grams), 2 if len(key) >= 7 else 1)
+    # patterns are literals: keys are [0-9A-Z] only (see below for why not parameters)
+    pattern = "'%%%%%s%%%%'" if store.db.dialect == POSTGRES else "'%%%s%%'"
+    hits = " + ".join("(CASE WHEN plate_key LIKE %s THEN 1 ELSE 0 END)" % (pattern % g)
+                      for g in grams)
+    shared = " AND (%s) >= %d" % (hits, need) if need > 1 else ""
     if store.db.dialect == POSTGRES:
         # LIKE '%abc%' uses the pg_trgm GIN index with the inner trigram only (no padded
-        # start/end trigrams, which every plate starting with the same letter shares)
-        match = " OR ".join("plate_key LIKE ?" for _ in grams)
-        return store.db.query("%s WHERE (%s)%s LIMIT ?" % (head, match, extra),
-                              ["%" + g + "%" for g in grams] + params + [limit])
-    match = " OR ".join('"%s"' % g for g in grams)  # keys are [0-9A-Z]: nothing to escape
+        # start/end trigrams, which every plate starting with the same letter shares). As
+        # literals, and with sequential scans off: a prepared statement's generic plan, or a
+        # table not analysed yet, would guess LIKE's selectivity and scan the whole table
+        match = " OR ".join("plate_key LIKE %s" % (pattern % g) for g in grams)
+        with store.db.transaction() as cur:
+            cur.execute("SET LOCAL enable_seqscan = off")
+            return cur.execute("%s WHERE (%s)%s%s LIMIT ?" % (head, match, shared, extra),
+                               params + [limit]).fetchall()
+    match = " OR ".join('"%s"' % g for g in grams)  # FTS5 trigram phrases
     return store.db.query(
-        "%s WHERE rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)%s LIMIT ?"
-        % (head, extra), [match] + params + [limit])
+        "%s WHERE rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)%s%s LIMIT ?"
+        % (head, shared, extra), [match] + params + [limit])

@@ -228,3 +228,29 @@ def test_evidence_quota_purges_oldest_first_and_counts(redis_client, db_url, tmp
 
     files = [os.path.join(r, f) for r, _, fs in os.walk(str(tmp_path / "ev")) for f in fs]
     assert sorted(files) == sorted(p for e in events for p in (e["crop"], e["frame"]) if p)
+
+
+def test_redis_holds_evidence_only_for_the_frames_max_age(redis_client, tmp_path):
+    from alpr.protocol import decode_result
+
+    keys = Keys("alpr:")
+    frames = FrameStore(redis_client, keys, results_maxlen=10000, max_age_s=2.0)
+    fid = finish(frames, "cam0", ["ABC1234"])
+    (entry_id, fields), = redis_client.xrange(keys.results)
+    assert len(fields[b"r"]) < 400  # the record carries no pictures...
+    record = decode_result(fields)
+    assert record.evidence_apart and "crop" not in record.reads[0] and not record.frame_jpeg
+    ttl = redis_client.pttl(keys.evidence(fid))  # ...they wait under their own key, briefly
+    assert 0 < ttl <= 2000
+    late = finish(frames, "cam1", ["QWE5678"])
+    redis_client.delete(keys.evidence(late))  # as if the dispatcher came after the max age
+    clock = Clock()
+    sink = make_sink("sqlite:///%s" % (tmp_path / "e.db"), tmp_path / "ev")
+    d = build(redis_client, keys, clock, sink)
+    d.step()
+    clock.now += 10
+    d.step()
+    by_camera = {e["camera"]: sink.store.get(e["id"]) for e in stream_events(redis_client, keys)}
+    assert by_camera["cam0"]["crop"] and by_camera["cam0"]["frame"]
+    assert by_camera["cam1"]["crop"] is None  # stored all the same, without pictures
+    assert d.stats["evidence_expired"] == 1
