@@ -50,13 +50,17 @@ if redis.call('EXISTS', KEYS[2]) == 1 then return 3 end
 return 0
 """
 
-# KEYS: inflight, counts, results, running (or ''), frame, held; ARGV: id, counter, maxlen,
-# fields... A node's finish also drops the body it held.
+# KEYS: inflight, counts, results, running (or ''), frame, held, evidence (or ''); ARGV: id,
+# counter, maxlen, evidence TTL ms, evidence bytes, fields... A node's finish also drops the
+# body it held.
 _FINISH = """
 local removed = redis.call('ZREM', KEYS[1], ARGV[1])
 if removed == 1 then
   redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', unpack(ARGV, 4))
+  if KEYS[7] ~= '' then
+    redis.call('SET', KEYS[7], ARGV[5], 'PX', ARGV[4])
+  end
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', unpack(ARGV, 6))
   redis.call('DEL', KEYS[5])
 end
 if KEYS[4] ~= '' and redis.call('HDEL', KEYS[4], ARGV[1]) == 1 then
@@ -301,20 +305,19 @@ class FrameStore(object):
         """
         record, evidence = split_evidence(record)
         fields = encode_result(record)
-        args = [record.frame_id, counter_field(record), self.results_maxlen]
+        ttl_ms = max(1, int(math.ceil(self.max_age_s * 1000.0)))
+        args = [record.frame_id, counter_field(record), self.results_maxlen, ttl_ms,
+                evidence or b""]
         for name, value in fields.items():
             args.extend([name, value])
         keys = [self.keys.inflight(record.camera), self.keys.counts(record.camera),
                 self.keys.results, self.keys.running(node) if node else "",
-                self.keys.frame(record.frame_id), self.keys.held(record.frame_id)]
-        ttl_ms = max(1, int(math.ceil(self.max_age_s * 1000.0)))
+                self.keys.frame(record.frame_id), self.keys.held(record.frame_id),
+                # the evidence (crops, snapshot) is set before the XADD that announces it,
+                # and only by the finish that counts the frame
+                self.keys.evidence(record.frame_id) if evidence is not None else ""]
         if client is not None:  # a pipeline: the caller executes it (see put for why EVAL)
-            reply = client.eval(_FINISH, len(keys), *(keys + args))
-            if evidence is not None:  # queued after: the caller reads the finish's reply first
-                client.set(self.keys.evidence(record.frame_id), evidence, px=ttl_ms)
-            return reply
-        if evidence is not None:
-            self.redis.set(self.keys.evidence(record.frame_id), evidence, px=ttl_ms)
+            return client.eval(_FINISH, len(keys), *(keys + args))
         return bool(self._finish(keys=keys, args=args))
 
     # --- reaper side -------------------------------------------------------------------

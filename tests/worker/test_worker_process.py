@@ -155,17 +155,23 @@ def test_real_pipeline_on_a_generated_plate(redis_client, redis_url, tmp_path):
                             truth=[text], max_age=120)
     proc = start_worker(redis_url, tmp_path, engine="pipeline", extra=["--burst"],
                         env={"ALPR_EVIDENCE_PRIVATE_CAMERAS": "lobby",
-                             "ALPR_EVIDENCE_FRAME_WIDTH": "320"})
+                             "ALPR_EVIDENCE_FRAME_WIDTH": "320", "ALPR_MAX_FRAME_AGE_S": "120"})
     assert proc.wait(180) == 0, log_text(tmp_path)
     recs = results(redis_client, KEYS)
     rec = recs[fid]
     assert rec.status == "read", rec.reason
     assert text in [r["text"] for r in rec.reads], (text, rec.reads)
+    # the record carries no pictures: they wait under their own key for the frame's max age
+    from alpr.protocol import join_evidence
+
+    assert rec.evidence_apart and "crop" not in rec.reads[0]
+    assert 0 < redis_client.pttl(KEYS.evidence(fid)) <= 120000
+    assert join_evidence(rec, redis_client.get(KEYS.evidence(fid)))
     # evidence: a small JPEG of each plate and the frame at the configured width
     crop = cv2.imdecode(np.frombuffer(rec.reads[0]["crop"], np.uint8), cv2.IMREAD_COLOR)
     assert crop.shape[1] == 160 and len(rec.reads[0]["crop"]) < 15000
     snap = cv2.imdecode(np.frombuffer(rec.frame_jpeg, np.uint8), cv2.IMREAD_COLOR)
     assert snap.shape[1] == 320 and abs(rec.frame_scale - 320.0 / image.shape[1]) < 1e-6
     # a private camera's reads carry no pictures
-    assert recs[private].reads and "crop" not in recs[private].reads[0]
-    assert recs[private].frame_jpeg is None
+    assert recs[private].reads and not recs[private].evidence_apart
+    assert redis_client.get(KEYS.evidence(private)) is None
