@@ -141,7 +141,12 @@ def dispatch_cmd(config_file: Optional[str], print_events: bool, consumer: str, 
         redis = _connect(settings, should_stop=lambda: bool(stopping))
     except Exception as exc:  # noqa: BLE001 - a clear message, not a traceback
         raise click.ClickException(str(exc))
-    dispatcher = build_dispatcher(settings, redis, on_event=on_event, consumer_name=consumer)
+    from alpr.errors import AlprError
+
+    try:
+        dispatcher = build_dispatcher(settings, redis, on_event=on_event, consumer_name=consumer)
+    except AlprError as exc:  # a bad --db URL, a schema newer than this code
+        raise click.ClickException(str(exc))
     log.info("dispatching %s (group window %.1f s, dedup %.0f s, %d known plates, %d webhooks)",
              dispatcher.keys.results, settings.group_window_s, settings.dedup_window_s,
              len(dispatcher.known), len(settings.webhooks))

@@ -27,3 +27,10 @@ def test_search_json_finds_a_look_alike_and_show_prints_the_event(event_store, d
     assert missing.exit_code != 0 and "no event" in missing.output
     bad = runner.invoke(main, ["events", "search", "X", "--db", db_url, "--since", "yesterday"])
     assert bad.exit_code != 0 and "cannot read time" in bad.output
+
+
+def test_dispatch_with_a_bad_db_url_says_why(redis_url):
+    out = CliRunner().invoke(main, ["dispatch", "--redis-url", redis_url, "--db",
+                                    "mysql://user:secret@db/alpr"])
+    assert out.exit_code != 0 and "unsupported database URL" in out.output
+    assert "secret" not in out.output
