@@ -10,7 +10,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from alpr.errors import StoreError
 from store.db import Database
-from store.lookalike import normalize, plate_key
+from store.lookalike import neighbours, normalize, plate_key
 
 EVENT_COLUMNS = ("id", "camera", "site", "first_seen", "last_seen", "emitted", "plate",
                  "plate_key", "confidence", "country", "frames", "reads", "candidates", "label",
@@ -68,6 +68,9 @@ class EventStore(object):
                 [(row[0], str(c.get("text", "")), int(c.get("count", 0)),
                   float(c.get("confidence", 0.0)), float(c.get("mean_confidence", 0.0)))
                  for row, event in fresh for c in event.get("candidates") or []])
+            cur.executemany("INSERT INTO event_keys (variant, event_id) VALUES (?, ?)",
+                            [(variant, row[0]) for row, _ in fresh
+                             for variant in neighbours(row[7])])
             cameras = {}  # type: Dict[str, List[Any]]
             for row, _ in fresh:
                 cam = cameras.setdefault(row[1], [row[2], row[3], row[4], 0])

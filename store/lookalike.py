@@ -1,10 +1,11 @@
 """Plate texts folded over look-alike characters, the key fuzzy search runs on.
 
 OCR (and people) confuse O/0/D/Q, I/1, B/8, S/5, Z/2 and G/6. Every text is stored with its
-folded key (``A8C1234`` for ``ABC1234`` and ``A8C I234``), so one look-alike swap is an
-exact key match, and a trigram index over keys finds reads wrong in one more character.
+folded key (``A8C1234`` for ``ABC1234`` and ``A8C I234``), so any number of look-alike swaps
+is an exact key match; the key's one-deletion neighbours find a key one real misread away.
 """
 import re
+from typing import List
 
 _NOT_ALNUM = re.compile(r"[^0-9A-Z]")
 #: each look-alike class folds to one representative
@@ -20,6 +21,20 @@ def normalize(text: str) -> str:
 def plate_key(text: str) -> str:
     """Normalised and folded over look-alikes: 'abc-1234' and 'A8C1234' -> 'A8C1234'."""
     return normalize(text).translate(FOLD)
+
+
+def neighbours(key: str) -> List[str]:
+    """The key and every copy of it with one character deleted (distinct, none empty).
+
+    Two keys within one edit (substitution, insertion, deletion) share one of these, so the
+    store indexes them and a search looks its own up: an exact B-tree lookup at any size
+    (the symmetric-delete idea of SymSpell)."""
+    out = [key]
+    for i in range(len(key)):
+        variant = key[:i] + key[i + 1:]
+        if variant and variant not in out:
+            out.append(variant)
+    return out
 
 
 def similarity(query: str, text: str) -> float:

@@ -1,11 +1,12 @@
 """Event search: filters (camera, time range, label) and a fuzzy plate that knows look-alikes.
 
-The database narrows the candidates with a trigram index over the folded key
-(store.lookalike): SQLite's FTS5 trigram table, PostgreSQL's pg_trgm GIN index; a row is a
-candidate if its key shares two inner trigrams with the query's (a 7-character plate with
-one wrong character keeps at least two; shorter keys need one). rapidfuzz ranks the candidates' texts by similarity,
-then time (newest first), and only the page's rows are read whole. Without a plate, the
-filters alone page by time.
+Plates are compared by their look-alike keys (store.lookalike). The database hands over the
+candidates through an index: first the events whose key is within one edit of the query's
+(``event_keys``: each key and its one-character deletions, B-tree lookups at any size);
+only if there are none, those sharing two inner trigrams with it (SQLite's FTS5 trigram
+table, PostgreSQL's pg_trgm GIN index: reads wrong in two characters). rapidfuzz ranks the
+candidates' texts by similarity, then time (newest first), and only the page's rows are
+read whole. Without a plate, the filters alone page by time.
 """
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
@@ -14,9 +15,9 @@ from alpr import defaults
 from alpr.errors import StoreError
 from store.db import POSTGRES
 from store.events import SELECT_EVENT, EventStore, row_event
+from store.lookalike import neighbours, plate_key, similarity
 
 SELECT_ID_EVENT = SELECT_EVENT.replace("SELECT ", "SELECT id, ", 1)
-from store.lookalike import plate_key, similarity
 
 
 
@@ -58,7 +59,9 @@ def search(store: EventStore, query: Query) -> List[Dict[str, Any]]:
         return [row_event(r) for r in store.db.query(sql, params + [query.limit, query.offset])]
     # phase 1: ids and texts of the index's candidates, ranked here; phase 2: the page's rows
     ranked = []  # type: List[Tuple[float, float, str]]
-    for event_id, plate, first_seen in _candidates(store, plate_key(query.plate), where, params):
+    key = plate_key(query.plate)
+    found = _neighbours(store, key, where, params) or _candidates(store, key, where, params)
+    for event_id, plate, first_seen in set(found):
         score = similarity(query.plate, plate)
         if score >= query.min_score:
             ranked.append((score, float(first_seen or 0.0), event_id))
@@ -95,16 +98,26 @@ def _filters(query: Query) -> Tuple[List[str], List[Any]]:
     return where, params
 
 
+def _neighbours(store: EventStore, key: str, where: List[str], params: List[Any]
+                ) -> List[Tuple[str, str, float]]:
+    """(id, plate, first_seen) of events whose key is within one edit of `key`."""
+    variants = neighbours(key)
+    extra = "".join(" AND " + w for w in where)
+    return store.db.query(
+        "SELECT e.id, e.plate, e.first_seen FROM event_keys k JOIN events e ON e.id = k.event_id"
+        " WHERE k.variant IN (%s)%s LIMIT ?" % (", ".join("?" * len(variants)), extra),
+        variants + params + [defaults.SEARCH_CANDIDATES])
+
+
 def _candidates(store: EventStore, key: str, where: List[str], params: List[Any]
                 ) -> List[Tuple[str, str, float]]:
     """(id, plate, first_seen) of rows whose key shares enough inner trigrams with `key`
-    (the same key, or keys starting with it, when it is too short for trigrams)."""
+    (none for keys too short for trigrams)."""
     limit = defaults.SEARCH_CANDIDATES
     extra = "".join(" AND " + w for w in where)
     head = "SELECT id, plate, first_seen FROM events"
     if len(key) < 3:
-        return store.db.query("%s WHERE (plate_key = ? OR plate_key LIKE ?)%s LIMIT ?"
-                              % (head, extra), [key, key + "_%"] + params + [limit])
+        return []
     grams = sorted(set(key[i:i + 3] for i in range(len(key) - 2)))
     # one wrong character spoils at most 3 trigrams: a 7+ character key keeps 2 (a shorter
     # one, 1); requiring them keeps the candidates few however large the table grows

@@ -1,5 +1,6 @@
 """Events (one row per plate event), their reads (one row per distinct text read), cameras,
-known plates; the look-alike column ``plate_key`` with a trigram index for fuzzy search."""
+known plates; the look-alike column ``plate_key``, its one-deletion neighbours
+(``event_keys``) and a trigram index over it for fuzzy search."""
 
 NAME = "initial"
 
@@ -38,10 +39,16 @@ _COMMON = [
         frame_path TEXT,
         evidence_bytes INTEGER NOT NULL DEFAULT 0,
         body TEXT NOT NULL DEFAULT '{}')""",
+    # each event's key and its one-character deletions (store.lookalike.neighbours): plates
+    # within one edit of a search share a row here
+    """CREATE TABLE event_keys (
+        variant TEXT NOT NULL,
+        event_id TEXT NOT NULL REFERENCES events (id) ON DELETE CASCADE,
+        PRIMARY KEY (variant, event_id))""",
+    "CREATE INDEX event_keys_event ON event_keys (event_id)",
     "CREATE INDEX events_first_seen ON events (first_seen)",
     "CREATE INDEX events_camera_time ON events (camera, first_seen)",
     "CREATE INDEX events_label_time ON events (label, first_seen)",
-    "CREATE INDEX events_key ON events (plate_key)",
     "CREATE INDEX events_evidence ON events (emitted) WHERE evidence_bytes > 0",
 ]
 

@@ -2,7 +2,7 @@
 import pytest
 
 from alpr.errors import StoreError
-from store.lookalike import plate_key
+from store.lookalike import neighbours, plate_key
 from store.search import Query, search
 from store_helpers import make_event
 
@@ -10,6 +10,11 @@ from store_helpers import make_event
 def test_plate_key_folds_look_alikes():
     assert plate_key("abc-1234") == plate_key("A8C1234") == plate_key("ABC I234") == "A8C1234"
     assert plate_key("OQD0") == "0000" and plate_key("SZG") == "526"
+
+
+def test_neighbours_are_the_key_and_its_one_character_deletions():
+    assert neighbours("A8C") == ["A8C", "8C", "AC", "A8"]
+    assert neighbours("AA") == ["AA", "A"] and neighbours("A") == ["A"]
 
 
 @pytest.fixture
@@ -34,6 +39,12 @@ def test_look_alike_and_misread_plates_are_found_ranked_by_similarity_then_time(
                                                                                  "A8C1234"]
     assert search(filled, Query(plate="QQQ0000")) == []
     assert [e["plate"] for e in search(filled, Query(plate="AB"))] == ["AB"]
+    # a character missed or one too many: one edit, found by the neighbour index
+    assert [e["plate"] for e in search(filled, Query(plate="ABC123"))][:2] == ["ABC1234",
+                                                                               "A8C1234"]
+    assert [e["plate"] for e in search(filled, Query(plate="ABC12345"))][:1] == ["ABC1234"]
+    # two characters wrong: nothing within one edit, the trigram index still finds it
+    assert [e["plate"] for e in search(filled, Query(plate="XBC1239"))][:1] == ["ABC1234"]
 
 
 def test_filters_camera_time_label_and_paging(filled):
