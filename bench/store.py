@@ -70,8 +70,8 @@ def _pct(values: Sequence[float], q: float) -> Optional[float]:
 
 
 def bench_backend(url: str, sizes: Sequence[int], evidence_events: int, batch: int,
-                  queries: int, seed: int, workdir: str, frame_bytes: int = FRAME_BYTES
-                  ) -> Dict[str, Any]:
+                  queries: int, seed: int, workdir: str, frame_bytes: int = FRAME_BYTES,
+                  fill_batch: int = 0) -> Dict[str, Any]:
     from store import open_store
     from store.evidence import EvidenceDir
     from store.search import Query, search
@@ -86,15 +86,17 @@ def bench_backend(url: str, sizes: Sequence[int], evidence_events: int, batch: i
     t0, span = time.time() - 30 * 86400, 30 * 86400.0
     written = 0
     plates = []  # type: List[str]
-    out = {"url": store.url, "batch": batch, "sizes": []}  # type: Dict[str, Any]
+    fill_batch = fill_batch or batch
+    out = {"url": store.url, "batch": batch, "fill_batch": fill_batch,
+           "sizes": []}  # type: Dict[str, Any]
     ev_s = fill_s = 0.0
     ev_n = fill_n = 0
     for size in sizes:
         while written < size:
-            n = min(batch, size - written)
+            with_evidence = written < evidence_events
+            n = min(batch if with_evidence else fill_batch, size - written)
             items = [make_event(written + k, rng, t0, span) for k in range(n)]
             plates.extend(e["plate"] for e in items[:1])
-            with_evidence = written < evidence_events
             start = time.perf_counter()
             if with_evidence:
                 sink.write([(e, {"crop": crop, "frame": frame}) for e in items])
@@ -142,13 +144,16 @@ def bench_backend(url: str, sizes: Sequence[int], evidence_events: int, batch: i
               help="Events written with evidence files (the rest are written without).")
 @click.option("--frame-bytes", type=int, default=FRAME_BYTES, show_default=True,
               help="Snapshot size written per event (0: crop only).")
-@click.option("--batch", type=int, default=50, show_default=True, help="Events per transaction.")
+@click.option("--batch", type=int, default=50, show_default=True,
+              help="Events per transaction with evidence (the dispatcher's batches are small).")
+@click.option("--fill-batch", type=int, default=0,
+              help="Events per transaction for the fill without pictures (default: --batch).")
 @click.option("--queries", type=int, default=200, show_default=True, help="Searches per size.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @report_options
 def store_cmd(sizes: str, backends: str, pg_url: Optional[str], evidence_events: int,
-              frame_bytes: int, batch: int, queries: int, seed: int, as_json: bool,
-              plot_path: Optional[str]) -> None:
+              frame_bytes: int, batch: int, fill_batch: int, queries: int, seed: int,
+              as_json: bool, plot_path: Optional[str]) -> None:
     """Ingest events/s (with evidence writes) and search p50/p99 as the store grows."""
     steps = sorted(set(int(s) for s in sizes.split(",") if s.strip()))
     if not steps or steps[0] < 1:
@@ -170,7 +175,8 @@ def store_cmd(sizes: str, backends: str, pg_url: Optional[str], evidence_events:
             else:
                 raise click.BadParameter("sqlite or postgresql", param_hint="--backends")
             results[backend] = bench_backend(url, steps, evidence_events, max(1, batch),
-                                             queries, seed, workdir, max(0, frame_bytes))
+                                             queries, seed, workdir, max(0, frame_bytes),
+                                             max(0, fill_batch))
     finally:
         if server is not None:
             server.cleanup()
