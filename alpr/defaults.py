@@ -90,7 +90,6 @@ STORE_CONNECT_TIMEOUT_S = 3  # a dead PostgreSQL host is noticed quickly; result
 SQLITE_BUSY_TIMEOUT_MS = 5000  # SQLite waits this long for another writer (API, second dispatcher)
 STORE_RETRY_BASE_S = 0.5  # first wait before trying a database that failed again
 STORE_RETRY_CAP_S = 5.0  # longest wait between tries while the database is down (catch-up starts within it)
-STORE_MAX_UNSTORED_GROUPS = 100000  # closed groups kept in memory while the store is down (their entries stay pending)
 EVIDENCE_CROP_WIDTH = 160  # plate crop JPEG width in px: ~2-5 KB, legible for an operator
 EVIDENCE_CROP_QUALITY = 80  # plate crop JPEG quality
 EVIDENCE_FRAME_WIDTH = 640  # frame snapshot width in px (0 = no frame); ~30-40 KB at quality 70

@@ -2,15 +2,11 @@
 the token, and clear 4xx answers to bad input."""
 import json
 import logging
-import sys
-import os
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "store"))
-from api_helpers import client_for, stored_with_evidence  # noqa: E402
-from store_helpers import make_event  # noqa: E402
+from api_helpers import client_for, stored_with_evidence
+from event_helpers import make_event
 
 
 def test_events_list_filters_paging_and_one_event(event_store, tmp_path):

@@ -4,7 +4,7 @@ import json
 from click.testing import CliRunner
 
 from alpr.cli import main
-from store_helpers import make_event
+from event_helpers import make_event
 
 
 def test_search_json_finds_a_look_alike_and_show_prints_the_event(event_store, db_url):

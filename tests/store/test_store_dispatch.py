@@ -8,7 +8,6 @@ import uuid
 
 import cv2
 import numpy as np
-import pytest
 
 from alpr.frame_store import FrameStore
 from alpr.keys import Keys

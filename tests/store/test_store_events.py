@@ -5,7 +5,7 @@ import pytest
 from alpr.errors import StoreError
 from store import open_store
 from store.migrations import available, current_version
-from store_helpers import make_event
+from event_helpers import make_event
 
 
 def test_schema_is_migrated_once_and_records_its_version(db_url):

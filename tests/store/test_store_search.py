@@ -4,7 +4,7 @@ import pytest
 from alpr.errors import StoreError
 from store.lookalike import neighbours, plate_key
 from store.search import Query, search
-from store_helpers import make_event
+from event_helpers import make_event
 
 
 def test_plate_key_folds_look_alikes():
