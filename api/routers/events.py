@@ -32,6 +32,9 @@ def list_events(request: Request,
     if unknown:
         raise HTTPException(400, "unknown filter(s): %s (known: %s)"
                             % (", ".join(unknown), ", ".join(sorted(FILTERS))))
+    for name, value in (("plate", plate), ("camera", camera), ("label", label)):
+        if _BAD_ID.search(value):
+            raise HTTPException(400, "%s must be printable text" % name)
     query = StoreQuery(plate=plate, camera=camera, since=parse_time(since),
                        until=parse_time(until), label=label, limit=limit, offset=offset)
     events = [public(e) for e in search(request.app.state.store, query)]

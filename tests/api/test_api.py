@@ -37,6 +37,7 @@ def test_events_list_filters_paging_and_one_event(event_store, tmp_path):
 
 @pytest.mark.parametrize("url, status, words", [
     ("/api/events?colour=red", 400, "unknown filter"),
+    ("/api/events?camera=a%00b", 400, "printable"),
     ("/api/events?limit=100000", 422, "limit"),
     ("/api/events?limit=-1", 422, "limit"),
     ("/api/events?offset=x", 422, "offset"),

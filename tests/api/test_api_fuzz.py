@@ -16,11 +16,8 @@ def _client(store, tmp_path):
     return client_for(store, tmp_path / "ev")[0]
 
 
-def test_fuzzed_event_queries_never_fail_the_server(tmp_path):
-    from store import open_store
-
-    store = open_store("sqlite:///%s" % (tmp_path / "fuzz.db"))
-    client = _client(store, tmp_path)
+def test_fuzzed_event_queries_never_fail_the_server(event_store, tmp_path):
+    client = _client(event_store, tmp_path)
 
     @SLOW
     @given(st.dictionaries(st.sampled_from(FIELDS), TEXT, max_size=5))
@@ -33,11 +30,8 @@ def test_fuzzed_event_queries_never_fail_the_server(tmp_path):
     check()
 
 
-def test_fuzzed_ids_and_bodies_never_fail_the_server(tmp_path):
-    from store import open_store
-
-    store = open_store("sqlite:///%s" % (tmp_path / "fuzz.db"))
-    client = _client(store, tmp_path)
+def test_fuzzed_ids_and_bodies_never_fail_the_server(event_store, tmp_path):
+    client = _client(event_store, tmp_path)
 
     @SLOW
     @given(TEXT, st.sampled_from(["", "/crop.jpg", "/frame.jpg"]),
