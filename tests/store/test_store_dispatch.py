@@ -253,3 +253,25 @@ def test_redis_holds_evidence_only_for_the_frames_max_age(redis_client, tmp_path
     assert by_camera["cam0"]["crop"] and by_camera["cam0"]["frame"]
     assert by_camera["cam1"]["crop"] is None  # stored all the same, without pictures
     assert d.stats["evidence_expired"] == 1
+
+
+def test_known_plates_added_to_the_store_label_the_next_events(redis_client, tmp_path):
+    from dispatcher.known_plates import KnownPlates
+
+    keys = Keys("alpr:")
+    frames = FrameStore(redis_client, keys, results_maxlen=10000, max_age_s=30.0)
+    clock = Clock()
+    sink = make_sink("sqlite:///%s" % (tmp_path / "e.db"), tmp_path / "ev")
+    d = build(redis_client, keys, clock, sink)
+    d.known = KnownPlates({"QWE5678": {"label": "allow", "note": "file"}}).follow(
+        sink.known_plates, every_s=0.0)
+    sink.store.put_known_plate("ABC-1234", "deny", "stolen")  # as the API does
+    finish(frames, "cam0", ["ABC1234"])
+    finish(frames, "cam1", ["QWE5678"])
+    d.step()
+    clock.now += 10
+    d.step()
+    labels = {e["plate"]: (e["label"], e["note"]) for e in stream_events(redis_client, keys)}
+    assert labels == {"ABC1234": ("deny", "stolen"), "QWE5678": ("allow", "file")}
+    assert sink.store.get([e for e in stream_events(redis_client, keys)
+                           if e["plate"] == "ABC1234"][0]["id"])["label"] == "deny"
