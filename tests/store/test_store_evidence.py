@@ -54,3 +54,16 @@ def test_a_file_outside_the_root_is_never_removed(event_store, tmp_path):
     event_store.write_events([(event, {"crop": str(outside), "frame": None, "bytes": 10})])
     assert evidence.enforce(event_store, incoming=10) == 1  # counted and cleared from the row
     assert outside.read_bytes() == b"keep"
+
+
+def test_an_unwritable_evidence_directory_stores_the_event_without_pictures(event_store,
+                                                                            tmp_path):
+    from store.sink import StoreSink
+
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_bytes(b"")  # evidence root is a file: every write fails with an OSError
+    sink = StoreSink(event_store, EvidenceDir(str(blocked)))
+    event = make_event("ABC1234")
+    assert sink.write([(event, {"crop": b"\xff\xd8c", "frame": b"\xff\xd8f"})]) == 1
+    assert event_store.get(event["id"])["crop"] is None
+    assert sink.all_stats()["evidence_failed"] == 1 and sink.all_stats()["stored"] == 1
