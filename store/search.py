@@ -103,10 +103,12 @@ def _neighbours(store: EventStore, key: str, where: List[str], params: List[Any]
     """(id, plate, first_seen) of events whose key is within one edit of `key`."""
     variants = neighbours(key)
     extra = "".join(" AND " + w for w in where)
-    return store.db.query(
-        "SELECT e.id, e.plate, e.first_seen FROM event_keys k JOIN events e ON e.id = k.event_id"
-        " WHERE k.variant IN (%s)%s LIMIT ?" % (", ".join("?" * len(variants)), extra),
-        variants + params + [defaults.SEARCH_CANDIDATES])
+    sql = ("SELECT e.id, e.plate, e.first_seen FROM event_keys k JOIN events e ON e.id = k.event_id"
+           " WHERE k.variant IN (%s)%s LIMIT ?" % (", ".join("?" * len(variants)), extra))
+    with store.db.transaction() as cur:
+        if store.db.dialect == POSTGRES:  # a table not analysed yet gets a hash join over it all
+            cur.execute("SET LOCAL enable_seqscan = off")
+        return cur.execute(sql, variants + params + [defaults.SEARCH_CANDIDATES]).fetchall()
 
 
 def _candidates(store: EventStore, key: str, where: List[str], params: List[Any]
