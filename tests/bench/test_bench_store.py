@@ -1,16 +1,15 @@
 """`alpr bench store` end to end on tiny sizes (the 1 M run stays out of the suite)."""
 import json
-import shutil
-
 import pytest
 from click.testing import CliRunner
 
 from alpr.cli import main
+from pg_server import pg_binary
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_bench_store_reports_ingest_and_search_per_size(backend):
-    if backend == "postgresql" and not (shutil.which("initdb") or shutil.which("pg_ctl")):
+    if backend == "postgresql" and pg_binary("initdb") is None:
         pytest.skip("PostgreSQL is not installed (make postgresql)")
     out = CliRunner().invoke(main, ["bench", "store", "--sizes", "300,600", "--backends", backend,
                                     "--evidence-events", "200", "--queries", "10", "--json"])
