@@ -8,8 +8,9 @@ what an S3-compatible bucket would implement later.
 """
 import logging
 import os
+import threading
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 from urllib.parse import quote
 
 from alpr.errors import StoreError, StoreUnavailableError
@@ -19,6 +20,8 @@ log = logging.getLogger(__name__)
 NAMES = {"crop": ".crop.jpg", "frame": ".frame.jpg"}  # after the escaped event id
 PURGE_BATCH = 500  # events cleared per retention round trip
 AGE_CHECK_S = 60.0  # purge by age at most this often (the quota is checked on every write)
+WRITERS = 4  # threads writing a batch's files: creating a file waits on the disk, not the CPU
+# (2,000 events' crop + frame here: 1,000-1,700/s from one thread, 2,900-3,900/s from 2-4)
 
 
 def escape_id(event_id: str) -> str:
@@ -41,9 +44,27 @@ class EvidenceDir(object):
         self.total = None  # type: Optional[int]  # bytes held, learnt from the store once
         self.next_age_check = 0.0
         self.made_dirs = set()  # type: set  # day directories known to exist
+        self.lock = threading.Lock()  # stats and made_dirs, written from the writer threads
+        self.pool = None  # type: Any
         self.stats = {"evidence_written": 0, "evidence_bytes_written": 0,
                       "evidence_failed": 0, "purged_age": 0, "purged_quota": 0,
                       "purged_bytes": 0}
+
+    def put_many(self, items: Sequence[Tuple[Dict[str, Any], Optional[bytes], Optional[bytes]]]
+                 ) -> List[Dict[str, Any]]:
+        """`put` for each (event, crop, frame), on WRITERS threads; answers in order."""
+        if len(items) < 2:
+            return [self.put(*item) for item in items]
+        if self.pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self.pool = ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="evidence")
+        return list(self.pool.map(lambda item: self.put(*item), items))
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+            self.pool = None
 
     def put(self, event: Dict[str, Any], crop: Optional[bytes], frame: Optional[bytes]
             ) -> Dict[str, Any]:
@@ -60,7 +81,8 @@ class EvidenceDir(object):
         try:
             if folder not in self.made_dirs:
                 os.makedirs(folder, exist_ok=True)
-                self.made_dirs.add(folder)
+                with self.lock:
+                    self.made_dirs.add(folder)
             for kind, data in (("crop", crop), ("frame", frame)):
                 if not data:
                     continue
@@ -72,8 +94,9 @@ class EvidenceDir(object):
                 out[kind] = path
                 out["bytes"] += len(data)
         except OSError as exc:  # disk full or gone: the event is stored without pictures
-            self.made_dirs.discard(folder)
-            self.stats["evidence_failed"] += 1
+            with self.lock:
+                self.made_dirs.discard(folder)
+                self.stats["evidence_failed"] += 1
             log.warning("evidence for event %s not written: %s", event.get("id"), exc)
             self._remove(out.get("crop"), out.get("frame"))
             return {"crop": None, "frame": None, "bytes": 0}

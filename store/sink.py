@@ -56,9 +56,9 @@ class StoreSink(object):
                 incoming = sum(len(e.get("crop") or b"") + len(e.get("frame") or b"")
                                for _, e in items)
                 self.evidence.enforce(self.store, incoming)
-                for event, ev in items:
-                    stored.append((event, self.evidence.put(event, ev.get("crop"),
-                                                            ev.get("frame"))))
+                written = self.evidence.put_many([(event, ev.get("crop"), ev.get("frame"))
+                                                  for event, ev in items])
+                stored = [(event, w) for (event, _), w in zip(items, written)]
             else:
                 stored = [(event, {}) for event, _ in items]
             try:
@@ -100,6 +100,8 @@ class StoreSink(object):
         return out
 
     def close(self) -> None:
+        if self.evidence is not None:
+            self.evidence.close()
         self.store.close()
 
 
