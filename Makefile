@@ -8,17 +8,17 @@ PY36_BIN := $(shell pyenv prefix 3.6.15 2>/dev/null)/bin/python3.6
 # node-side test folders: must pass on Python 3.6 with the Nano's pins too
 NODE_TESTS := tests/core tests/engines tests/worker
 
-.PHONY: demo test test311 test36 venv venv36 redis rtsp fonts chaos bench clean
+.PHONY: demo test test311 test36 venv venv36 redis rtsp fonts postgresql chaos bench bench-store clean
 # Debian packages of the live-camera tests (a GStreamer RTSP server run by the system python3)
 RTSP_PKGS := gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp gstreamer1.0-plugins-base gstreamer1.0-plugins-good python3-gi
 
 demo: venv redis fonts
 	$(VENV)/bin/alpr demo
 
-test: venv venv36 redis rtsp fonts
+test: venv venv36 redis rtsp fonts postgresql
 	$(MAKE) test311 test36
 
-test311: venv redis rtsp fonts
+test311: venv redis rtsp fonts postgresql
 	$(PY) -m pytest -q tests
 
 test36: venv36 redis
@@ -28,6 +28,10 @@ bench: venv redis
 	$(VENV)/bin/alpr bench pipeline --repeat 2 --json
 	$(VENV)/bin/alpr bench queue --json
 	$(VENV)/bin/alpr bench rss --json
+
+# the event store at 10 k and 100 k events (add 1000000 to --sizes for the 1 M figures)
+bench-store: venv postgresql
+	$(VENV)/bin/alpr bench store --sizes 10000,100000 --json
 
 # full-size chaos suite; every scenario's figures (R1-R7: hang, SIGSTOP, Sentinel, ...) printed at the end
 CHAOS_FIGURES ?= /tmp/alpr-chaos-figures.txt
@@ -40,7 +44,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[onnx,metrics,plot,test]'
+	$(PY) -m pip install -q -e '.[onnx,metrics,plot,test,server]'
 	$(PY) -m pip install -q --no-deps platedet==0.0.2 platerec==0.0.3 rapidocr==3.10.0 rapidocr-onnxruntime==1.4.4
 	# reference implementations for the parity tests (their own pins would drag in heavy/old deps)
 	$(PY) -m pip install -q --no-deps open-image-models==0.6.0 fast-plate-ocr==1.1.0
@@ -81,6 +85,11 @@ fonts:
 	@dpkg -s fonts-opendin fonts-roadgeek >/dev/null 2>&1 || { apt-get update -qq && \
 	  apt-get install -y -qq fonts-opendin fonts-roadgeek; } || \
 	  echo "WARNING: fonts-opendin / fonts-roadgeek not installed; scenes use DejaVu glyphs"
+
+# the event store's tests start their own server (initdb into a temp dir, a free port)
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+	  { apt-get update -qq && apt-get install -y -qq postgresql; }
 
 clean:
 	rm -rf $(VENV) $(VENV36) .pytest_cache

@@ -30,6 +30,8 @@ COMMANDS = {
     "status": "dispatcher.cli:status_cmd",
     "fleet": "dispatcher.cli:fleet_group",
     "demo": "alpr.demo:demo_cmd",
+    "events": "store.cli:events_group",
+    "serve": "api.cli:serve_cmd",
 }  # type: Dict[str, str]
 
 

@@ -107,6 +107,25 @@ WORKER_MEMORY_MB = 1400  # the worker's limit in both memory profiles (compose m
 FIRST_BUILD_SWAP_MB = 4096  # a first engine build on a 2 GB Nano peaks above its RAM: 4 GB swap file
 CLOCK_SKEW_WARN_S = 0.5  # frame ages (MAX_FRAME_AGE_S) are measured across clocks: half a second shows
 CLOCK_SKEW_FAIL_S = 2.5  # half of MAX_FRAME_AGE_S: fresh frames would look stale (or stale ones fresh)
+# --- Event store, evidence and API --------------------------------------------------
+STORE_CONNECT_TIMEOUT_S = 3  # a dead PostgreSQL host is noticed quickly; results stay pending in Redis
+SQLITE_BUSY_TIMEOUT_MS = 5000  # SQLite waits this long for another writer (API, second dispatcher)
+STORE_RETRY_BASE_S = 0.5  # first wait before trying a database that failed again
+STORE_RETRY_CAP_S = 5.0  # longest wait between tries while the database is down (catch-up starts within it)
+EVIDENCE_CROP_WIDTH = 160  # plate crop JPEG width in px: ~2-5 KB, legible for an operator
+EVIDENCE_CROP_QUALITY = 80  # plate crop JPEG quality
+EVIDENCE_FRAME_WIDTH = 640  # frame snapshot width in px (0 = no frame); ~30-40 KB at quality 70
+EVIDENCE_FRAME_QUALITY = 70  # frame snapshot JPEG quality: the car, not the glyphs
+EVIDENCE_MAX_AGE_DAYS = 30.0  # evidence older than this is purged (0 = keep by age forever)
+EVIDENCE_QUOTA_MB = 1024.0  # evidence on disk above this is purged oldest first (0 = no quota)
+DATA_DIR = "~/.local/share/alpr"  # SQLite store and evidence directory when none is named
+SEARCH_LIMIT = 50  # events a search returns unless asked for fewer or more
+SEARCH_MAX_LIMIT = 1000  # the most events one search or API page may return
+SEARCH_MIN_SCORE = 60.0  # rapidfuzz ratio (0-100) below which a fuzzy match is not shown
+SEARCH_CANDIDATES = 5000  # rows the trigram index hands to the ranker at most
+KNOWN_PLATES_REFRESH_S = 10.0  # the dispatcher re-reads known plates from the store this often
+API_PORT = 8080  # `alpr serve` port unless told
+API_HOST = "127.0.0.1"  # the API is bound to loopback unless told; elsewhere it needs a token
 
 # --- Logging ------------------------------------------------------------------------
 LOG_LEVEL = "INFO"  # operators see lifecycle lines, not per-frame spam

@@ -287,7 +287,25 @@ def summarize(fleet: Fleet, acc: Dict[str, Any], elapsed: float) -> Dict[str, An
         "exact_rate": round(reads["exact"] / reads["labelled"], 4) if reads["labelled"] else 0.0,
         "events": len(events), "vehicles": len(set(t for e in events for t in e.get("truth", []))),
         "fps": round(done / elapsed, 2) if elapsed > 0 else 0.0, "elapsed_s": round(elapsed, 2),
+        **stored_summary(getattr(fleet, "store_url", "")),
     }
+
+
+def stored_summary(store_url: str) -> Dict[str, Any]:
+    """What the dispatcher stored: the store's URL, its event count, plates, and crops."""
+    if not store_url:
+        return {}
+    from store import open_store
+    from store.search import Query, search
+
+    store = open_store(store_url)
+    try:
+        events = search(store, Query(limit=defaults.SEARCH_MAX_LIMIT))
+        return {"store": store.url, "events_stored": store.count(),
+                "plates": sorted(set(e["plate"] for e in events)),
+                "events_with_crop": sum(1 for e in events if e.get("crop"))}
+    finally:
+        store.close()
 
 
 def format_summary(s: Dict[str, Any]) -> str:
@@ -296,7 +314,10 @@ def format_summary(s: Dict[str, Any]) -> str:
             "accuracy: %(exact)d of %(labelled)d labelled frames the models saw read exactly "
             "(%(pct).1f%%)\n"
             "events: %(events)d plate events; throughput %(fps).1f frames/s over %(elapsed_s).1f s"
-            % dict(s, inv="ok" if s["invariant_ok"] else "BROKEN", pct=100.0 * s["exact_rate"]))
+            % dict(s, inv="ok" if s["invariant_ok"] else "BROKEN", pct=100.0 * s["exact_rate"])
+            + ("\nstore: %d events (%d with a plate crop) in %s; try: alpr events search PLATE "
+               "--db %s" % (s["events_stored"], s["events_with_crop"], s["store"], s["store"])
+               if "store" in s else ""))
 
 
 @click.command("demo")
@@ -316,9 +337,11 @@ def format_summary(s: Dict[str, Any]) -> str:
               help="Give up waiting for every frame to be accounted after this long.")
 @click.option("--json", "as_json", is_flag=True, help="End with one JSON object (events go to stderr).")
 @click.option("--keep-logs", is_flag=True, help="Keep the processes' logs (printed path).")
+@click.option("--data-dir", default=None,
+              help="Where the demo's event store (SQLite) and evidence go (default: a new folder, kept).")
 def demo_cmd(redis_url: Optional[str], namespace: Optional[str], workers: int, producers: int,
              frames: int, repeat: int, fps: float, source: Optional[str], engine: str, seed: int,
-             timeout_s: float, as_json: bool, keep_logs: bool) -> None:
+             timeout_s: float, as_json: bool, keep_logs: bool, data_dir: Optional[str]) -> None:
     """Run a whole fleet on this box over generated scenes, print plate events and a summary."""
     out = (lambda line: click.echo(line, err=True)) if as_json else click.echo
     log_dir = tempfile.mkdtemp(prefix="alpr-demo-")
@@ -340,8 +363,13 @@ def demo_cmd(redis_url: Optional[str], namespace: Optional[str], workers: int, p
     if "ALPR_INTRA_OP_THREADS" not in os.environ:  # share the cores instead of oversubscribing
         env["ALPR_INTRA_OP_THREADS"] = str(max(1, (os.cpu_count() or 1) // max(1, workers)))
     # no region forced: the generated scenes mix Brazilian, EU and US plates (br, eu, us in turn)
+    data_dir = os.path.abspath(os.path.expanduser(
+        data_dir or tempfile.mkdtemp(prefix="alpr-demo-data-")))
+    os.makedirs(data_dir, exist_ok=True)
+    store_url = "sqlite:///" + os.path.join(data_dir, "events.db")
     fleet = Fleet(redis_url, namespace, queue, log_dir, extra_env=env)
     fleet.redis_proc = redis_proc
+    fleet.store_url, fleet.data_dir = store_url, data_dir
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     failed = True
     try:
@@ -370,7 +398,8 @@ def _run(fleet: Fleet, out: Callable[[str], None], workers: int, producers: int,
         fleet.start_worker(name, engine)
     out("starting %d worker(s) with the %s engine..." % (len(names), engine))
     fleet.wait_nodes(names)
-    fleet.start_dispatcher(on_event=out)
+    fleet.start_dispatcher(on_event=out, extra=["--db", fleet.store_url,
+                                                "--data-dir", fleet.data_dir])
     started = time.time()
     producers = max(1, producers)
     for i in range(producers):

@@ -70,3 +70,15 @@ class ConnectionLostError(TransientError):
     """Redis (or a camera) could not be reached."""
 
     reason = "connection"
+
+
+class StoreError(PermanentError):
+    """The event store refused a request (bad query, schema newer than this code)."""
+
+    reason = "store"
+
+
+class StoreUnavailableError(TransientError):
+    """The event store's database cannot be reached or written now (down, locked, disk full)."""
+
+    reason = "store_unavailable"

@@ -22,6 +22,7 @@ from alpr.protocol import (
     decode_frame,
     encode_frame,
     encode_result,
+    split_evidence,
 )
 
 _PUT = """
@@ -59,14 +60,18 @@ if redis.call('EXISTS', KEYS[2]) == 1 then return 3 end
 return 0
 """
 
-# KEYS: inflight, counts, results, running (or ''), frame, held, queued; ARGV: id, counter,
-# maxlen, fields... A node's finish also drops the body it held.
+# KEYS: inflight, counts, results, running (or ''), frame, held, queued, evidence (or '');
+# ARGV: id, counter, maxlen, evidence TTL ms, evidence bytes, fields... A node's finish also
+# drops the body it held.
 _FINISH = """
 local removed = redis.call('ZREM', KEYS[1], ARGV[1])
 if removed == 1 then
   redis.call('HDEL', KEYS[7], ARGV[1])
   redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', unpack(ARGV, 4))
+  if KEYS[8] ~= '' then
+    redis.call('SET', KEYS[8], ARGV[5], 'PX', ARGV[4])
+  end
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', unpack(ARGV, 6))
   redis.call('DEL', KEYS[5])
 end
 if KEYS[4] ~= '' and redis.call('HDEL', KEYS[4], ARGV[1]) == 1 then
@@ -343,14 +348,20 @@ class FrameStore(object):
         was already terminal, e.g. dropped, swept or finished by a re-queued copy). With
         ``client`` (a pipeline) the call is queued there and its reply is 1/0 in execute().
         """
+        record, evidence = split_evidence(record)
         fields = encode_result(record)
-        args = [record.frame_id, counter_field(record), self.results_maxlen]
+        ttl_ms = max(1, int(math.ceil(self.max_age_s * 1000.0)))
+        args = [record.frame_id, counter_field(record), self.results_maxlen, ttl_ms,
+                evidence or b""]
         for name, value in fields.items():
             args.extend([name, value])
         keys = [self.keys.inflight(record.camera), self.keys.counts(record.camera),
                 self.keys.results, self.keys.running(node) if node else "",
                 self.keys.frame(record.frame_id), self.keys.held(record.frame_id),
-                self.keys.queued]
+                self.keys.queued,
+                # the evidence (crops, snapshot) is set before the XADD that announces it,
+                # and only by the finish that counts the frame
+                self.keys.evidence(record.frame_id) if evidence is not None else ""]
         if client is not None:  # a pipeline: the caller executes it (see put for why EVAL)
             return client.eval(_FINISH, len(keys), *(keys + args))
         return bool(self._finish(keys=keys, args=args))

@@ -39,6 +39,11 @@ class Keys:
         """String: the counter numbering jobs in push order (queued's push numbers)."""
         return "%squeue_seq" % self.ns
 
+    def evidence(self, frame_id: str) -> str:
+        """String: a finished frame's evidence (plate crops, snapshot; msgpack), PX = the
+        frame's max age: the dispatcher takes it as it reads the frame's result."""
+        return "%sevidence:%s" % (self.ns, frame_id)
+
     def orphans(self, camera: str) -> str:
         """Hash: frame id -> when the sweep first saw it in flight, stored, on no node, unqueued."""
         return "%sorphans:%s" % (self.ns, camera)

@@ -5,15 +5,17 @@ raises FrameDecodeError with context; callers turn that into an error record.
 """
 import math
 import time
-from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from dataclasses import dataclass, field, replace
+from typing import Any, Dict, List, Optional, Tuple
 
 import msgpack
 
 from alpr.errors import FrameDecodeError
 
 ENVELOPE_VERSION = 1
-RESULT_VERSION = 1
+RESULT_VERSION = 1  # v1 readers ignore the optional evidence fields added since (see below)
+MAX_EVIDENCE_BYTES = 4 * 1024 * 1024  # a crop or snapshot JPEG larger than this is dropped
+EVIDENCE_VERSION = 1  # the evidence:{id} value's own format
 MAX_REGIONS = 32  # a camera's plate regions: the eu group is 19 countries
 MAX_REGION_LEN = 16  # region and group names are short keys (br, eu, de...)
 MAX_ENVELOPE_BYTES = 64 * 1024 * 1024  # a 4K raw BGR frame is 25 MB; more is an attack
@@ -160,6 +162,11 @@ class ResultRecord:
     timings: Dict[str, float] = field(default_factory=dict)  # stage -> ms
     reads: List[Dict[str, Any]] = field(default_factory=list)  # PlateRead.to_dict() items
     truth: Optional[List[str]] = None
+    # evidence (optional, still v1: older dispatchers ignore it, records without it decode):
+    # each read may carry "crop" (JPEG bytes of its plate); the frame snapshot goes here
+    frame_jpeg: Optional[bytes] = None
+    frame_scale: float = 1.0  # snapshot width / frame width (to draw read boxes on it)
+    evidence_apart: bool = False  # the evidence is at evidence:{frame_id}, not in the record
 
 
 def encode_result(rec: ResultRecord) -> Dict[str, bytes]:
@@ -179,11 +186,56 @@ def encode_result(rec: ResultRecord) -> Dict[str, bytes]:
         "reads": rec.reads,
         "truth": rec.truth,
     }
-    return {
+    if rec.evidence_apart:
+        body["evk"] = 1
+    elif rec.frame_jpeg:
+        body["ev"] = {"frame": bytes(rec.frame_jpeg), "scale": float(rec.frame_scale)}
+    fields_ = {
         "r": msgpack.packb(body, use_bin_type=True),
         "camera": rec.camera.encode("utf-8", "replace"),
         "status": rec.status.encode(),
     }
+    if rec.evidence_apart:  # the dispatcher fetches evidence:{id} of such entries in one MGET
+        fields_["ev"] = rec.frame_id.encode("utf-8", "replace")
+    return fields_
+
+
+def split_evidence(rec: ResultRecord) -> Tuple[ResultRecord, Optional[bytes]]:
+    """(the record without its evidence, marked evidence_apart; the evidence as msgpack) for
+    a record with crops or a snapshot, else (rec, None). Redis keeps the evidence under its
+    own key for the frame's max age only, while the record lives as long as the stream."""
+    crops = [r.get("crop") for r in rec.reads]
+    if not rec.frame_jpeg and not any(crops):
+        return rec, None
+    blob = msgpack.packb({"v": EVIDENCE_VERSION, "crops": crops,
+                          "frame": rec.frame_jpeg, "scale": float(rec.frame_scale)},
+                         use_bin_type=True)
+    reads = [dict((k, v) for k, v in r.items() if k != "crop") for r in rec.reads]
+    return replace(rec, reads=reads, frame_jpeg=None, evidence_apart=True), blob
+
+
+def join_evidence(rec: ResultRecord, blob: Any) -> bool:
+    """Put evidence fetched from evidence:{id} back into the record; False (the record left
+    as it is) when it is gone (past the frame's max age) or malformed."""
+    if not isinstance(blob, (bytes, bytearray)) or len(blob) > 2 * MAX_EVIDENCE_BYTES:
+        return False
+    try:
+        body = msgpack.unpackb(bytes(blob), raw=False, strict_map_key=True)
+    except Exception:  # msgpack raises many unrelated types on garbage
+        return False
+    if not isinstance(body, dict) or body.get("v") != EVIDENCE_VERSION:
+        return False
+    crops = body.get("crops")
+    if isinstance(crops, list):
+        for read, crop in zip(rec.reads, crops):
+            if isinstance(crop, bytes) and len(crop) <= MAX_EVIDENCE_BYTES:
+                read["crop"] = crop
+    frame, scale = body.get("frame"), body.get("scale")
+    if isinstance(frame, bytes) and len(frame) <= MAX_EVIDENCE_BYTES:
+        rec.frame_jpeg = frame
+        if isinstance(scale, float) and math.isfinite(scale) and 0 < scale <= 1:
+            rec.frame_scale = scale
+    return True
 
 
 def decode_result(fields_: Dict[Any, Any]) -> ResultRecord:
@@ -207,6 +259,19 @@ def decode_result(fields_: Dict[Any, Any]) -> ResultRecord:
     if not isinstance(timings, dict):
         raise FrameDecodeError("timings must be a map")
     truth = body.get("truth")
+    for read in reads:  # a bad crop is dropped, never fatal: the read itself still counts
+        crop = read.get("crop")
+        if crop is not None and (not isinstance(crop, bytes) or len(crop) > MAX_EVIDENCE_BYTES):
+            del read["crop"]
+    frame_jpeg, frame_scale = None, 1.0
+    ev = body.get("ev")
+    if isinstance(ev, dict) and isinstance(ev.get("frame"), bytes) \
+            and len(ev["frame"]) <= MAX_EVIDENCE_BYTES:
+        frame_jpeg = ev["frame"]
+        scale = ev.get("scale")
+        if isinstance(scale, (int, float)) and not isinstance(scale, bool) \
+                and math.isfinite(scale) and 0 < scale <= 1:
+            frame_scale = float(scale)
     return ResultRecord(
         frame_id=_text(body, "id"),
         camera=_text(body, "cam"),
@@ -220,6 +285,9 @@ def decode_result(fields_: Dict[Any, Any]) -> ResultRecord:
         timings={str(k): float(v) for k, v in timings.items() if isinstance(v, (int, float))},
         reads=reads,
         truth=truth if isinstance(truth, list) else None,
+        frame_jpeg=frame_jpeg,
+        frame_scale=frame_scale,
+        evidence_apart=bool(body.get("evk")),
     )
 
 

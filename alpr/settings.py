@@ -84,6 +84,19 @@ class Settings:
     recent_ttl_s: float = defaults.RECENT_TTL_S
     webhooks: List[str] = field(default_factory=list)
     known_plates: str = ""  # path to a YAML/CSV of plate -> allow/deny label
+    # event store, evidence, API
+    db: str = ""  # sqlite:///path.db (or a path) | postgresql://...; empty = no store
+    data_dir: str = defaults.DATA_DIR  # evidence files (and the default SQLite file) live here
+    evidence_dir: str = ""  # empty = <data_dir>/evidence
+    evidence_max_age_days: float = defaults.EVIDENCE_MAX_AGE_DAYS
+    evidence_quota_mb: float = defaults.EVIDENCE_QUOTA_MB
+    evidence_crops: bool = True  # worker attaches a plate crop JPEG to each read
+    evidence_crop_width: int = defaults.EVIDENCE_CROP_WIDTH
+    evidence_crop_quality: int = defaults.EVIDENCE_CROP_QUALITY
+    evidence_frame_width: int = defaults.EVIDENCE_FRAME_WIDTH  # 0 = no frame snapshot
+    evidence_frame_quality: int = defaults.EVIDENCE_FRAME_QUALITY
+    evidence_private_cameras: List[str] = field(default_factory=list)  # no crop, no frame from these
+    api_token: str = ""  # required (X-API-Token header) when the API is bound beyond loopback
     # misc
     log_level: str = defaults.LOG_LEVEL
 
@@ -125,6 +138,8 @@ class Settings:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["redis_url"] = redact_url(self.redis_url)
         out["webhooks"] = [redact_url(u) for u in self.webhooks]
+        out["db"] = redact_url(self.db)
+        out["api_token"] = "***" if self.api_token else ""
         return out
 
 

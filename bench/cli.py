@@ -14,6 +14,7 @@ BENCH_COMMANDS = {
     "preprocess": "bench.gpu_preprocess:preprocess_cmd",
     "rss": "bench.rss:rss_cmd",
     "sweep": "bench.sweep:sweep_cmd",
+    "store": "bench.store:store_cmd",
 }  # type: Dict[str, str]
 
 

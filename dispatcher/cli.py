@@ -49,7 +49,7 @@ def make_requeue_fn(settings: Settings, redis: Any) -> Any:
 
 
 def build_dispatcher(settings: Settings, redis: Any, on_event: Any = None,
-                     consumer_name: str = "") -> Any:
+                     consumer_name: str = "", sink: Any = None) -> Any:
     """Wire a Dispatcher from settings (plain constructor args below this point)."""
     from alpr.frame_store import FrameStore
     from alpr.retry import ExponentialBackoff, Retry
@@ -65,6 +65,12 @@ def build_dispatcher(settings: Settings, redis: Any, on_event: Any = None,
     store = FrameStore(redis, keys, results_maxlen=settings.results_maxlen,
                        max_age_s=settings.max_frame_age_s)
     known = KnownPlates.load(settings.known_plates) if settings.known_plates else KnownPlates()
+    if sink is None and settings.db:
+        from store.sink import build_sink  # the event store: written before results are acked
+
+        sink = build_sink(settings)
+    if sink is not None:
+        known.follow(sink.known_plates, defaults.KNOWN_PLATES_REFRESH_S)
     webhook_retry = Retry(ExponentialBackoff(0.2, 1.0), retries=defaults.WEBHOOK_RETRIES,
                           supported_errors=(WebhookError,), name="webhook")
     webhooks = WebhookSender(settings.webhooks, defaults.WEBHOOK_TIMEOUT_S, webhook_retry).start()
@@ -81,7 +87,7 @@ def build_dispatcher(settings: Settings, redis: Any, on_event: Any = None,
                               max(settings.group_similarity, defaults.DEDUP_SIMILARITY)),
                       RecentCache(redis, keys, settings.recent_ttl_s), known=known,
                       webhooks=webhooks, fleet=fleet, events_maxlen=settings.events_maxlen,
-                      on_event=on_event)
+                      on_event=on_event, sink=sink)
 
 
 def format_event(event: Dict[str, Any]) -> str:
@@ -107,6 +113,12 @@ def format_event(event: Dict[str, Any]) -> str:
 @click.option("--webhook", "webhooks", multiple=True, help="POST each event as JSON here (repeatable).")
 @click.option("--known-plates", default=None, help="CSV/YAML of plate -> allow/deny label and note.")
 @click.option("--consumer", default="", help="Consumer name in the results group (default per host).")
+@click.option("--db", default=None,
+              help="Event store: sqlite:///path/events.db (or a path) or postgresql://... (none: stream only).")
+@click.option("--data-dir", default=None, help="Evidence (and default SQLite) directory.")
+@click.option("--evidence-dir", default=None, help="Evidence files here (default DATA_DIR/evidence).")
+@click.option("--evidence-quota-mb", type=float, default=None, help="Purge oldest evidence above this.")
+@click.option("--evidence-max-age-days", type=float, default=None, help="Purge evidence older than this.")
 @click.option("--print", "print_events", is_flag=True, help="Print each plate event as it is emitted.")
 def dispatch_cmd(config_file: Optional[str], print_events: bool, consumer: str, **flags: Any) -> None:
     """Turn the results stream into plate events; watch the fleet and reap dead nodes."""
@@ -136,7 +148,12 @@ def dispatch_cmd(config_file: Optional[str], print_events: bool, consumer: str, 
         raise
     except Exception as exc:  # noqa: BLE001 - a clear message, not a traceback
         raise click.ClickException(str(exc))
-    dispatcher = build_dispatcher(settings, redis, on_event=on_event, consumer_name=consumer)
+    from alpr.errors import AlprError
+
+    try:
+        dispatcher = build_dispatcher(settings, redis, on_event=on_event, consumer_name=consumer)
+    except AlprError as exc:  # a bad --db URL, a schema newer than this code
+        raise click.ClickException(str(exc))
     log.info("dispatching %s (group window %.1f s, dedup %.0f s, %d known plates, %d webhooks)",
              dispatcher.keys.results, settings.group_window_s, settings.dedup_window_s,
              len(dispatcher.known), len(settings.webhooks))
@@ -149,6 +166,10 @@ def dispatch_cmd(config_file: Optional[str], print_events: bool, consumer: str, 
         stats.update({"webhook_" + k: v for k, v in (dispatcher.webhooks.stats.items()
                                                      if dispatcher.webhooks else [])})
         stats.update({"fleet_" + k: v for k, v in dispatcher.fleet.stats.items()})
+        if dispatcher.sink is not None:
+            stats.update(dispatcher.sink.all_stats())
+            stats["unstored_groups"] = len(dispatcher.unstored)
+            dispatcher.sink.close()
         log.info("dispatcher stopped: %s", json.dumps(stats, sort_keys=True))
 
 

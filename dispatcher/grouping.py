@@ -58,8 +58,11 @@ class Candidate(object):
         self.count = 0
         self.conf_sum = 0.0
         self.conf_max = 0.0
+        self.best_read = None  # type: Optional[Dict[str, Any]]  # this text's most confident read
 
-    def add(self, confidence: float) -> None:
+    def add(self, confidence: float, read: Optional[Dict[str, Any]] = None) -> None:
+        if read is not None and (self.best_read is None or confidence > self.conf_max):
+            self.best_read = read
         self.count += 1
         self.conf_sum += confidence
         self.conf_max = max(self.conf_max, confidence)
@@ -99,7 +102,7 @@ class PlateGroup(object):
         cand = self.candidates.get(text)
         if cand is None:
             cand = self.candidates[text] = Candidate(text)
-        cand.add(conf)
+        cand.add(conf, read)
         self.frames += 1
         self.first_seen = ts if self.first_seen == 0.0 else min(self.first_seen, ts)
         self.last_seen = max(self.last_seen, ts)
@@ -119,6 +122,13 @@ class PlateGroup(object):
     @property
     def best_text(self) -> str:
         return self.ranked()[0].text
+
+    def evidence(self) -> Dict[str, Any]:
+        """The crop and frame (bytes, from the worker's read) of the vote's winner: its most
+        confident read; empty values when the worker sent none."""
+        read = self.ranked()[0].best_read or self.best_read
+        return {"crop": read.get("crop"), "frame": read.get("frame_jpeg"),
+                "box": list(read.get("box") or [])}
 
     def summary(self) -> Dict[str, Any]:
         """The group as the body of a plate event (without id, labels and dedup info)."""
@@ -253,6 +263,12 @@ class Deduper(object):
     def remember(self, event: Dict[str, Any]) -> None:
         """Record an emitted event (also used to preload from the events stream)."""
         self.last.setdefault(event["camera"], {})[event["plate"]] = event
+
+    def forget(self, event: Dict[str, Any]) -> None:
+        """Undo `remember` (the event could not be stored and will be emitted again)."""
+        events = self.last.get(event["camera"], {})
+        if events.get(event["plate"], {}).get("id") == event.get("id"):
+            del events[event["plate"]]
 
     def check(self, summary: Dict[str, Any]) -> Optional[Dict[str, Any]]:
         """The earlier event this group repeats (its last_seen is extended), or None."""

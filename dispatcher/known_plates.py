@@ -7,13 +7,16 @@ Formats (chosen by file extension):
 Plates are compared normalised (upper-case alphanumerics), so 'abc-123' matches 'ABC123'.
 """
 import csv
+import logging
 import os
-from typing import Any, Dict, List, Optional
+import time
+from typing import Any, Callable, Dict, List, Optional
 
 from alpr.errors import ConfigError
 from dispatcher.grouping import normalize_plate
 
 LABELS = ("allow", "deny")
+log = logging.getLogger(__name__)
 
 
 class KnownPlates(object):
@@ -23,6 +26,34 @@ class KnownPlates(object):
         self.entries = {}  # type: Dict[str, Dict[str, str]]
         for plate, info in (entries or {}).items():
             self.add(plate, info.get("label", ""), info.get("note", ""))
+        self.base = dict(self.entries)  # the file's plates; a source's plates go over them
+        self.source = None  # type: Optional[Callable[[], List[Dict[str, Any]]]]
+        self.every_s = 0.0
+        self.next_refresh = 0.0
+
+    def follow(self, source: Callable[[], List[Dict[str, Any]]], every_s: float) -> "KnownPlates":
+        """Also take plates from `source()` (the event store's list, edited through the API),
+        re-read at most every `every_s`; while it fails, the last good list stays."""
+        self.base = dict(self.entries)
+        self.source, self.every_s = source, float(every_s)
+        self.refresh()
+        return self
+
+    def refresh(self, now: Optional[float] = None) -> None:
+        now = time.monotonic() if now is None else now
+        if self.source is None or now < self.next_refresh:
+            return
+        self.next_refresh = now + self.every_s
+        try:
+            rows = self.source()
+        except Exception as exc:  # noqa: BLE001 - the store may be down; labels stay as they were
+            log.debug("known plates not refreshed: %s", exc)
+            return
+        entries = dict(self.base)
+        for row in rows:
+            entries[normalize_plate(str(row.get("plate", "")))] = {
+                "label": str(row.get("label", "")), "note": str(row.get("note", ""))}
+        self.entries = entries
 
     def add(self, plate: str, label: str, note: str = "") -> None:
         """Add one plate; the label must be 'allow' or 'deny'."""
@@ -36,6 +67,7 @@ class KnownPlates(object):
 
     def lookup(self, plate: str) -> Optional[Dict[str, str]]:
         """{'label', 'note'} for a known plate, else None."""
+        self.refresh()
         return self.entries.get(normalize_plate(plate))
 
     def annotate(self, event: Dict[str, Any]) -> Dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from alpr.errors import FrameDecodeError
 from alpr.keys import Keys
-from alpr.protocol import STATUS_READ, decode_result
+from alpr.protocol import STATUS_READ, decode_result, join_evidence
 from dispatcher.consumer import ResultsConsumer
 from dispatcher.fleet_watch import FleetWatch
 from dispatcher.grouping import Deduper, Grouper, PlateGroup
@@ -31,7 +31,7 @@ class Dispatcher(object):
                  deduper: Deduper, recent: RecentCache, known: Optional[KnownPlates] = None,
                  webhooks: Optional[WebhookSender] = None, fleet: Optional[FleetWatch] = None,
                  events_maxlen: int = 100000, on_event: Optional[EventFn] = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, sink: Any = None) -> None:
         self.redis = redis
         self.keys = keys
         self.consumer = consumer
@@ -44,6 +44,8 @@ class Dispatcher(object):
         self.events_maxlen = int(events_maxlen)
         self.on_event = on_event
         self.clock = clock
+        self.sink = sink  # the event store (store.sink.StoreSink): written before the ack
+        self.unstored = []  # type: List[PlateGroup]  # closed while the store was down
         self.stats = {"entries": 0, "malformed": 0, "reads": 0, "events": 0, "suppressed": 0}
 
     def start(self) -> None:
@@ -66,23 +68,42 @@ class Dispatcher(object):
 
     def step(self) -> int:
         """Read and process one batch; emit idle groups; reap. Returns entries processed."""
-        entries = self.consumer.read(held=self.grouper.held_entries())
+        entries = self.consumer.read(held=self.held_entries())
         now = self.clock()
         ack = []  # type: List[str]
         seen = {}  # type: Dict[str, List[Tuple[str, float]]]
+        evidence = self._fetch_evidence(entries)
         for entry_id, fields in entries:
-            if not self._process(entry_id, fields, now, seen):
+            if not self._process(entry_id, fields, now, seen, evidence.get(entry_id)):
                 ack.append(entry_id)
         self.recent.touch_many(seen, now=now)
         self.consumer.ack(ack)
         self.emit(self.grouper.close_idle(self.clock()))
-        self.consumer.keepalive(self.grouper.held_entries())
+        self.consumer.keepalive(self.held_entries())
         if self.fleet is not None:
             self.fleet.tick()
         return len(entries)
 
+    def _fetch_evidence(self, entries: List[Any]) -> Dict[str, Any]:
+        """entry id -> evidence:{frame} value, for entries whose evidence is apart (one MGET;
+        only with a store: nothing else keeps pictures)."""
+        if self.sink is None:
+            return {}
+        wanted = []  # type: List[Tuple[str, str]]
+        for entry_id, fields in entries:
+            frame = (fields or {}).get(b"ev", (fields or {}).get("ev"))
+            if frame:
+                wanted.append((entry_id, frame.decode("utf-8", "replace")
+                               if isinstance(frame, bytes) else str(frame)))
+        if not wanted:
+            return {}
+        values = self.redis.mget([self.keys.evidence(f) for _, f in wanted])
+        self.stats["evidence_expired"] = self.stats.get("evidence_expired", 0) + sum(
+            1 for v in values if v is None)
+        return dict((e, v) for (e, _), v in zip(wanted, values) if v is not None)
+
     def _process(self, entry_id: str, fields: Any, now: float,
-                 seen: Dict[str, List[Tuple[str, float]]]) -> bool:
+                 seen: Dict[str, List[Tuple[str, float]]], evidence: Any = None) -> bool:
         """Use one entry; True if an open group now holds it (ack later), False to ack now."""
         self.stats["entries"] += 1
         try:
@@ -95,6 +116,11 @@ class Dispatcher(object):
             return False
         if record.status != STATUS_READ or not record.reads:
             return False
+        if evidence is not None:
+            join_evidence(record, evidence)
+        if record.frame_jpeg:  # the frame rides with its reads into the groups (evidence)
+            for read in record.reads:
+                read["frame_jpeg"] = record.frame_jpeg
         self.stats["reads"] += len(record.reads)
         seen_ts = record.ts or now
         seen.setdefault(record.camera, []).extend(
@@ -106,6 +132,12 @@ class Dispatcher(object):
     def emit(self, groups: List[PlateGroup]) -> List[Dict[str, Any]]:
         """Turn closed groups into events (or dedup extensions), XADD them, ack their entries."""
         events = []  # type: List[Dict[str, Any]]
+        made = []  # type: List[PlateGroup]  # the groups behind `events`, in order
+        if self.sink is not None:
+            groups, self.unstored = self.unstored + list(groups), []
+            if groups and not self.sink.ready():  # backing off: keep them, entries pending
+                self.unstored = groups
+                return events
         if not groups:
             return events
         pipe = self.redis.pipeline(transaction=True)
@@ -130,6 +162,9 @@ class Dispatcher(object):
                        "camera": event["camera"], "label": event["label"]},
                       maxlen=self.events_maxlen, approximate=True)
             events.append(event)
+            made.append(group)
+        if self.sink is not None and events and not self._store(events, made, groups):
+            return []
         held = self.grouper.held_entries()
         done = sorted(set(e for g in groups for e in g.entries) - held)
         if done:
@@ -148,8 +183,36 @@ class Dispatcher(object):
                 self.on_event(event)
         return events
 
+    def held_entries(self) -> set:
+        """Entries not to ack or let be claimed: in open groups, or in groups not yet stored."""
+        held = self.grouper.held_entries()
+        for group in self.unstored:
+            held.update(group.entries)
+        return held
+
+    def _store(self, events: List[Dict[str, Any]], made: List[PlateGroup],
+               groups: List[PlateGroup]) -> bool:
+        """Write the events to the store before anything is acked; False (groups kept for
+        the next try, entries pending) when the database is down."""
+        from alpr.errors import StoreError, StoreUnavailableError
+
+        try:
+            self.sink.write([(e, g.evidence()) for e, g in zip(events, made)])
+        except StoreUnavailableError:
+            for event in events:
+                self.deduper.forget(event)
+            self.unstored = groups
+            self.stats["store_retries"] = self.stats.get("store_retries", 0) + 1
+            return False
+        except StoreError as exc:  # never storable (a bug): the events still go out, counted
+            self.stats["store_failed"] = self.stats.get("store_failed", 0) + len(events)
+            log.error("events not stored: %s", exc)
+        return True
+
     def flush(self) -> List[Dict[str, Any]]:
-        """Emit every open group now (graceful shutdown)."""
+        """Emit every open group now (graceful shutdown); the store gets one last try."""
+        if self.sink is not None:
+            self.sink.retry_now()
         return self.emit(self.grouper.close_all())
 
     def run(self, should_stop: Callable[[], bool], retry: Any) -> None:

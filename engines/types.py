@@ -61,3 +61,4 @@ class FrameResult:
     width: int = 0
     height: int = 0
     error: Optional[str] = None  # set when the frame could not be processed
+    evidence: Optional[Dict[str, Any]] = None  # engines.evidence.make_evidence's, when made

@@ -110,8 +110,12 @@ class PipelineEngine(object):
     def __init__(self, settings: Any) -> None:
         from engines.models import build_pipeline  # heavy: onnxruntime / tensorrt
 
+        from engines.evidence import options_from
+
         self.settings = settings
         self.pipeline = build_pipeline(settings)
+        self.evidence = options_from(settings)
+        self.private_cameras = set(settings.evidence_private_cameras)
         # models on CPU cores: decode the next frame once this one's detector is done
         self.prepare_after_detect = self.pipeline.models_use_cpu
 
@@ -136,11 +140,30 @@ class PipelineEngine(object):
             except (TypeError, ValueError) as exc:
                 return FrameResult(error="bad_frame: raw data does not match its shape/dtype: %s"
                                    % exc)
-            return self.pipeline.process_image(image, roi, env.regions)
+            result = self.pipeline.process_image(image, roi, env.regions)
+            return self._with_evidence(env, image, result)
         if prepared is None:
             prepared = self.pipeline.decode(env.data)
-        return self.pipeline.process_decoded(prepared, roi, on_detected=on_detected,
-                                             regions=env.regions)
+        result = self.pipeline.process_decoded(prepared, roi, on_detected=on_detected,
+                                               regions=env.regions)
+        return self._with_evidence(env, prepared.frame, result)
+
+    def _with_evidence(self, env: FrameEnvelope, frame: Any, result: FrameResult) -> FrameResult:
+        """Crops (and the snapshot) of the reads, unless the camera is private."""
+        if not result.reads or frame is None or env.camera in self.private_cameras:
+            return result
+        from engines.evidence import make_evidence
+
+        started = time.perf_counter()
+        try:
+            result.evidence = make_evidence(frame, result.reads, self.evidence)
+        except Exception as exc:  # noqa: BLE001 - evidence is a bonus; the reads still count
+            result.timings["evidence_error"] = 1.0
+            import logging
+
+            logging.getLogger(__name__).warning("evidence failed on %s: %s", env.frame_id, exc)
+        result.timings["evidence"] = (time.perf_counter() - started) * 1000.0
+        return result
 
     def close(self) -> str:
         """Free the runtimes (ORT sessions; TensorRT contexts, buffers and the CUDA context,

@@ -342,6 +342,12 @@ class FrameProcessor(object):
             record.reason = error if reason_class(error) in ENGINE_REASONS else "bad_image: " + error
             return record
         record.reads = [r.to_dict() for r in result.reads]
+        evidence = getattr(result, "evidence", None)
+        if evidence:  # crops ride in their reads, the snapshot in the record (alpr.protocol)
+            from engines.evidence import attach
+
+            attach(record.reads, evidence)
+            record.frame_jpeg, record.frame_scale = evidence.get("frame"), evidence["scale"]
         return record
 
     def _finish(self, record: Optional[ResultRecord], cleanup_keys: Sequence[str]) -> bool:

@@ -103,3 +103,25 @@ def test_a_frame_carries_its_camera_plate_regions():
         body["reg"] = bad
         with pytest.raises(FrameDecodeError):
             decode_frame(msgpack.packb(body, use_bin_type=True))
+
+
+def test_result_evidence_round_trips_and_stays_optional():
+    import msgpack
+
+    from alpr.protocol import ResultRecord, decode_result, encode_result
+
+    rec = ResultRecord(frame_id="f1", camera="c", status="read",
+                       reads=[{"text": "ABC1234", "crop": b"\xff\xd8crop"}],
+                       frame_jpeg=b"\xff\xd8frame", frame_scale=0.5)
+    back = decode_result(encode_result(rec))
+    assert back.reads[0]["crop"] == b"\xff\xd8crop"
+    assert back.frame_jpeg == b"\xff\xd8frame" and back.frame_scale == 0.5
+    plain = decode_result(encode_result(ResultRecord(frame_id="f2", camera="c", status="read")))
+    assert plain.frame_jpeg is None and plain.frame_scale == 1.0  # records of older workers
+    # a malformed crop or snapshot is dropped, the read itself still counts
+    body = msgpack.unpackb(encode_result(rec)["r"], raw=False)
+    body["reads"][0]["crop"] = "not bytes"
+    body["ev"] = {"frame": 12, "scale": float("nan")}
+    odd = decode_result({"r": msgpack.packb(body, use_bin_type=True)})
+    assert odd.reads[0]["text"] == "ABC1234" and "crop" not in odd.reads[0]
+    assert odd.frame_jpeg is None

@@ -6,6 +6,8 @@ import sys
 import time
 import urllib.request
 
+import numpy as np
+
 from alpr.frame_store import FrameStore
 from alpr.keys import Keys
 from testenv import subprocess_env
@@ -15,11 +17,12 @@ from worker_helpers import put_frames, queue_key, results, wait_for
 KEYS = Keys("alpr:")
 
 
-def start_worker(redis_url, tmp_path, node="n1", engine="null", extra=()):
+def start_worker(redis_url, tmp_path, node="n1", engine="null", extra=(), env=None):
     log = open(str(tmp_path / ("%s.log" % node)), "wb")
     args = [sys.executable, "-m", "alpr", "worker", "--redis-url", redis_url, "--node", node,
             "--engine", engine, "--heartbeat", "0.2"] + list(extra)
-    return subprocess.Popen(args, env=subprocess_env(), stdout=log, stderr=subprocess.STDOUT)
+    return subprocess.Popen(args, env=subprocess_env(**(env or {})), stdout=log,
+                            stderr=subprocess.STDOUT)
 
 
 def log_text(tmp_path, node="n1"):
@@ -148,11 +151,30 @@ def test_real_pipeline_on_a_generated_plate(redis_client, redis_url, tmp_path):
     image, text, _ = generate_scene(scene_rng(7, 1))  # a Mercosul car (scene 0: a two-line moto plate)
     ok, buf = cv2.imencode(".jpg", image, [int(cv2.IMWRITE_JPEG_QUALITY), 90])
     (fid,) = put_frames(redis_client, KEYS, 1, data=buf.tobytes(), truth=[text], max_age=120)
-    proc = start_worker(redis_url, tmp_path, engine="pipeline", extra=["--burst"])
+    (private,) = put_frames(redis_client, KEYS, 1, camera="lobby", data=buf.tobytes(),
+                            truth=[text], max_age=120)
+    proc = start_worker(redis_url, tmp_path, engine="pipeline", extra=["--burst"],
+                        env={"ALPR_EVIDENCE_PRIVATE_CAMERAS": "lobby",
+                             "ALPR_EVIDENCE_FRAME_WIDTH": "320", "ALPR_MAX_FRAME_AGE_S": "120"})
     assert proc.wait(180) == 0, log_text(tmp_path)
-    rec = results(redis_client, KEYS)[fid]
+    recs = results(redis_client, KEYS)
+    rec = recs[fid]
     assert rec.status == "read", rec.reason
     assert text in [r["text"] for r in rec.reads], (text, rec.reads)
+    # the record carries no pictures: they wait under their own key for the frame's max age
+    from alpr.protocol import join_evidence
+
+    assert rec.evidence_apart and "crop" not in rec.reads[0]
+    assert 0 < redis_client.pttl(KEYS.evidence(fid)) <= 120000
+    assert join_evidence(rec, redis_client.get(KEYS.evidence(fid)))
+    # evidence: a small JPEG of each plate and the frame at the configured width
+    crop = cv2.imdecode(np.frombuffer(rec.reads[0]["crop"], np.uint8), cv2.IMREAD_COLOR)
+    assert crop.shape[1] == 160 and len(rec.reads[0]["crop"]) < 15000
+    snap = cv2.imdecode(np.frombuffer(rec.frame_jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert snap.shape[1] == 320 and abs(rec.frame_scale - 320.0 / image.shape[1]) < 1e-6
+    # a private camera's reads carry no pictures
+    assert recs[private].reads and not recs[private].evidence_apart
+    assert redis_client.get(KEYS.evidence(private)) is None
 
 
 def test_sigterm_closes_the_engine_after_the_last_frame(redis_client, redis_url, tmp_path):

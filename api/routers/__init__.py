@@ -1,0 +1,1 @@
+"""One router per resource: health, events (and their evidence), known plates, fleet."""
