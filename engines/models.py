@@ -6,12 +6,13 @@ platedet's and platerec's own modules pull in onnxruntime sessions and Pillow.
 """
 import importlib.util
 import logging
+import math
 import os
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from alpr.errors import ConfigError, ModelError
 from engines.adapters.base import Detector, Recognizer
-from engines.open_runtime import open_from_settings
+from engines.open_runtime import open_from_settings, open_runtime, trt_options_from
 from engines.pipeline import Pipeline
 from engines.runtime import Runtime
 from engines.textproc import TextProcessor
@@ -67,11 +68,17 @@ def encdec_files(location: str) -> Tuple[str, str, str]:
     return files  # type: ignore
 
 
-def open_model(path: str, settings: Any, default: bool = False) -> Runtime:
+def open_model(path: str, settings: Any, default: bool = False,
+               profiles: Optional[Dict[str, Any]] = None) -> Runtime:
     """A runtime for `path`. A default model this onnxruntime cannot load (platedet is
     opset 17; the Nano's onnxruntime 1.10 stops at 15) is converted once with
-    `alpr models prepare --target ort1.10` logic into the engine cache and that copy runs."""
+    `alpr models prepare --target ort1.10` logic into the engine cache and that copy runs.
+    `profiles`: the TensorRT input ranges the adapter will feed (the builder's generic
+    ones are wider, and size buffers for them)."""
     try:
+        if profiles and settings.runtime == "tensorrt":
+            options = dict(trt_options_from(settings), profiles=profiles)
+            return open_runtime(path, "tensorrt", **options)
         return open_from_settings(path, settings)
     except ModelError:
         if not default or settings.runtime != "onnxruntime":
@@ -165,7 +172,7 @@ def build_plate_ocr(settings: Any, fmt: str) -> Recognizer:
     """The PP-OCR plate reader: line locator + CTC recogniser with the plate-alphabet head.
     `ppocr`: the default models; `ctc`: --ocr names a PP-OCR-style recogniser (its
     vocabulary in the ONNX metadata), read line by line with the default locator."""
-    from engines.adapters.ctc_ocr import CtcOcr
+    from engines.adapters.ctc_ocr import MIN_WIDTH, CtcOcr
     from engines.adapters.plate_ocr import PlateOcr
     from engines.adapters.text_lines import TextLineLocator
     from engines.head_trim import trimmed_copy
@@ -173,12 +180,18 @@ def build_plate_ocr(settings: Any, fmt: str) -> Recognizer:
     default = fmt == "ppocr"
     source = default_file("ppocr-rec") if default else os.path.expanduser(settings.ocr)
     rec_path, vocabulary, classes = trimmed_copy(source, settings.engine_cache_dir)
-    recogniser = CtcOcr(open_model(rec_path, settings, default), vocabulary,
+    height = settings.ocr_locator_height
+    rec_profile = ((1, 3, 48, MIN_WIDTH), (2, 3, 48, 160),
+                   (settings.trt_max_batch, 3, 48, settings.ocr_max_width))
+    widest = int(math.ceil(settings.ocr_one_line_aspect * height / 32.0)) * 32 + 32
+    det_profile = ((1, 3, height, 32), (1, 3, height, 2 * height), (1, 3, height, widest))
+    rec_profiles = {"x": rec_profile} if default else None  # the wheel's input name
+    recogniser = CtcOcr(open_model(rec_path, settings, default, rec_profiles), vocabulary,
                         max_width=settings.ocr_max_width, classes=classes)
     locator = None
     if settings.ocr_line_locator:
         try:
-            runtime = open_model(default_file("ppocr-det"), settings, True)
+            runtime = open_model(default_file("ppocr-det"), settings, True, {"x": det_profile})
         except Exception:
             recogniser.runtime.close()
             raise

@@ -2,6 +2,7 @@
 TensorRT builders and runtimes (the fakes of each generation: TensorRT is not
 installable here), reading the same text as on ONNX Runtime."""
 import importlib.util
+import os
 
 import numpy as np
 import pytest
@@ -69,3 +70,36 @@ def test_the_text_detector_profile_covers_the_locator_crops(trt, models, tmp_pat
     result = build_engine(out, BuildOptions(), trt, fake_pycuda)
     lo, opt, hi = list(result.input_shapes.values())[0]
     assert lo[2:] == [32, 32] and hi[2:] == [512, 512]  # 128 x up to 3 x 128 crops fit
+
+
+def test_the_default_ocr_builds_engines_for_the_shapes_it_feeds(gpu, models, tmp_path,
+                                                               monkeypatch):
+    """Per-adapter profiles: the locator gets batch 1 at its own height, the recogniser
+    its width buckets, not the builder's generic image range (buffers sized for it)."""
+    import glob
+    import json
+    import sys
+
+    import fake_tensorrt8
+
+    from alpr.settings import Settings
+    from engines.models import build_ocr
+
+    monkeypatch.setitem(sys.modules, "tensorrt", fake_tensorrt8)
+    settings = Settings.load(env={}, overrides={"runtime": "tensorrt",
+                                                "engine_cache_dir": str(tmp_path)})
+    ocr = build_ocr(settings)
+    try:
+        shapes = {}
+        for side in glob.glob(str(tmp_path / "*.json")):
+            record = json.load(open(side))
+            for name, value in (record.get("input_shapes") or {}).items():
+                shapes[os.path.basename(record.get("onnx", side))] = value
+        found = sorted(map(str, shapes.values()))
+        assert str([[1, 3, 48, 64], [2, 3, 48, 160], [8, 3, 48, 256]]) in found, shapes
+        assert str([[1, 3, 128, 32], [1, 3, 128, 256], [1, 3, 128, 352]]) in found, shapes
+        read = ocr.read(_line("ABC1234"), [(0, 0, 260, 60)])[0]
+        assert "".join(read.text.split()) == "ABC1234"
+    finally:
+        for runtime in ocr.runtimes:
+            runtime.close()
