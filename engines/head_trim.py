@@ -27,6 +27,7 @@ from engines.trim import sha256_file, write_atomic
 log = logging.getLogger(__name__)
 
 VOCABULARY_KEY = "alpr_vocabulary"  # the copy's own vocabulary (JSON), in its metadata
+COPY_VERSION = 2  # how the copy is made (IR 7, vocabulary metadata): a cached older copy is remade
 IR_VERSION = 7  # ONNX IR of the copy: enough for its opset 11, loads on onnxruntime >= 1.6
 
 #: what a plate can hold, in the trimmed head's order after the blank
@@ -79,7 +80,7 @@ def trimmed_copy(path: str, cache_dir: str,
         with open(sidecar) as fh:
             record = json.load(fh)
         if record.get("source_sha256") == sha and record.get("keep") == list(keep) \
-                and record.get("ir_version") == IR_VERSION:
+                and record.get("copy_version") == COPY_VERSION:
             return out, record["vocabulary"], None
     try:
         vocabulary = metadata_vocabulary(path)
@@ -91,7 +92,7 @@ def trimmed_copy(path: str, cache_dir: str,
     entry.key, entry.value = VOCABULARY_KEY, json.dumps(kept)
     write_atomic(out, model.SerializeToString())
     record = {"source": path, "source_sha256": sha, "keep": list(keep), "vocabulary": kept,
-              "indices": indices, "ir_version": IR_VERSION}
+              "indices": indices, "copy_version": COPY_VERSION}
     write_atomic(sidecar, json.dumps(record, indent=1).encode("utf-8"))
     log.info("%s: class head trimmed %d -> %d classes (copy %s)", os.path.basename(path),
              len(vocabulary), len(indices), out)

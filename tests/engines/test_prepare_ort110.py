@@ -107,6 +107,8 @@ def test_prepare_default_goes_on_where_the_proof_cannot_run(default_models, tmp_
     result = CliRunner().invoke(models_group, args + ["--out-dir", str(tmp_path / "a")])
     assert result.exit_code == 0, result.output
     assert "not proven here" in result.output and "not proven on this node" in result.output
-    assert len(list((tmp_path / "a").glob("*.trt8.2.onnx"))) == len(default_models)
+    from engines.prepare.cli import DEFAULT_MODELS
+
+    assert len(list((tmp_path / "a").glob("*.trt8.2.onnx"))) == len(DEFAULT_MODELS)
     strict = CliRunner().invoke(models_group, args + ["--out-dir", str(tmp_path / "b"), "--strict"])
     assert strict.exit_code == 2
