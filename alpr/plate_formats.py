@@ -34,6 +34,7 @@ DIGIT_TO_LETTER = {"0": "O", "1": "I", "2": "Z", "4": "A", "5": "S", "6": "G", "
 LETTER_TO_DIGIT = {"O": "0", "Q": "0", "D": "0", "U": "0", "I": "1", "L": "1", "J": "1",
                    "Z": "2", "S": "5", "G": "6", "T": "7", "B": "8", "A": "4"}
 SEAL_READS = "O0QDC3"  # what an OCR reads a round registration seal as
+FIRST_DROPPED = "-"  # a variant's band field: its first character was dropped (no country)
 MIN_EDGE_TEXT = 5  # an edge character is dropped only from reads longer than this
 DOUBTFUL = 0.6  # an OCR character this unsure may be a mark beside the text (band, emblem)
 DOUBT_MARGIN = 0.2  # fixes are chosen over a rival's only if the OCR doubted them this much more
@@ -163,7 +164,7 @@ class FormatBook(object):
         for rest, rest_confs, formats, band in variants:  # 1. a specific format as read
             exact = [f for f in formats if f.specific and f.fit(rest) == (rest, 0)]
             if exact:
-                return Match(rest, rest_confs, exact[0].name, band or _one_country(exact),
+                return Match(rest, rest_confs, exact[0].name, _country(band, exact),
                              specific=True)
         vanity = [f for f in self.formats if f.vanity and f.fit(text) == (text, 0)]
         if vanity:  # 2.
@@ -178,8 +179,9 @@ class FormatBook(object):
         return Match(text, confs)  # 5.
 
     def _variants(self, text: str, confs: Tuple[float, ...]) -> List[Variant]:
-        """The read as read, without a read band (stars + code), without its first
-        character: (text, confidences, formats to try, country the band names)."""
+        """The read as read, without a read band (stars + code), without a seal read as a
+        character, without its first character (in this order): (text, confidences,
+        formats to try, country the band names)."""
         out = [(text, confs, self.formats, "")]  # type: List[Variant]
         for code, country in sorted(self.bands.items(), key=lambda kv: -len(kv[0])):
             for stars in _STARS:
@@ -187,21 +189,25 @@ class FormatBook(object):
                 if len(text) > len(prefix) + 1 and text.startswith(prefix):
                     own = [f for f in self.formats if f.country == country]
                     out.append((text[len(prefix):], confs[len(prefix):], own, country))
-        if len(text) > MIN_EDGE_TEXT:  # a border, screw, emblem or band read as a character
-            out.append((text[1:], confs[1:], self.formats, ""))
         sealed = [f for f in self.formats if f.marks]
         for i in sorted(set(p for f in sealed for p in f.marks)):
             if 0 < i < len(text) - 1 and text[i] in SEAL_READS:  # a seal read as O, 0, 3...
                 own = [f for f in sealed if i in f.marks]
                 out.append((text[:i] + text[i + 1:], confs[:i] + confs[i + 1:], own, ""))
+        if len(text) > MIN_EDGE_TEXT:  # a border, screw, emblem or band read as a character
+            out.append((text[1:], confs[1:], self.formats, FIRST_DROPPED))
         return out
 
     @staticmethod
     def _may_fix(variant: Variant, variants: Sequence[Variant],
                  confs: Tuple[float, ...]) -> bool:
-        if variant is variants[0] or variant[3]:
+        """Fixes apply to the read as read, without a read band, and without a first
+        character the OCR doubted; never on top of a dropped seal."""
+        if variant is variants[0]:
             return True
-        return bool(confs) and confs[0] < DOUBTFUL  # the dropped first character
+        if variant[3] == FIRST_DROPPED:
+            return bool(confs) and confs[0] < DOUBTFUL
+        return bool(variant[3])  # a band that was read
 
     def _fixed(self, variant: Variant) -> Optional[Match]:
         """The text the fewest look-alike fixes give for a variant, or None. Formats that
@@ -229,8 +235,13 @@ class FormatBook(object):
         if fewest > MAX_FIXES or (len(best) > 1 and best[1][0] - best[0][0] < DOUBT_MARGIN):
             return None
         _, text, chosen = best[0]
-        return Match(text, rest_confs, chosen[0].name, band or _one_country(chosen), fewest,
+        return Match(text, rest_confs, chosen[0].name, _country(band, chosen), fewest,
                      specific=True)
+
+
+def _country(band: str, formats: Iterable[PlateFormat]) -> str:
+    """The country a read band names, else the one every format agrees on."""
+    return band if band and band != FIRST_DROPPED else _one_country(formats)
 
 
 def _one_country(formats: Iterable[PlateFormat]) -> str:

@@ -36,7 +36,7 @@ def fleet_reader(settings: Any) -> Callable[[], Dict[str, Any]]:
             clients.append(connect_settings(settings))
         redis = clients[0]
         store = FrameStore(redis, keys, settings.results_maxlen, settings.max_frame_age_s)
-        return collect(redis, keys, FleetWatch(redis, keys, store, settings.queue))
+        return collect(redis, keys, FleetWatch(redis, keys, store, keys.queue(settings.queue)))
 
     return read
 

@@ -87,7 +87,11 @@ def trimmed_copy(path: str, cache_dir: str,
     except ImportError as exc:
         raise ModelError("reading %s's vocabulary needs the onnx package (%s)" % (path, exc))
     indices, kept = class_indices(vocabulary, keep)
-    model = trim_head(path, indices)
+    try:
+        model = trim_head(path, indices)
+    except ModelError as exc:  # another head shape: the full model, argmax restricted
+        log.info("%s: %s; its full head runs", os.path.basename(path), exc)
+        return path, kept, indices
     entry = model.metadata_props.add()
     entry.key, entry.value = VOCABULARY_KEY, json.dumps(kept)
     write_atomic(out, model.SerializeToString())

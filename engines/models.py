@@ -187,7 +187,8 @@ def build_plate_ocr(settings: Any, fmt: str) -> Recognizer:
     det_profile = ((1, 3, height, 32), (1, 3, height, 2 * height), (1, 3, height, widest))
     rec_profiles = {"x": rec_profile} if default else None  # the wheel's input name
     recogniser = CtcOcr(open_model(rec_path, settings, default, rec_profiles), vocabulary,
-                        max_width=settings.ocr_max_width, classes=classes)
+                        max_width=settings.ocr_max_width, classes=classes,
+                        max_batch=settings.trt_max_batch if settings.runtime == "tensorrt" else 0)
     locator = None
     if settings.ocr_line_locator:
         try:

@@ -230,8 +230,9 @@ class Pipeline(object):
         t["det_prep"], t["det_infer"], t["det_post"] = _ms(t0, t1), _ms(t1, t2), _ms(t2, t3)
         if len(weak) == len(dets) and self.zoom_conf > 0:  # no sure plate: a zoomed look
             zoomed = self._zoomed(frame, roi)
-            if zoomed:
-                dets, weak = zoomed, set()
+            if zoomed:  # below the detector's own threshold: verified by format too
+                sure = getattr(self.detector, "conf", 0.0)
+                dets, weak = zoomed, set(i for i, d in enumerate(zoomed) if d.score < sure)
             t["det_zoom"] = _ms(t3, time.perf_counter())
             t3 = time.perf_counter()
         # `on_detected` starts the next frame's decode: once this thread's own host work is

@@ -12,6 +12,7 @@ from alpr import defaults
 from alpr.plate_formats import FormatBook, FormatCatalog, Match, default_catalog
 
 log = logging.getLogger(__name__)
+MAX_BOOKS = 64  # distinct region lists kept parsed (cameras of a fleet name a handful)
 
 
 class TextProcessor(object):
@@ -34,8 +35,10 @@ class TextProcessor(object):
         and skipped, so a camera's typo costs its format rules, never its frames."""
         if regions is None:
             return self.default_book
-        key = tuple(regions)
+        key = tuple(sorted(set(str(r).strip().lower() for r in regions)))
         if key not in self.books:
+            if len(self.books) >= MAX_BOOKS:  # frames name regions: bound what they cost
+                self.books.clear()
             known = []
             for name in key:
                 try:

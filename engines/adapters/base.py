@@ -82,6 +82,9 @@ class LetterboxDetector(Detector):
         from engines.letterbox import Letterboxer
 
         self.letterbox = Letterboxer(self._size[0], self._size[1], dtype=spec.dtype)
+        # inputs made ahead in another thread (read-ahead) letterbox on their own canvas:
+        # the calling thread may be letterboxing this frame's zoomed tiles meanwhile
+        self.letterbox_ahead = Letterboxer(self._size[0], self._size[1], dtype=spec.dtype)
         self._buffer = np.empty((1, 3) + self._size, dtype=spec.dtype)
 
     @property
@@ -91,7 +94,8 @@ class LetterboxDetector(Detector):
     def prepare(self, image_bgr: np.ndarray, fresh: bool = False
                 ) -> Tuple[Dict[str, np.ndarray], Any]:
         out = np.empty_like(self._buffer) if fresh else self._buffer
-        tensor, params = self.letterbox(image_bgr, out=out)
+        letterbox = self.letterbox_ahead if fresh else self.letterbox
+        tensor, params = letterbox(image_bgr, out=out)
         return {self.input_name: tensor}, LetterboxContext(
             params, image_bgr.shape[0], image_bgr.shape[1])
 

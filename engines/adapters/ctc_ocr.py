@@ -28,8 +28,9 @@ class CtcOcr(Recognizer):
 
     def __init__(self, runtime: Runtime, vocabulary: Sequence[str],
                  max_width: int = MAX_WIDTH, min_width: int = MIN_WIDTH,
-                 classes: Optional[Sequence[int]] = None) -> None:
+                 classes: Optional[Sequence[int]] = None, max_batch: int = 0) -> None:
         self.runtime = runtime
+        self.max_batch = int(max_batch)  # 0: any; a TensorRT profile's largest batch
         spec = runtime.inputs[0]
         if len(spec.shape) != 4 or not isinstance(spec.shape[2], int):
             raise ModelError("CTC recogniser input must be [N, 3, H, W] with a fixed H; got %s"
@@ -84,12 +85,14 @@ class CtcOcr(Recognizer):
         for i, t in enumerate(tensors):
             if t is not None:
                 by_width.setdefault(t.shape[2], []).append(i)
+        step = self.max_batch if self.max_batch > 0 else len(lines) or 1
         for width in sorted(by_width):
-            idx = by_width[width]
-            batch = np.stack([tensors[i] for i in idx]).astype(self.dtype, copy=False)
-            probs = self.runtime.run({self.input_name: batch})[self.output_name]
-            for row, i in enumerate(idx):
-                out[i] = self.decode(np.asarray(probs[row], dtype=np.float32))
+            for at in range(0, len(by_width[width]), step):
+                idx = by_width[width][at:at + step]
+                batch = np.stack([tensors[i] for i in idx]).astype(self.dtype, copy=False)
+                probs = self.runtime.run({self.input_name: batch})[self.output_name]
+                for row, i in enumerate(idx):
+                    out[i] = self.decode(np.asarray(probs[row], dtype=np.float32))
         return out
 
     def decode(self, probs: np.ndarray) -> TextRead:

@@ -125,7 +125,12 @@ def plate_lines(boxes: Sequence[TextBox], crop_height: float = 0.0,
         overlap = min(right, r_right) - max(left, r_left)
         if overlap > 0.5 * min(right - left, r_right - r_left):  # stacked, not beside
             kept.append(row)
-    kept = sorted(kept, key=lambda r: min(b.y1 for b in r))[:2]
+    if len(kept) > 2:  # the main row and the stacked row nearest to it
+        centre = (min(b.y1 for b in main) + max(b.y2 for b in main)) / 2.0
+        nearest = min(kept[1:], key=lambda r: abs(
+            (min(b.y1 for b in r) + max(b.y2 for b in r)) / 2.0 - centre))
+        kept = [main, nearest]
+    kept = sorted(kept, key=lambda r: min(b.y1 for b in r))
     return [_merged(sorted(row, key=lambda b: b.x1)) for row in kept]
 
 
