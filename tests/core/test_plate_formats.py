@@ -81,6 +81,8 @@ def test_a_german_seal_read_as_a_character_is_dropped():
     assert match(["de"], "HD3BW6").text == "HDBW6"
     assert match(["de"], "HOAB123").text == "HOAB123"  # fits as read: a real letter O
     assert match(["fr"], "AB0C123").text == "AB0C123"  # no seals on French plates
+    m = match(["eu"], "M0AB1234")  # with every EU layout in force, the seal comes first
+    assert (m.text, m.country) == ("MAB1234", "DE")
 
 
 def test_country_only_when_the_formats_agree():

@@ -46,6 +46,14 @@ def test_greedy_ctc_collapses_repeats_and_drops_blanks():
     assert ocr.bucket(10) == 64 and ocr.bucket(100) == 128 and ocr.bucket(900) == 256
 
 
+def test_lines_of_one_bucket_run_in_batches_a_tensorrt_profile_allows():
+    vocab = ["<blank>", "A", "B", "1"]
+    runtime = FakeCtcRuntime(_onehot([1, 0, 2], 4), 4)
+    ocr = CtcOcr(runtime, vocab, max_batch=2)
+    reads = ocr.read_lines([np.zeros((20, 60, 3), np.uint8)] * 5)
+    assert [r.text for r in reads] == ["AB"] * 5 and runtime.calls == 3  # 2 + 2 + 1
+
+
 def test_a_full_head_restricted_to_kept_classes_decodes_like_a_trimmed_one():
     probs = _onehot([5, 0, 2], 6)
     probs[0, 1] = 0.5  # the best kept class at step 0 (5 is not kept)
