@@ -51,6 +51,7 @@ RQ_BEAT_S = 10.0  # RQ's own worker-key heartbeat (3 round trips, once per job i
 DET_CONF = 0.4  # platedet's own detect_read threshold; lower adds false plates
 DET_IOU = 0.4  # NMS overlap; plates rarely overlap, so a tight value is safe
 DET_ZOOM_CONF = 0.25  # threshold of the second, zoomed look at a frame with no plate (0 = off): small plates score lower; docs/recognition.md
+DET_ZOOM_EVERY = 4  # a worker zooms one in 4 of a stream's frames with no plate: a zoomed look costs 4.8x an empty frame (measured), so ~2x on an empty stream (computed); photos (eval, read) every one
 DET_VERIFY_CONF = 0.2  # boxes scored in [this, DET_CONF) are kept only if their read fits a specific plate format of the camera (0 = off): platedet half-believes unusual plates
 MAX_PLATES = 8  # more plates than this in one frame is almost surely noise
 LETTERBOX_FILL = 114  # YOLO training pad colour; other values shift scores

@@ -62,6 +62,7 @@ class Settings:
     det_conf: float = defaults.DET_CONF
     det_iou: float = defaults.DET_IOU
     det_zoom_conf: float = defaults.DET_ZOOM_CONF
+    det_zoom_every: int = defaults.DET_ZOOM_EVERY  # the worker's; eval / read / bench look at every photo
     det_verify_conf: float = defaults.DET_VERIFY_CONF
     max_plates: int = defaults.MAX_PLATES
     ocr_min_conf: float = defaults.OCR_MIN_CONF

@@ -47,6 +47,7 @@ class Pipeline(object):
                  min_crop_px: int = MIN_REDUCED_CROP_PX,
                  decode_threads: int = defaults.DECODE_THREADS,
                  zoom_conf: float = defaults.DET_ZOOM_CONF,
+                 zoom_every: int = 1,
                  verify_conf: float = defaults.DET_VERIFY_CONF) -> None:
         if crop_source not in CROP_SOURCES:
             raise ValueError("crop_source must be one of %s" % (CROP_SOURCES,))
@@ -59,6 +60,10 @@ class Pipeline(object):
         self.crop_pad = float(crop_pad)
         self.min_crop_px = int(min_crop_px)
         self.zoom_conf = float(zoom_conf)  # 0: no second look where nothing was found
+        # a stream's frames with no plate get the (4 detector runs) look one in zoom_every;
+        # a car stays in view for many frames, a photo is looked at every time (1)
+        self.zoom_every = max(1, int(zoom_every))
+        self._unseen = 0  # frames with no sure plate since the last zoomed look
         self.verify_conf = float(verify_conf)  # 0: no weak candidates verified by format
         threads = int(decode_threads) or min(4, os.cpu_count() or 1)
         self.strips = StripDecoder(threads) if threads > 1 else None
@@ -228,7 +233,7 @@ class Pipeline(object):
         dets = [_to_frame(d, offset, scale, frame.width, frame.height) for d in dets]
         t3 = time.perf_counter()
         t["det_prep"], t["det_infer"], t["det_post"] = _ms(t0, t1), _ms(t1, t2), _ms(t2, t3)
-        if len(weak) == len(dets) and self.zoom_conf > 0:  # no sure plate: a zoomed look
+        if len(weak) == len(dets) and self._zoom_due():  # no sure plate: a zoomed look
             zoomed = self._zoomed(frame, roi)
             if zoomed:  # below the detector's own threshold: verified by format too
                 sure = getattr(self.detector, "conf", 0.0)
@@ -276,6 +281,15 @@ class Pipeline(object):
         px2 = max(px1 + 1, int(np.ceil(x2 / scale)))
         py2 = max(py1 + 1, int(np.ceil(y2 / scale)))
         return picture[py1:py2, px1:px2], (px1 * scale, py1 * scale), scale
+
+    def _zoom_due(self) -> bool:
+        if self.zoom_conf <= 0:
+            return False
+        self._unseen += 1
+        if self._unseen < self.zoom_every:
+            return False
+        self._unseen = 0
+        return True
 
     def _zoomed(self, frame: Any, roi: Optional[Roi]) -> List[Detection]:
         """Plates in zoomed tiles of the full-resolution view (engines.zoom)."""

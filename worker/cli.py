@@ -9,7 +9,7 @@ SETTINGS_FLAGS = ("redis_url", "namespace", "log_level", "node_name", "queue", "
                   "engine", "batch_max", "metrics_port", "heartbeat_s", "max_frame_age_s",
                   "detector", "detector_format", "ocr", "ocr_format", "ocr_config", "runtime",
                   "providers", "intra_op_threads", "det_conf", "plate_regex", "min_plate_len",
-                  "regions", "det_zoom_conf")
+                  "regions", "det_zoom_conf", "det_zoom_every")
 
 
 @click.command("worker")

@@ -113,7 +113,7 @@ class PipelineEngine(object):
         from engines.evidence import options_from
 
         self.settings = settings
-        self.pipeline = build_pipeline(settings)
+        self.pipeline = build_pipeline(settings, zoom_every=settings.det_zoom_every)
         self.evidence = options_from(settings)
         self.private_cameras = set(settings.evidence_private_cameras)
         # models on CPU cores: decode the next frame once this one's detector is done

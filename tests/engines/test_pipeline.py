@@ -166,3 +166,13 @@ def test_a_frame_with_no_plate_gets_a_zoomed_second_look(models, pipeline):
         assert plate.reads and "det_zoom" not in plate.timings  # found at once: no tiles
     finally:
         pipeline.zoom_conf = 0.0
+
+
+def test_a_stream_zooms_one_in_every_n_frames_with_no_plate(models, pipeline):
+    pipeline.zoom_conf, pipeline.zoom_every = 0.25, 3
+    try:
+        dark = np.zeros((720, 1280, 3), np.uint8)
+        looked = ["det_zoom" in pipeline.process(dark).timings for _ in range(6)]
+        assert looked == [False, False, True, False, False, True]
+    finally:
+        pipeline.zoom_conf, pipeline.zoom_every = 0.0, 1
