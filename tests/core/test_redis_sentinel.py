@@ -65,6 +65,8 @@ def test_one_client_with_acl_follows_a_failover():
     try:
         client = connect(cluster.url)
         client.set("before", 1)
+        # replication is asynchronous: a write not yet on the replica dies with the primary
+        assert client.wait(1, 5000) == 1
         with pytest.raises(ConfigError) as err:
             connect(cluster.url.replace("s3cret-pw", "wrong-pw"))
         assert "refused the credentials" in str(err.value) and "wrong-pw" not in str(err.value)
