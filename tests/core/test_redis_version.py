@@ -5,12 +5,12 @@ socket that answers PING and an INFO reply naming Redis 6.0.16; the unit test us
 client, and the real `alpr worker` / `alpr produce` / `alpr dispatch` processes are pointed
 at the fake socket: each answers with one line and exit code 2.
 """
-import socket
 import subprocess
 import sys
-import threading
 
 import pytest
+
+from old_redis import OldRedis
 
 from alpr.errors import RedisVersionError
 from alpr.redis_conn import connect, parse_version, require_version
@@ -45,54 +45,6 @@ def test_the_real_server_passes(redis_url):
     assert parse_version(version) >= (6, 2)
 
 
-class FakeOldRedis(object):
-    """A fake Redis 6.0 (a socket speaking just enough RESP: PING, INFO, anything else OK)."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._client, args=(conn,), daemon=True).start()
-
-    def _client(self, conn):
-        info = ("# Server\r\nredis_version:%s\r\nredis_mode:standalone\r\n" % OLD).encode()
-        buf = b""
-        while True:
-            try:
-                data = conn.recv(65536)
-            except OSError:
-                return
-            if not data:
-                return
-            buf += data
-            while True:  # one reply per complete RESP array command
-                command, buf = _pop_command(buf)
-                if command is None:
-                    break
-                name = command[0].upper() if command else b""
-                if name == b"PING":
-                    conn.sendall(b"+PONG\r\n")
-                elif name == b"INFO":
-                    conn.sendall(b"$%d\r\n%s\r\n" % (len(info), info))
-                elif name == b"HELLO":  # Redis 6.0 speaks RESP3 (redis-py >= 5 may ask for it)
-                    proto = int(command[1]) if len(command) > 1 else 2
-                    conn.sendall(b"%%2\r\n+server\r\n+redis\r\n+proto\r\n:%d\r\n" % proto)
-                else:
-                    conn.sendall(b"+OK\r\n")
-
-    def close(self):
-        self.sock.close()
-
-
 def _pop_command(buf):
     """(argument list, rest) of the first complete RESP command in buf, or (None, buf)."""
     if not buf.startswith(b"*") or b"\r\n" not in buf:
@@ -114,7 +66,7 @@ def _pop_command(buf):
 @pytest.mark.parametrize("verb", [["worker", "--engine", "null"], ["produce", "scenes"],
                                   ["dispatch"]])
 def test_commands_refuse_an_old_redis_with_one_line_and_exit_code_2(verb):
-    fake = FakeOldRedis()
+    fake = OldRedis(OLD)
     try:
         url = "redis://127.0.0.1:%d/0" % fake.port
         proc = subprocess.run([sys.executable, "-m", "alpr"] + verb + ["--redis-url", url],
