@@ -74,3 +74,21 @@ class RedisServer(object):
     def cleanup(self) -> None:
         self.stop(kill=True)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def start_tls_server(cert_dir: str, password: str):
+    """(RedisServer, TLS port) with TLS, client certificates and a password, the certificates
+    already in `cert_dir` (server.crt/.key, ca.crt); pytest.skip if this redis-server has no TLS."""
+    import pytest
+
+    port = free_port()
+    server = RedisServer(port=free_port(), extra_args=[
+        "--tls-port", str(port), "--tls-cert-file", os.path.join(cert_dir, "server.crt"),
+        "--tls-key-file", os.path.join(cert_dir, "server.key"),
+        "--tls-ca-cert-file", os.path.join(cert_dir, "ca.crt"),
+        "--tls-auth-clients", "yes", "--requirepass", password])
+    try:
+        server.start()
+    except RuntimeError as exc:
+        pytest.skip("redis-server without TLS support: %s" % exc)
+    return server, port

@@ -7,7 +7,7 @@ import pytest
 
 from alpr.errors import ConfigError
 from alpr.redis_conn import connect
-from redis_server import RedisServer, free_port
+from redis_server import start_tls_server
 
 
 def make_certs(d):
@@ -32,15 +32,7 @@ def tls_server(tmp_path_factory):
         pytest.skip("openssl not installed")
     d = tmp_path_factory.mktemp("tls")
     make_certs(str(d))
-    port = free_port()
-    server = RedisServer(port=free_port(), extra_args=[
-        "--tls-port", str(port), "--tls-cert-file", str(d / "server.crt"),
-        "--tls-key-file", str(d / "server.key"), "--tls-ca-cert-file", str(d / "ca.crt"),
-        "--tls-auth-clients", "yes", "--requirepass", "tls-s3cret"])
-    try:
-        server.start()
-    except RuntimeError as exc:
-        pytest.skip("redis-server without TLS support: %s" % exc)
+    server, port = start_tls_server(str(d), "tls-s3cret")
     yield port, d
     server.cleanup()
 

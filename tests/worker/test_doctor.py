@@ -182,19 +182,11 @@ def tls_redis(tmp_path_factory):
         pytest.skip("openssl not installed")
     sys.path.insert(0, os.path.join(ROOT, "tests", "core"))
     from test_redis_tls import make_certs
-    from redis_server import RedisServer, free_port
+    from redis_server import start_tls_server
 
     d = tmp_path_factory.mktemp("doctor-tls")
     make_certs(str(d))
-    port = free_port()
-    server = RedisServer(port=free_port(), extra_args=[
-        "--tls-port", str(port), "--tls-cert-file", str(d / "server.crt"),
-        "--tls-key-file", str(d / "server.key"), "--tls-ca-cert-file", str(d / "ca.crt"),
-        "--tls-auth-clients", "yes", "--requirepass", "doc-s3cret"])
-    try:
-        server.start()
-    except RuntimeError as exc:
-        pytest.skip("redis-server without TLS support: %s" % exc)
+    server, port = start_tls_server(str(d), "doc-s3cret")
     yield port, d
     server.cleanup()
 
