@@ -103,6 +103,21 @@ CLAIM_IDLE_MS = 10000  # pending entries idle this long belong to a dead dispatc
 WEBHOOK_TIMEOUT_S = 3.0  # a slow webhook must not stall the event stream
 WEBHOOK_RETRIES = 3  # then the event is counted as webhook_failed (it stays in the stream)
 
+# --- MQTT, Home Assistant and alert rules (dispatcher) --------------------------------
+MQTT_PREFIX = "alpr"  # topics <prefix>/events, <prefix>/<camera>/plate, <prefix>/status, <prefix>/health
+MQTT_DISCOVERY_PREFIX = "homeassistant"  # Home Assistant's default discovery prefix
+MQTT_KEEPALIVE_S = 15  # the broker sends the last will within 1.5x this of a silent (hung, unplugged) dispatcher
+MQTT_RECONNECT_MIN_S = 1  # paho's first reconnect wait after the broker went away
+MQTT_RECONNECT_MAX_S = 30  # paho's longest reconnect wait (doubling from the minimum)
+MQTT_BACKLOG = 1000  # messages kept in memory while the broker is down; beyond it the oldest are dropped (counted)
+MQTT_PRESENCE_S = 300.0  # a label's binary sensor ("a resident's car is here") turns off this long after its last event
+MQTT_HEALTH_S = 10.0  # fleet health (<prefix>/health, retained) is republished this often
+DISPATCHER_STATS_S = 5.0  # the dispatcher writes its counters (MQTT, alerts) to Redis this often for `alpr status`
+ALERT_RATE_LIMIT_S = 300.0  # a rule fires at most once per plate in this long, unless the rule says otherwise
+ALERT_TIMEZONE = "UTC"  # alert schedules are read in this timezone unless the settings name one
+ALERT_MESSAGE = "{rule}: {plate} at {camera}"  # an alert's text unless its rule has a message
+ALERTS_MAXLEN = 10000  # approximate trim of the alerts stream (the console banner reads the newest)
+
 # --- alpr doctor (a node's first-run checks) -------------------------------------
 WORKER_MEMORY_MB = 1400  # the worker's limit in both memory profiles (compose mem_limit = systemd MemoryMax)
 FIRST_BUILD_SWAP_MB = 4096  # a first engine build on a 2 GB Nano peaks above its RAM: 4 GB swap file

@@ -85,6 +85,15 @@ class Settings:
     recent_ttl_s: float = defaults.RECENT_TTL_S
     webhooks: List[str] = field(default_factory=list)
     known_plates: str = ""  # path to a YAML/CSV of plate -> allow/deny label
+    # MQTT / Home Assistant, alert rules (dispatcher)
+    mqtt_url: str = ""  # mqtt://user:pass@host:1883 or mqtts://... (TLS); empty = no MQTT
+    mqtt_prefix: str = defaults.MQTT_PREFIX
+    mqtt_ca_certs: str = ""  # mqtts:// CA bundle (default: the system's)
+    mqtt_discovery_prefix: str = defaults.MQTT_DISCOVERY_PREFIX  # "" = no Home Assistant discovery
+    mqtt_presence_s: float = defaults.MQTT_PRESENCE_S
+    console_url: str = ""  # base URL of `alpr serve` for crop links in MQTT events (http://host:8080)
+    alerts: List[Any] = field(default_factory=list)  # alert rules (alpr.alert_rules.AlertRule)
+    alert_timezone: str = defaults.ALERT_TIMEZONE
     # event store, evidence, API
     db: str = ""  # sqlite:///path.db (or a path) | postgresql://...; empty = no store
     data_dir: str = defaults.DATA_DIR  # evidence files (and the default SQLite file) live here
@@ -141,6 +150,8 @@ class Settings:
         out["webhooks"] = [redact_url(u) for u in self.webhooks]
         out["db"] = redact_url(self.db)
         out["api_token"] = "***" if self.api_token else ""
+        out["mqtt_url"] = redact_url(self.mqtt_url)
+        out["alerts"] = [r.name for r in self.alerts]
         return out
 
 
@@ -175,6 +186,14 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 
 def _coerce(name: str, value: Any, default: Any) -> Any:
+    if name == "alerts":  # a list of rule maps: checked now, a bad rule names itself
+        from alpr.alert_rules import parse_rules
+
+        return parse_rules(value)
+    if name == "alert_timezone":
+        from alpr.alert_rules import check_timezone
+
+        check_timezone(str(value), "alert_timezone")
     try:
         if isinstance(default, bool):
             if isinstance(value, str):

@@ -29,6 +29,7 @@ def create_app(store: Any, evidence: Any, fleet: Optional[Callable[[], Dict[str,
     app.state.fleet = fleet
     for router in (health.router, events.router, known_plates.router, fleet_router.router):
         app.include_router(router)
+    from api.routers import alerts; app.include_router(alerts.router)  # noqa: E702
 
     @app.middleware("http")
     async def require_token(request: Request, call_next: Any) -> Any:

@@ -81,13 +81,72 @@ def build_dispatcher(settings: Settings, redis: Any, on_event: Any = None,
     consumer = ResultsConsumer(redis, keys.results, consumer=consumer_name,
                                batch=defaults.DISPATCH_BATCH, block_ms=defaults.DISPATCH_BLOCK_MS,
                                claim_idle_ms=defaults.CLAIM_IDLE_MS)
-    return Dispatcher(redis, keys, consumer,
-                      Grouper(settings.group_window_s, settings.group_similarity),
-                      Deduper(settings.dedup_window_s,
-                              max(settings.group_similarity, defaults.DEDUP_SIMILARITY)),
-                      RecentCache(redis, keys, settings.recent_ttl_s), known=known,
-                      webhooks=webhooks, fleet=fleet, events_maxlen=settings.events_maxlen,
-                      on_event=on_event, sink=sink)
+    outputs, mqtt = build_outputs(settings, redis, keys, sink, consumer.consumer, webhook_retry)
+    dispatcher = Dispatcher(redis, keys, consumer,
+                            Grouper(settings.group_window_s, settings.group_similarity),
+                            Deduper(settings.dedup_window_s,
+                                    max(settings.group_similarity, defaults.DEDUP_SIMILARITY)),
+                            RecentCache(redis, keys, settings.recent_ttl_s), known=known,
+                            webhooks=webhooks, fleet=fleet, events_maxlen=settings.events_maxlen,
+                            on_event=on_event, sink=sink, outputs=outputs,
+                            stats_every_s=defaults.DISPATCHER_STATS_S)
+    if mqtt is not None:  # <prefix>/health carries the dispatcher's counters too
+        mqtt.health_fn = fleet_health(redis, keys, fleet, dispatcher.all_stats)
+        mqtt.start()
+    return dispatcher
+
+
+def build_outputs(settings: Settings, redis: Any, keys: Keys, sink: Any, consumer_name: str,
+                  webhook_retry: Any) -> Tuple[List[Any], Any]:
+    """What runs after each stored and streamed event: MQTT (--mqtt), the alert rules; and
+    the MQTT publisher (None without --mqtt), started by the caller."""
+    outputs = []  # type: List[Any]
+    mqtt = None
+    if settings.mqtt_url:
+        import os
+
+        from dispatcher.mqtt import MqttPublisher
+
+        cameras = [c.decode() if isinstance(c, bytes) else str(c)
+                   for c in redis.smembers(keys.cameras)]
+        mqtt = MqttPublisher(settings.mqtt_url, prefix=settings.mqtt_prefix,
+                             discovery_prefix=settings.mqtt_discovery_prefix,
+                             presence_s=settings.mqtt_presence_s, ca_certs=settings.mqtt_ca_certs,
+                             console_url=settings.console_url,
+                             cameras=cameras,
+                             client_id="alpr-%s-%d" % (consumer_name, os.getpid()))
+        outputs.append(mqtt)
+    if settings.alerts:
+        from dispatcher.alert_targets import AlertTargets
+        from dispatcher.alerts import AlertEngine
+        from dispatcher.webhooks import WebhookSender
+
+        store_fn = None
+        if sink is not None:
+            from store.alerts import AlertStore
+
+            store_fn = AlertStore(sink.store.db).write
+        outputs.append(AlertTargets(
+            AlertEngine(settings.alerts, settings.alert_timezone), redis, keys, store_fn, mqtt,
+            webhook_factory=lambda urls: WebhookSender(list(urls), defaults.WEBHOOK_TIMEOUT_S,
+                                                       webhook_retry).start()))
+    return outputs, mqtt
+
+
+def fleet_health(redis: Any, keys: Keys, fleet: Any, stats_fn: Any) -> Any:
+    """What <prefix>/health carries: live nodes, queues, events, the dispatcher's counters."""
+
+    def read() -> Dict[str, Any]:
+        nodes = fleet.nodes()
+        return {"state": "online", "time": time.time(),
+                "nodes_alive": sum(1 for n in nodes if n["alive"]),
+                "nodes": [{"name": n["name"], "alive": n["alive"], "drained": n["drained"],
+                           "fps": n["stats"].get("fps"), "engine": n["stats"].get("engine")}
+                          for n in nodes],
+                "queues": fleet.queue_depths(), "events": int(redis.xlen(keys.events)),
+                "dispatcher": stats_fn()}
+
+    return read
 
 
 def format_event(event: Dict[str, Any]) -> str:
@@ -119,6 +178,16 @@ def format_event(event: Dict[str, Any]) -> str:
 @click.option("--evidence-dir", default=None, help="Evidence files here (default DATA_DIR/evidence).")
 @click.option("--evidence-quota-mb", type=float, default=None, help="Purge oldest evidence above this.")
 @click.option("--evidence-max-age-days", type=float, default=None, help="Purge evidence older than this.")
+@click.option("--mqtt", "mqtt_url", default=None,
+              help="Publish events to this broker: mqtt://user:pass@host:1883 or mqtts://host:8883.")
+@click.option("--mqtt-prefix", default=None, help="MQTT topic prefix (default alpr).")
+@click.option("--mqtt-ca-certs", default=None, help="CA bundle for an mqtts:// broker.")
+@click.option("--mqtt-discovery-prefix", default=None,
+              help="Home Assistant discovery prefix (default homeassistant; '' = off).")
+@click.option("--mqtt-presence-s", type=float, default=None,
+              help="A label's binary sensor turns off this long after its last event.")
+@click.option("--console-url", default=None,
+              help="Base URL of `alpr serve` for crop links in MQTT events (http://host:8080).")
 @click.option("--print", "print_events", is_flag=True, help="Print each plate event as it is emitted.")
 def dispatch_cmd(config_file: Optional[str], print_events: bool, consumer: str, **flags: Any) -> None:
     """Turn the results stream into plate events; watch the fleet and reap dead nodes."""
@@ -162,7 +231,9 @@ def dispatch_cmd(config_file: Optional[str], print_events: bool, consumer: str, 
     finally:
         if dispatcher.webhooks is not None:
             dispatcher.webhooks.close()
-        stats = dict(dispatcher.stats)
+        stats = dispatcher.all_stats()
+        for output in dispatcher.outputs:
+            output.close()
         stats.update({"webhook_" + k: v for k, v in (dispatcher.webhooks.stats.items()
                                                      if dispatcher.webhooks else [])})
         stats.update({"fleet_" + k: v for k, v in dispatcher.fleet.stats.items()})

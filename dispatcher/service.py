@@ -7,7 +7,7 @@ dead nodes. On shutdown every open group is emitted, so nothing is lost.
 import json
 import logging
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from alpr.errors import FrameDecodeError
 from alpr.keys import Keys
@@ -31,7 +31,8 @@ class Dispatcher(object):
                  deduper: Deduper, recent: RecentCache, known: Optional[KnownPlates] = None,
                  webhooks: Optional[WebhookSender] = None, fleet: Optional[FleetWatch] = None,
                  events_maxlen: int = 100000, on_event: Optional[EventFn] = None,
-                 clock: Callable[[], float] = time.time, sink: Any = None) -> None:
+                 clock: Callable[[], float] = time.time, sink: Any = None,
+                 outputs: Sequence[Any] = (), stats_every_s: float = 0.0) -> None:
         self.redis = redis
         self.keys = keys
         self.consumer = consumer
@@ -47,6 +48,10 @@ class Dispatcher(object):
         self.sink = sink  # the event store (store.sink.StoreSink): written before the ack
         self.unstored = []  # type: List[PlateGroup]  # closed while the store was down
         self.stats = {"entries": 0, "malformed": 0, "reads": 0, "events": 0, "suppressed": 0}
+        # after an event is stored and streamed: MQTT, alert rules (event / tick / all_stats)
+        self.outputs = list(outputs)
+        self.stats_every_s = float(stats_every_s)  # 0 = counters not written to Redis
+        self.next_stats = 0.0
 
     def start(self) -> None:
         """Create the consumer group and preload the dedup table from recent events."""
@@ -82,7 +87,34 @@ class Dispatcher(object):
         self.consumer.keepalive(self.held_entries())
         if self.fleet is not None:
             self.fleet.tick()
+        self.tick_outputs()
         return len(entries)
+
+    def tick_outputs(self) -> None:
+        """Let each output do its periodic work; write the counters for `alpr status`."""
+        for output in self.outputs:
+            try:
+                output.tick()
+            except Exception as exc:  # noqa: BLE001 - an output never stops the event loop
+                self.stats["output_errors"] = self.stats.get("output_errors", 0) + 1
+                log.warning("output %s tick failed: %s", type(output).__name__, exc)
+        now = time.monotonic()
+        if self.stats_every_s > 0 and now >= self.next_stats:
+            self.next_stats = now + self.stats_every_s
+            stats = dict((k, v) for k, v in self.all_stats().items()
+                         if isinstance(v, (int, float)))
+            stats["updated"] = time.time()
+            pipe = self.redis.pipeline(transaction=True)
+            pipe.delete(self.keys.dispatcher_stats)
+            pipe.hset(self.keys.dispatcher_stats, mapping=stats)
+            pipe.execute()
+
+    def all_stats(self) -> Dict[str, Any]:
+        """The loop's counters with every output's (mqtt_*, alerts_*)."""
+        stats = dict(self.stats)
+        for output in self.outputs:
+            stats.update(output.all_stats())
+        return stats
 
     def _fetch_evidence(self, entries: List[Any]) -> Dict[str, Any]:
         """entry id -> evidence:{frame} value, for entries whose evidence is apart (one MGET;
@@ -176,11 +208,21 @@ class Dispatcher(object):
             self.stats["emit_failed"] = self.stats.get("emit_failed", 0) + 1
             raise
         self.stats["events"] += len(events)
-        for event in events:
+        for event, group in zip(events, made):
             if self.webhooks is not None:
                 self.webhooks.submit(event)
             if self.on_event is not None:
                 self.on_event(event)
+            # which pictures the store now holds (the console links them)
+            kept = tuple(k for k, v in sorted(group.evidence().items())
+                         if k in ("crop", "frame") and v) if self.sink is not None else ()
+            for output in self.outputs:
+                try:
+                    output.event(event, kept)
+                except Exception as exc:  # noqa: BLE001 - the event is stored and streamed
+                    self.stats["output_errors"] = self.stats.get("output_errors", 0) + 1
+                    log.exception("output %s failed on event %s: %s", type(output).__name__,
+                                  event.get("id"), exc)
         return events
 
     def held_entries(self) -> set:

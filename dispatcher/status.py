@@ -70,6 +70,9 @@ def collect(redis: Any, keys: Keys, fleet: FleetWatch) -> Dict[str, Any]:
         "results": {"length": int(redis.xlen(keys.results)), "pending": pending},
         "events": int(redis.xlen(keys.events)),
         "security": {_text(k): int(v) for k, v in redis.hgetall(keys.security).items()},
+        # the running dispatcher's counters (mqtt_*, alerts_*), rewritten every few seconds
+        "dispatcher": {_text(k): _number(v) for k, v in
+                       redis.hgetall(keys.dispatcher_stats).items()},
     }
 
 
@@ -105,10 +108,23 @@ def format_table(status: Dict[str, Any]) -> str:
     lines.append("")
     lines.append("results stream: %d entries, %d pending in the dispatcher; events: %d"
                  % (status["results"]["length"], status["results"]["pending"], status["events"]))
+    mqtt = dict((k, v) for k, v in status.get("dispatcher", {}).items()
+                if k.startswith(("mqtt_", "alerts_")))
+    if mqtt:
+        lines.append("dispatcher: " + ", ".join("%s=%s" % kv for kv in sorted(mqtt.items())))
     if status["security"]:
         lines.append("refused: " + ", ".join(
             "%s=%d" % (k, v) for k, v in sorted(status["security"].items())))
     return "\n".join(lines)
+
+
+def _number(value: Any) -> Any:
+    text = _text(value)
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return int(number) if number.is_integer() and "." not in text else number
 
 
 def _pick(stats: Dict[str, Any], *names: str) -> Any:
