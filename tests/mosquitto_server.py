@@ -3,6 +3,7 @@ TLS listener), started and stopped by the tests; and a subscriber that records w
 
 Never a mock: the MQTT tests talk to this process (Debian's mosquitto; `make mosquitto`).
 """
+import getpass
 import os
 import shutil
 import socket
@@ -37,7 +38,9 @@ class MosquittoServer(object):
         passwd = os.path.join(self.dir, "passwd")
         subprocess.check_call(["mosquitto_passwd", "-b", "-c", passwd, USER, PASSWORD],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        lines = ["per_listener_settings false", "allow_anonymous false",
+        # run as whoever runs the tests (as root, mosquitto would switch to its own user,
+        # who cannot read this temporary directory)
+        lines = ["user %s" % getpass.getuser(), "per_listener_settings false", "allow_anonymous false",
                  "password_file %s" % passwd, "persistence false",
                  "listener %d 127.0.0.1" % self.port]
         if tls_dir:

@@ -1,0 +1,190 @@
+"""`alpr dispatch --mqtt` as a real process against a real mosquitto broker: topics, payloads,
+retained messages, Home Assistant discovery, the last will of a SIGKILLed dispatcher, and a
+broker restart mid-run (what the outage held back is counted, stays in the store and stream,
+and is sent after the reconnect). Frames are finished through the FrameStore as workers do."""
+import json
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+from helpers_dispatch import make_store, put_and_finish
+from mosquitto_server import MosquittoServer, Recorder, mosquitto_binary, retained
+from testenv import subprocess_env
+
+pytest.importorskip("paho.mqtt.client", reason="paho-mqtt is not installed (pip install paho-mqtt)")
+if mosquitto_binary() is None:
+    pytest.skip("mosquitto is not installed (make test installs it: make mosquitto)",
+                allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def broker():
+    server = MosquittoServer().start()
+    yield server
+    server.cleanup()
+
+
+def make_fleet(redis_url, tmp_path):
+    from alpr.demo import Fleet
+
+    run = uuid.uuid4().hex[:6]
+    return Fleet(redis_url, "mq-%s:" % run, "mq-%s" % run, str(tmp_path)), run
+
+
+def start(fleet, broker, prefix, tmp_path, *extra):
+    known = tmp_path / "known.csv"
+    known.write_text("plate,label,note\nRES1234,allow,resident\nBAD6666,deny,banned\n")
+    fleet.start_dispatcher(extra=["--mqtt", broker.url(), "--mqtt-prefix", prefix,
+                                  "--group-window-s", "0.5", "--dedup-window-s", "1",
+                                  "--known-plates", str(known), "--db",
+                                  "sqlite:///%s" % (tmp_path / "events.db"), "--data-dir",
+                                  str(tmp_path / "data"), "--console-url",
+                                  "http://console.local:8080"] + list(extra))
+
+
+def arrive(redis_client, fleet, camera, plate, frames=3):
+    """A car passing: `frames` frames read as `plate`, finished as a worker finishes them."""
+    _keys, store = make_store(redis_client, fleet.namespace)
+    for _ in range(frames):
+        put_and_finish(store, camera, [plate])
+
+
+def stream_events(fleet):
+    return [json.loads(f[b"event"]) for _, f in fleet.redis.xrange(fleet.keys.events)]
+
+
+def status_json(fleet):
+    out = subprocess.run([sys.executable, "-m", "alpr", "status", "--json"], env=subprocess_env(
+        ALPR_REDIS_URL=fleet.redis_url, ALPR_NAMESPACE=fleet.namespace),
+        capture_output=True, timeout=60, check=True)
+    return json.loads(out.stdout.decode().strip().splitlines()[-1])
+
+
+def events_on(rec, prefix, plate):
+    return [json.loads(m["payload"]) for m in rec.on("%s/events" % prefix)
+            if json.loads(m["payload"])["plate"] == plate]
+
+
+def test_topics_payloads_retained_messages_and_discovery(redis_client, redis_url, broker,
+                                                          tmp_path):
+    fleet, run = make_fleet(redis_url, tmp_path)
+    prefix = "alpr-%s" % run
+    rec = Recorder(broker.port, ["%s/#" % prefix, "homeassistant/#"])
+    try:
+        start(fleet, broker, prefix, tmp_path, "--mqtt-presence-s", "2")
+        assert rec.wait(lambda: any(m["payload"] == "online" for m in rec.on(prefix + "/status")))
+        arrive(redis_client, fleet, "gate", "RES1234")
+        assert rec.wait(lambda: events_on(rec, prefix, "RES1234")), fleet.log_dir
+        (published,) = events_on(rec, prefix, "RES1234")
+        (streamed,) = stream_events(fleet)
+        # the same fields as the events stream; evidence as console URLs (no crop was sent)
+        assert dict(published, crop=None, frame=None) == dict(streamed, crop=None, frame=None)
+        assert published["label"] == "allow" and published["note"] == "resident"
+        assert published["crop"] is None and published["camera"] == "gate"
+
+        # retained: a subscriber arriving later gets the last plate, the status, the label
+        last = json.loads(retained(broker.port, "%s/gate/plate" % prefix))
+        assert last["plate"] == "RES1234" and last["id"] == streamed["id"]
+        assert retained(broker.port, prefix + "/status") == "online"
+        assert rec.wait(lambda: [m["payload"] for m in rec.on(prefix + "/label/allow")][-1:]
+                        == ["ON"])
+        attrs = json.loads(rec.on(prefix + "/label/allow/attributes")[-1]["payload"])
+        assert attrs["plate"] == "RES1234" and attrs["camera"] == "gate"
+        # ... and off again after the presence time
+        assert rec.wait(lambda: [m["payload"] for m in rec.on(prefix + "/label/allow")][-1:]
+                        == ["OFF"], timeout=10)
+        assert retained(broker.port, prefix + "/label/allow") == "OFF"
+
+        # Home Assistant discovery: a sensor for the camera, binary sensors for the labels
+        node = prefix  # the HA node id: the prefix as one topic level
+        cam_cfg = json.loads(retained(broker.port,
+                                      "homeassistant/sensor/%s/gate_plate/config" % node))
+        assert cam_cfg["state_topic"] == "%s/gate/plate" % prefix
+        assert cam_cfg["value_template"] == "{{ value_json.plate }}"
+        assert cam_cfg["json_attributes_topic"] == "%s/gate/plate" % prefix
+        assert cam_cfg["availability_topic"] == prefix + "/status"
+        assert cam_cfg["payload_not_available"] == "offline"
+        for label in ("allow", "deny"):
+            cfg = json.loads(retained(
+                broker.port, "homeassistant/binary_sensor/%s/label_%s/config" % (node, label)))
+            assert cfg["state_topic"] == "%s/label/%s" % (prefix, label)
+            assert cfg["payload_on"] == "ON" and cfg["device_class"] == "presence"
+            assert cfg["unique_id"] == "alpr_%s_label_%s" % (node, label)
+
+        # fleet health (retained JSON) and the dispatcher's MQTT counters in `alpr status`
+        health = json.loads(retained(broker.port, prefix + "/health"))
+        assert health["state"] == "online" and "nodes_alive" in health
+        assert rec.wait(lambda: status_json(fleet)["dispatcher"].get("mqtt_published", 0) >= 4,
+                        timeout=15)
+        assert status_json(fleet)["dispatcher"]["mqtt_unpublished"] == 0
+
+        # a clean stop says offline (retained), as the last will would
+        assert fleet.stop("dispatcher") == 0
+        assert retained(broker.port, prefix + "/status") == "offline"
+    finally:
+        rec.close()
+        fleet.stop_all()
+
+
+def test_last_will_after_the_dispatcher_is_sigkilled(redis_url, broker, tmp_path):
+    fleet, run = make_fleet(redis_url, tmp_path)
+    prefix = "alpr-%s" % run
+    rec = Recorder(broker.port, ["%s/status" % prefix])
+    try:
+        start(fleet, broker, prefix, tmp_path)
+        assert rec.wait(lambda: [m["payload"] for m in rec.on(prefix + "/status")][-1:]
+                        == ["online"])
+        fleet.kill("dispatcher")  # SIGKILL: no clean disconnect, the broker sends the will
+        assert rec.wait(lambda: [m["payload"] for m in rec.on(prefix + "/status")][-1:]
+                        == ["offline"], timeout=10)
+        assert retained(broker.port, prefix + "/status") == "offline"  # the will is retained
+    finally:
+        rec.close()
+        fleet.stop_all()
+
+
+def test_broker_restart_mid_run(redis_client, redis_url, tmp_path):
+    broker = MosquittoServer().start()  # this test's own broker: it is stopped mid-run
+    fleet, run = make_fleet(redis_url, tmp_path)
+    prefix = "alpr-%s" % run
+    rec = Recorder(broker.port, ["%s/#" % prefix])
+    try:
+        start(fleet, broker, prefix, tmp_path)
+        arrive(redis_client, fleet, "gate", "AAA1111")
+        assert rec.wait(lambda: events_on(rec, prefix, "AAA1111")), fleet.log_dir
+        rec.close()
+        broker.stop()
+        # during the outage: the event is stored and streamed, and counted as unpublished
+        arrive(redis_client, fleet, "gate", "BBB2222")
+        assert rec.wait(lambda: any(e["plate"] == "BBB2222" for e in stream_events(fleet)))
+        with sqlite3.connect(str(tmp_path / "events.db")) as db:
+            assert db.execute("SELECT COUNT(*) FROM events WHERE plate = 'BBB2222'"
+                              ).fetchone()[0] == 1
+        assert rec.wait(lambda: status_json(fleet)["dispatcher"].get("mqtt_unpublished", 0) >= 2,
+                        timeout=15)  # the event and the camera's last plate, at least
+        down = status_json(fleet)["dispatcher"]
+        assert down["mqtt_connected"] == 0 and down["mqtt_backlog"] >= 2
+        assert fleet.alive("dispatcher")
+
+        broker.start()  # same port, no persistence: every retained message is gone
+        rec = Recorder(broker.port, ["%s/#" % prefix])
+        # after paho's reconnect: the held-back event arrives, new events are published
+        assert rec.wait(lambda: events_on(rec, prefix, "BBB2222"), timeout=40), fleet.log_dir
+        arrive(redis_client, fleet, "gate", "CCC3333")
+        assert rec.wait(lambda: events_on(rec, prefix, "CCC3333")), fleet.log_dir
+        # the retained state was published again on the reconnect
+        assert retained(broker.port, prefix + "/status") == "online"
+        assert json.loads(retained(broker.port, "%s/gate/plate" % prefix))["plate"] == "CCC3333"
+        assert rec.wait(lambda: status_json(fleet)["dispatcher"].get("mqtt_connects", 0) >= 2,
+                        timeout=15)
+        after = status_json(fleet)["dispatcher"]
+        assert after["mqtt_backlog"] == 0 and after["mqtt_dropped"] == 0
+        assert [e["plate"] for e in stream_events(fleet)] == ["AAA1111", "BBB2222", "CCC3333"]
+    finally:
+        rec.close()
+        fleet.stop_all()
+        broker.cleanup()
