@@ -116,3 +116,36 @@ def test_docs_and_fleet(event_store, tmp_path, redis_client, redis_url):
                          fleet=fleet_reader(Settings(redis_url="redis://127.0.0.1:1/0")))
     answer = down.get("/api/fleet")
     assert answer.status_code == 503 and "Redis" in answer.json()["detail"]
+
+
+def test_alerts_list_with_filters_and_paging(event_store, tmp_path):
+    from store.alerts import AlertStore
+
+    client, _ = client_for(event_store, tmp_path / "ev")
+    a = make_event("BAD6666", camera="gate", first_seen=1000.0, label="deny")
+    b = make_event("NEW0001", camera="exit", first_seen=2000.0)
+    event_store.write_events([(a, None), (b, None)])
+    AlertStore(event_store.db).write([
+        {"rule": "deny", "plate": a["plate"], "camera": "gate", "event_id": a["id"],
+         "label": "deny", "at": 1005.0, "message": "banned"},
+        {"rule": "stranger", "plate": b["plate"], "camera": "exit", "event_id": b["id"],
+         "label": "", "at": 2005.0, "message": "who is this"}])
+    got = client.get("/api/alerts").json()
+    assert [x["rule"] for x in got["alerts"]] == ["stranger", "deny"] and got["count"] == 2
+    assert client.get("/api/alerts?camera=gate").json()["alerts"][0]["event_id"] == a["id"]
+    assert [x["rule"] for x in client.get("/api/alerts?rule=stranger").json()["alerts"]] == [
+        "stranger"]
+    assert [x["rule"] for x in client.get("/api/alerts?since=1500").json()["alerts"]] == [
+        "stranger"]
+    assert [x["rule"] for x in client.get("/api/alerts?until=1500").json()["alerts"]] == ["deny"]
+    assert [x["rule"] for x in client.get("/api/alerts?limit=1&offset=1").json()["alerts"]] == [
+        "deny"]
+    # the alert's event is one GET away
+    assert client.get("/api/events/" + a["id"]).json()["plate"] == "BAD6666"
+    for url, status in (("/api/alerts?plate=X", 400), ("/api/alerts?limit=0", 422),
+                        ("/api/alerts?limit=100000", 422), ("/api/alerts?since=yesterdayish", 400),
+                        ("/api/alerts?since=2000&until=1000", 400),
+                        ("/api/alerts?camera=%01", 400)):
+        answer = client.get(url)
+        assert answer.status_code == status, (url, answer.text)
+        assert answer.json()["detail"]
