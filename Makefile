@@ -8,17 +8,17 @@ PY36_BIN := $(shell pyenv prefix 3.6.15 2>/dev/null)/bin/python3.6
 # node-side test folders: must pass on Python 3.6 with the Nano's pins too
 NODE_TESTS := tests/core tests/engines tests/worker
 
-.PHONY: demo test test311 test36 venv venv36 redis rtsp fonts postgresql chaos bench bench-store clean
+.PHONY: demo test test311 test36 venv venv36 redis rtsp fonts postgresql mosquitto chaos bench bench-store clean
 # Debian packages of the live-camera tests (a GStreamer RTSP server run by the system python3)
 RTSP_PKGS := gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp gstreamer1.0-plugins-base gstreamer1.0-plugins-good python3-gi
 
 demo: venv redis fonts
 	$(VENV)/bin/alpr demo
 
-test: venv venv36 redis rtsp fonts postgresql
+test: venv venv36 redis rtsp fonts postgresql mosquitto
 	$(MAKE) test311 test36
 
-test311: venv redis rtsp fonts postgresql
+test311: venv redis rtsp fonts postgresql mosquitto
 	$(PY) -m pytest -q tests
 
 test36: venv36 redis
@@ -44,7 +44,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[onnx,metrics,plot,test,server]'
+	$(PY) -m pip install -q -e '.[onnx,metrics,plot,test,server,dispatcher]'
 	$(PY) -m pip install -q --no-deps platedet==0.0.2 platerec==0.0.3 rapidocr==3.10.0 rapidocr-onnxruntime==1.4.4
 	# reference implementations for the parity tests (their own pins would drag in heavy/old deps)
 	$(PY) -m pip install -q --no-deps open-image-models==0.6.0 fast-plate-ocr==1.1.0
@@ -90,6 +90,11 @@ fonts:
 postgresql:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
 	  { apt-get update -qq && apt-get install -y -qq postgresql; }
+
+# the MQTT tests start their own broker (a password file, a free port)
+mosquitto:
+	@command -v mosquitto >/dev/null || test -x /usr/sbin/mosquitto || \
+	  { apt-get update -qq && apt-get install -y -qq mosquitto; }
 
 clean:
 	rm -rf $(VENV) $(VENV36) .pytest_cache

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 import urllib.parse
-from typing import Any, Callable, Deque, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from alpr import defaults
 from alpr.errors import ConfigError
@@ -76,7 +76,7 @@ class MqttPublisher(object):
         self.console_url = console_url
         self.keepalive_s = int(keepalive_s)
         self.reconnect = (max(1, int(reconnect_min_s)), max(1, int(reconnect_max_s)))
-        self.backlog = collections.deque()  # type: Deque[Message]
+        self.backlog = collections.deque()  # type: collections.deque  # of Message
         self.backlog_max = max(1, int(backlog))
         self.health_s = float(health_s)
         self.health_fn = health_fn

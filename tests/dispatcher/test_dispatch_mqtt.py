@@ -4,16 +4,12 @@ broker restart mid-run (what the outage held back is counted, stays in the store
 and is sent after the reconnect). Frames are finished through the FrameStore as workers do."""
 import json
 import sqlite3
-import subprocess
-import sys
-import time
-import uuid
 
 import pytest
 
 from helpers_dispatch import make_store, put_and_finish
+from helpers_mqtt import make_fleet, status_json, stream_events
 from mosquitto_server import MosquittoServer, Recorder, mosquitto_binary, retained
-from testenv import subprocess_env
 
 pytest.importorskip("paho.mqtt.client", reason="paho-mqtt is not installed (pip install paho-mqtt)")
 if mosquitto_binary() is None:
@@ -26,13 +22,6 @@ def broker():
     server = MosquittoServer().start()
     yield server
     server.cleanup()
-
-
-def make_fleet(redis_url, tmp_path):
-    from alpr.demo import Fleet
-
-    run = uuid.uuid4().hex[:6]
-    return Fleet(redis_url, "mq-%s:" % run, "mq-%s" % run, str(tmp_path)), run
 
 
 def start(fleet, broker, prefix, tmp_path, *extra):
@@ -51,17 +40,6 @@ def arrive(redis_client, fleet, camera, plate, frames=3):
     _keys, store = make_store(redis_client, fleet.namespace)
     for _ in range(frames):
         put_and_finish(store, camera, [plate])
-
-
-def stream_events(fleet):
-    return [json.loads(f[b"event"]) for _, f in fleet.redis.xrange(fleet.keys.events)]
-
-
-def status_json(fleet):
-    out = subprocess.run([sys.executable, "-m", "alpr", "status", "--json"], env=subprocess_env(
-        ALPR_REDIS_URL=fleet.redis_url, ALPR_NAMESPACE=fleet.namespace),
-        capture_output=True, timeout=60, check=True)
-    return json.loads(out.stdout.decode().strip().splitlines()[-1])
 
 
 def events_on(rec, prefix, plate):
