@@ -107,7 +107,9 @@ class MqttPublisher(object):
             client.tls_set(ca_certs=self.ca_certs or None)
         client.will_set(self.topics.status, OFFLINE, qos=1, retain=True)
         client.reconnect_delay_set(*self.reconnect)
-        client.max_queued_messages_set(self.backlog_max)  # paho's own queue, bounded too
+        # paho's own queue (sent, not yet acknowledged) is bounded too, with room for a
+        # flushed backlog plus the retained state republished on a reconnect
+        client.max_queued_messages_set(2 * self.backlog_max + 256)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish

@@ -23,15 +23,32 @@ def mosquitto_binary() -> Optional[str]:
         "/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
 
 
+def make_server_cert(directory: str) -> None:
+    """A throwaway CA (ca.crt) and a server certificate for 127.0.0.1 (server.crt/.key)."""
+    def run(*args: str) -> None:
+        subprocess.check_call(["openssl"] + list(args), cwd=directory,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test-ca",
+        "-keyout", "ca.key", "-out", "ca.crt")
+    with open(os.path.join(directory, "san.ext"), "w") as fh:
+        fh.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+        "-keyout", "server.key", "-out", "server.csr")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+        "-CAcreateserial", "-days", "1", "-extfile", "san.ext", "-out", "server.crt")
+    os.chmod(os.path.join(directory, "server.key"), 0o644)
+
+
 class MosquittoServer(object):
     """One mosquitto process; `restart()` keeps its port (retained messages are not persisted)."""
 
-    def __init__(self, tls_dir: Optional[str] = None) -> None:
+    def __init__(self, tls_dir: Optional[str] = None, port: int = 0) -> None:
         binary = mosquitto_binary()
         if binary is None or shutil.which("mosquitto_passwd") is None:
             raise RuntimeError("mosquitto is not installed (make test installs it: make mosquitto)")
         self.binary = binary
-        self.port = free_port()
+        self.port = port or free_port()
         self.tls_port = free_port() if tls_dir else 0
         self.dir = tempfile.mkdtemp(prefix="alpr-mosquitto-")
         self.proc = None  # type: Optional[subprocess.Popen]
@@ -93,7 +110,9 @@ class Recorder(object):
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
         client.username_pw_set(USER, password)
         client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
+        self.pending = set()  # type: set
         self.client = client
         client.connect("127.0.0.1", port, keepalive=30)
         client.loop_start()
@@ -101,8 +120,15 @@ class Recorder(object):
 
     def _on_connect(self, client: Any, _u: Any, _f: Any, reason: Any, _p: Any = None) -> None:
         for topic in self.topics:
-            client.subscribe(topic, qos=1)
-        self.ready.set()
+            _rc, mid = client.subscribe(topic, qos=1)
+            with self.lock:
+                self.pending.add(mid)
+
+    def _on_subscribe(self, _client: Any, _u: Any, mid: int, _codes: Any, _p: Any = None) -> None:
+        with self.lock:  # ready once the broker confirmed every subscription (SUBACK)
+            self.pending.discard(mid)
+            if not self.pending:
+                self.ready.set()
 
     def _on_message(self, _client: Any, _u: Any, msg: Any) -> None:
         with self.lock:

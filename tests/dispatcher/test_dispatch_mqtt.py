@@ -4,6 +4,7 @@ broker restart mid-run (what the outage held back is counted, stays in the store
 and is sent after the reconnect). Frames are finished through the FrameStore as workers do."""
 import json
 import sqlite3
+import time
 
 import pytest
 
@@ -165,4 +166,68 @@ def test_broker_restart_mid_run(redis_client, redis_url, tmp_path):
     finally:
         rec.close()
         fleet.stop_all()
+        broker.cleanup()
+
+
+def test_mqtts_with_a_ca_bundle(redis_client, redis_url, tmp_path):
+    import shutil
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl not installed")
+    from mosquitto_server import USER, PASSWORD, make_server_cert
+
+    certs = tmp_path / "tls"
+    certs.mkdir()
+    make_server_cert(str(certs))
+    broker = MosquittoServer(tls_dir=str(certs)).start()
+    fleet, run = make_fleet(redis_url, tmp_path)
+    prefix = "alpr-%s" % run
+    rec = Recorder(broker.port, ["%s/#" % prefix])  # the test listens on the plain listener
+    try:
+        fleet.start_dispatcher(extra=[
+            "--mqtt", "mqtts://%s:%s@127.0.0.1:%d" % (USER, PASSWORD, broker.tls_port),
+            "--mqtt-ca-certs", str(certs / "ca.crt"), "--mqtt-prefix", prefix,
+            "--group-window-s", "0.5"])
+        assert rec.wait(lambda: [m["payload"] for m in rec.on(prefix + "/status")][-1:]
+                        == ["online"]), fleet.log_dir
+        arrive(redis_client, fleet, "gate", "TLS1234")
+        assert rec.wait(lambda: events_on(rec, prefix, "TLS1234")), fleet.log_dir
+    finally:
+        rec.close()
+        fleet.stop_all()
+        broker.cleanup()
+
+
+def test_the_backlog_is_bounded_and_what_it_drops_is_counted(tmp_path):
+    """In process, real paho: no broker at first, then one on the port paho keeps trying."""
+    from dispatcher.mqtt import MqttPublisher
+    from mosquitto_server import free_port
+
+    port = free_port()
+    broker = MosquittoServer(port=port)
+    publisher = MqttPublisher(broker.url(), prefix="bl", discovery_prefix="", backlog=4,
+                              reconnect_min_s=1, reconnect_max_s=1).start()
+    try:
+        for i in range(3):  # each event: <prefix>/events and the camera's plate (retained)
+            publisher.event({"id": "gate:f%d" % i, "plate": "BLG%04d" % i, "camera": "gate",
+                             "label": ""})
+        stats = publisher.all_stats()
+        assert (stats["mqtt_unpublished"], stats["mqtt_dropped"], stats["mqtt_backlog"]) == (6, 2, 4)
+        broker.start()
+        rec = Recorder(broker.port, ["bl/#"])
+        try:
+            deadline = time.time() + 20
+            while time.time() < deadline and not rec.on("bl/events")[1:]:
+                publisher.tick()
+                time.sleep(0.1)
+            # the oldest event (and its plate) was dropped: the two newest got through
+            assert [json.loads(m["payload"])["plate"] for m in rec.on("bl/events")] == [
+                "BLG0001", "BLG0002"]
+            assert json.loads(rec.on("bl/gate/plate")[-1]["payload"])["plate"] == "BLG0002"
+            after = publisher.all_stats()
+            assert (after["mqtt_backlog"], after["mqtt_dropped"]) == (0, 2)  # no drop on flush
+        finally:
+            rec.close()
+    finally:
+        publisher.close()
         broker.cleanup()
