@@ -231,3 +231,29 @@ def test_the_backlog_is_bounded_and_what_it_drops_is_counted(tmp_path):
     finally:
         publisher.close()
         broker.cleanup()
+
+
+def test_crop_links_resolve_in_the_console_api(tmp_path):
+    """The `crop` URL an MQTT event carries is the console's: its path serves the stored crop."""
+    import urllib.parse
+
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from dispatcher.mqtt import MqttPublisher
+    from event_helpers import make_event
+    from store import open_store
+    from store.evidence import EvidenceDir
+
+    store = open_store("sqlite:///%s" % (tmp_path / "events.db"))
+    evidence = EvidenceDir(str(tmp_path / "evidence"))
+    event = make_event("CRP1234", camera="gate 2")
+    store.write_events([(event, evidence.put(event, b"\xff\xd8crop", None))])
+    publisher = MqttPublisher("mqtt://127.0.0.1:1", console_url="http://console.local:8080/")
+    payload = publisher.event_payload(event, ("crop",))
+    assert payload["frame"] is None and publisher.event_payload(event)["crop"] is None
+    url = urllib.parse.urlsplit(payload["crop"])
+    assert (url.scheme, url.netloc) == ("http", "console.local:8080")
+    answer = TestClient(create_app(store, evidence)).get(url.path)
+    assert answer.status_code == 200 and answer.content == b"\xff\xd8crop"
+    store.close()
