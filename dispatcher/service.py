@@ -215,7 +215,8 @@ class Dispatcher(object):
                 self.on_event(event)
             # which pictures the store now holds (the console links them)
             kept = tuple(k for k, v in sorted(group.evidence().items())
-                         if k in ("crop", "frame") and v) if self.sink is not None else ()
+                         if k in ("crop", "frame") and v) \
+                if self.sink is not None and self.outputs else ()
             for output in self.outputs:
                 try:
                     output.event(event, kept)

@@ -207,3 +207,12 @@ def test_rate_limit_memory_is_pruned():
     clock.now += 120
     engine.evaluate(event("BAD9999"))
     assert list(engine.last_fired) == [("deny", "BAD9999")]
+
+
+def test_rules_from_the_environment_as_yaml_text():
+    settings = Settings.load(env={"ALPR_ALERTS": "[{name: env rule, when: {unknown: true}}]",
+                                  "ALPR_ALERT_TIMEZONE": "Asia/Tokyo"})
+    assert [r.name for r in settings.alerts] == ["env rule"] and settings.alerts[0].unknown
+    with pytest.raises(ConfigError, match="alert_timezone: unknown timezone 'Nowhere/Land'"):
+        Settings.load(env={"ALPR_ALERT_TIMEZONE": "Nowhere/Land"})
+    assert Settings.load(env={}).alerts == []
