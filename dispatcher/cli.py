@@ -221,6 +221,8 @@ def dispatch_cmd(config_file: Optional[str], print_events: bool, consumer: str, 
 
     try:
         dispatcher = build_dispatcher(settings, redis, on_event=on_event, consumer_name=consumer)
+    except ConfigError:  # a bad --mqtt URL, an alert rule's target: one line, exit 2
+        raise
     except AlprError as exc:  # a bad --db URL, a schema newer than this code
         raise click.ClickException(str(exc))
     log.info("dispatching %s (group window %.1f s, dedup %.0f s, %d known plates, %d webhooks)",

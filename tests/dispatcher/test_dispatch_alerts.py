@@ -216,3 +216,19 @@ def test_rules_from_the_environment_as_yaml_text():
     with pytest.raises(ConfigError, match="alert_timezone: unknown timezone 'Nowhere/Land'"):
         Settings.load(env={"ALPR_ALERT_TIMEZONE": "Nowhere/Land"})
     assert Settings.load(env={}).alerts == []
+
+
+@pytest.mark.parametrize("args, rules_yaml, says", [
+    (["--mqtt", "http://broker:1883"], "", "MQTT URL http://broker:1883: use mqtt://host:1883"),
+    ([], "alerts:\n  - {name: to mqtt, when: {label: deny}, targets: {mqtt: site/alerts}}\n",
+     "alert rule 'to mqtt' publishes to MQTT topic site/alerts but no MQTT broker is set"),
+])
+def test_bad_mqtt_settings_stop_the_dispatcher_at_startup(redis_url, tmp_path, args, rules_yaml,
+                                                          says):
+    path = tmp_path / "alpr.yaml"
+    path.write_text(rules_yaml or "{}\n")
+    out = subprocess.run([sys.executable, "-m", "alpr", "dispatch", "--config", str(path)] + args,
+                         env=subprocess_env(ALPR_REDIS_URL=redis_url, ALPR_NAMESPACE="bad:"),
+                         capture_output=True, timeout=60)
+    assert out.returncode == 2, out.stderr.decode()
+    assert says in out.stderr.decode()
