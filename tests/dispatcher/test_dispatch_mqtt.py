@@ -257,3 +257,23 @@ def test_crop_links_resolve_in_the_console_api(tmp_path):
     answer = TestClient(create_app(store, evidence)).get(url.path)
     assert answer.status_code == 200 and answer.content == b"\xff\xd8crop"
     store.close()
+
+
+def test_a_refused_login_is_logged_and_counted_never_fatal(broker, caplog):
+    from dispatcher.mqtt import MqttPublisher
+
+    publisher = MqttPublisher(broker.url(password="wrong"), prefix="pw", discovery_prefix="",
+                              backlog=10).start()
+    try:
+        deadline = time.time() + 10
+        while time.time() < deadline and "refused the connection" not in caplog.text:
+            time.sleep(0.1)
+        assert "MQTT broker refused the connection: Not authorized" in caplog.text
+        assert "wrong" not in caplog.text  # the password is never logged
+        publisher.event({"id": "gate:f1", "plate": "PWD1234", "camera": "gate", "label": ""})
+        publisher.tick()
+        stats = publisher.all_stats()
+        assert (stats["mqtt_connected"], stats["mqtt_unpublished"], stats["mqtt_backlog"]) == (
+            0, 2, 2)
+    finally:
+        publisher.close()
