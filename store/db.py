@@ -149,6 +149,11 @@ class Cursor(object):
         one = "(%s)" % ", ".join("?" * len(columns))
         if self.db.dialect != POSTGRES:
             return self.executemany(head + one + (" " + suffix if suffix else ""), rows)
+        if not suffix:  # plain appends: COPY, the bulk path
+            with self.cur.copy("COPY %s (%s) FROM STDIN" % (table, ", ".join(columns))) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return self
         per = max(1, MULTI_ROW_PARAMS // len(columns))
         for start in range(0, len(rows), per):
             part = rows[start:start + per]
