@@ -6,7 +6,7 @@ from entries left pending while the database was down, is stored once.
 """
 import json
 import time
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from alpr.errors import StoreError
 from store.db import Database
@@ -37,10 +37,12 @@ class EventStore(object):
         self.db.close()
 
     # --- writes ------------------------------------------------------------------------
-    def write_events(self, items: Sequence[Tuple[Dict[str, Any], Optional[Evidence]]]
-                     ) -> List[str]:
+    def write_events(self, items: Sequence[Tuple[Dict[str, Any], Optional[Evidence]]],
+                     before_commit: Optional[Callable[[], Sequence[str]]] = None) -> List[str]:
         """Store events (with their evidence locations) in one transaction; returns the ids
-        that were new (ids already stored are skipped)."""
+        that were new (ids already stored are skipped). `before_commit()` runs last inside
+        the transaction (the evidence writes finishing meanwhile) and names the events whose
+        evidence could not be written: their rows are committed without it."""
         rows, seen = [], set()  # type: List[List[Any]], set
         for event, evidence in items:
             row = event_row(event, evidence or {})
@@ -59,18 +61,15 @@ class EventStore(object):
             if not fresh:
                 return []
             # ON CONFLICT still guards a row a second writer inserted since the SELECT
-            cur.executemany("INSERT INTO events (%s) VALUES (%s) ON CONFLICT (id) DO NOTHING"
-                            % (", ".join(EVENT_COLUMNS), ", ".join("?" * len(EVENT_COLUMNS))),
-                            [row for row, _ in fresh])
-            cur.executemany(
-                "INSERT INTO event_reads (event_id, text, count, confidence, mean_confidence)"
-                " VALUES (?, ?, ?, ?, ?)",
-                [(row[0], str(c.get("text", "")), int(c.get("count", 0)),
-                  float(c.get("confidence", 0.0)), float(c.get("mean_confidence", 0.0)))
-                 for row, event in fresh for c in event.get("candidates") or []])
-            cur.executemany("INSERT INTO event_keys (variant, event_id) VALUES (?, ?)",
-                            [(variant, row[0]) for row, _ in fresh
-                             for variant in neighbours(row[7])])
+            cur.insert("events", EVENT_COLUMNS, [row for row, _ in fresh],
+                       "ON CONFLICT (id) DO NOTHING")
+            cur.insert("event_reads",
+                       ("event_id", "text", "count", "confidence", "mean_confidence"),
+                       [(row[0], str(c.get("text", "")), int(c.get("count", 0)),
+                         float(c.get("confidence", 0.0)), float(c.get("mean_confidence", 0.0)))
+                        for row, event in fresh for c in event.get("candidates") or []])
+            cur.insert("event_keys", ("variant", "event_id"),
+                       [(variant, row[0]) for row, _ in fresh for variant in neighbours(row[7])])
             cameras = {}  # type: Dict[str, List[Any]]
             for row, _ in fresh:
                 cam = cameras.setdefault(row[1], [row[2], row[3], row[4], 0])
@@ -83,6 +82,11 @@ class EventStore(object):
                 " THEN excluded.last_seen ELSE cameras.last_seen END",
                 [(camera, site, first, last, count)
                  for camera, (site, first, last, count) in sorted(cameras.items())])
+            if before_commit is not None:
+                lost = set(before_commit())
+                cur.executemany("UPDATE events SET crop_path = NULL, frame_path = NULL,"
+                                " evidence_bytes = 0 WHERE id = ?",
+                                [(row[0],) for row, _ in fresh if row[0] in lost])
         return [row[0] for row, _ in fresh]
 
     # --- reads -------------------------------------------------------------------------

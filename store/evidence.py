@@ -10,7 +10,7 @@ import logging
 import os
 import threading
 import time
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from urllib.parse import quote
 
 from alpr.errors import StoreError, StoreUnavailableError
@@ -30,6 +30,18 @@ def escape_id(event_id: str) -> str:
     if not escaped or len(escaped) > 240:
         raise StoreError("event id %r cannot name an evidence directory" % (event_id,))
     return escaped
+
+
+class PendingWrites(object):
+    """Evidence writes in progress: `planned` locations now, `wait()` for the outcome."""
+
+    def __init__(self, planned: List[Dict[str, Any]],
+                 wait: Callable[[], List[Dict[str, Any]]]) -> None:
+        self.planned = planned
+        self._wait = wait
+
+    def wait(self) -> List[Dict[str, Any]]:
+        return self._wait()
 
 
 class EvidenceDir(object):
@@ -53,13 +65,24 @@ class EvidenceDir(object):
     def put_many(self, items: Sequence[Tuple[Dict[str, Any], Optional[bytes], Optional[bytes]]]
                  ) -> List[Dict[str, Any]]:
         """`put` for each (event, crop, frame), on WRITERS threads; answers in order."""
+        return self.start_many(items).wait()
+
+    def start_many(self, items: Sequence[Tuple[Dict[str, Any], Optional[bytes], Optional[bytes]]]
+                   ) -> "PendingWrites":
+        """Start writing each (event, crop, frame) on WRITERS threads and return at once:
+        `.planned` holds the locations the writes will have (the caller stores them while
+        the disk works), `.wait()` the answers, with a failed write's locations cleared."""
+        planned = [self.plan(*item) for item in items]
         if len(items) < 2:
-            return [self.put(*item) for item in items]
+            done = [self.write(plan, crop, frame) for plan, (_, crop, frame) in zip(planned, items)]
+            return PendingWrites(planned, lambda: done)
         if self.pool is None:
             from concurrent.futures import ThreadPoolExecutor
 
             self.pool = ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="evidence")
-        return list(self.pool.map(lambda item: self.put(*item), items))
+        futures = [self.pool.submit(self.write, plan, crop, frame)
+                   for plan, (_, crop, frame) in zip(planned, items)]
+        return PendingWrites(planned, lambda: [f.result() for f in futures])
 
     def close(self) -> None:
         if self.pool is not None:
@@ -71,36 +94,48 @@ class EvidenceDir(object):
         """Write an event's crop/frame; returns {'crop': path, 'frame': path, 'bytes': n}.
         Rewriting the same event overwrites the same files (idempotent). Counted once the
         event's row is stored (`committed`); `discard` removes them if it is not."""
+        return self.write(self.plan(event, crop, frame), crop, frame)
+
+    def plan(self, event: Dict[str, Any], crop: Optional[bytes], frame: Optional[bytes]
+             ) -> Dict[str, Any]:
+        """Where an event's crop/frame will be written (no disk access): put's answer."""
         out = {"crop": None, "frame": None, "bytes": 0}  # type: Dict[str, Any]
         if not crop and not frame:
             return out
         day = time.strftime("%Y-%m-%d", time.gmtime(float(event.get("first_seen") or
                                                           self.clock())))
-        folder = os.path.join(self.root, day)
         name = escape_id(event["id"])
+        for kind, data in (("crop", crop), ("frame", frame)):
+            if data:
+                out[kind] = os.path.join(self.root, day, name + NAMES[kind])
+                out["bytes"] += len(data)
+        return out
+
+    def write(self, plan: Dict[str, Any], crop: Optional[bytes], frame: Optional[bytes]
+              ) -> Dict[str, Any]:
+        """Write the files `plan` names; on a disk error none is left and the answer is empty."""
+        if not plan["bytes"]:
+            return plan
+        folder = os.path.dirname(plan["crop"] or plan["frame"])
         try:
             if folder not in self.made_dirs:
                 os.makedirs(folder, exist_ok=True)
                 with self.lock:
                     self.made_dirs.add(folder)
             for kind, data in (("crop", crop), ("frame", frame)):
-                if not data:
-                    continue
-                path = os.path.join(folder, name + NAMES[kind])
-                # no temp file + rename: readers find files through the event's row, which
-                # is committed after this write returns
-                with open(path, "wb") as fh:
-                    fh.write(data)
-                out[kind] = path
-                out["bytes"] += len(data)
+                if data:
+                    # no temp file + rename: readers find files through the event's row,
+                    # which is committed after this write returns
+                    with open(plan[kind], "wb") as fh:
+                        fh.write(data)
         except OSError as exc:  # disk full or gone: the event is stored without pictures
             with self.lock:
                 self.made_dirs.discard(folder)
                 self.stats["evidence_failed"] += 1
-            log.warning("evidence for event %s not written: %s", event.get("id"), exc)
-            self._remove(out.get("crop"), out.get("frame"))
+            log.warning("evidence %s not written: %s", plan["crop"] or plan["frame"], exc)
+            self._remove(plan["crop"], plan["frame"])
             return {"crop": None, "frame": None, "bytes": 0}
-        return out
+        return plan
 
     def committed(self, written: Dict[str, Any]) -> None:
         """The event of `written` (put's answer) is stored: its bytes now count to the quota."""

@@ -67,3 +67,28 @@ def test_an_unwritable_evidence_directory_stores_the_event_without_pictures(even
     assert sink.write([(event, {"crop": b"\xff\xd8c", "frame": b"\xff\xd8f"})]) == 1
     assert event_store.get(event["id"])["crop"] is None
     assert sink.all_stats()["evidence_failed"] == 1 and sink.all_stats()["stored"] == 1
+
+
+def test_a_batch_whose_files_fail_for_one_event_stores_that_one_without_pictures(event_store,
+                                                                                 tmp_path):
+    """The files are written while the rows are inserted (start_many): the commit waits for
+    them and clears the paths of an event whose writes failed, in the same transaction."""
+    from store.sink import StoreSink
+
+    root = tmp_path / "evidence"
+    root.mkdir()
+    day = 86400.0 * 20000  # 2024-10-04
+    events = [make_event("ABC123%d" % i, first_seen=day + 86400.0 * (i == 1))
+              for i in range(3)]
+    (root / "2024-10-05").write_bytes(b"")  # event 1's day folder is a file: its write fails
+    sink = StoreSink(event_store, EvidenceDir(str(root)))
+    assert sink.write([(e, {"crop": b"\xff\xd8c", "frame": b"\xff\xd8f"}) for e in events]) == 3
+    stored = [event_store.get(e["id"]) for e in events]
+    assert stored[1]["crop"] is None and stored[1]["frame"] is None
+    assert stored[1]["evidence_bytes"] == 0
+    for row in (stored[0], stored[2]):
+        assert open(row["crop"], "rb").read() == b"\xff\xd8c"
+        assert open(row["frame"], "rb").read() == b"\xff\xd8f"
+    stats = sink.all_stats()
+    assert stats["evidence_failed"] == 1 and stats["evidence_written"] == 2
+    sink.close()
