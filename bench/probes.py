@@ -17,17 +17,6 @@ from alpr.protocol import ResultRecord, decode_result
 from alpr.errors import FrameDecodeError
 
 
-def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0..100, linear interpolation); NaN for no values."""
-    data = sorted(values)
-    if not data:
-        return float("nan")
-    pos = (len(data) - 1) * q / 100.0
-    low = int(math.floor(pos))
-    high = min(low + 1, len(data) - 1)
-    return data[low] + (data[high] - data[low]) * (pos - low)
-
-
 def rounded(value: float, digits: int = 3) -> Optional[float]:
     """JSON-safe rounding: NaN/inf become None."""
     return round(value, digits) if isinstance(value, (int, float)) and math.isfinite(value) else None
