@@ -10,7 +10,7 @@ import os
 import shutil
 import subprocess
 import time
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Optional
 from urllib.parse import unquote, urlparse
 
 from alpr.protocol import ResultRecord, decode_result

@@ -11,7 +11,7 @@ import json
 import os
 import time
 import uuid
-from typing import Any, Dict, List
+from typing import Any, Dict
 
 import redis
 
