@@ -107,7 +107,8 @@ class Metrics(object):
         ]  # type: List[Family]
         if info:
             labels = {_label(k): str(v) for k, v in sorted(info.items())}
-            out.append(("alpr_worker_info", "gauge", "This worker: node, engine, versions (always 1).",
+            out.append(("alpr_worker_info", "gauge",
+                        "This worker: node, engine, versions (always 1).",
                         [("alpr_worker_info", labels, 1)]))
         return out
 

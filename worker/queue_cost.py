@@ -101,8 +101,10 @@ def fleet(url: str, frames: int, kb: int, batch_max: int) -> Dict[str, float]:
     return {"frames": frames, "kb": kb, "batch_max": batch_max, "read": acc["read"],
             "worker_ms_per_frame": elapsed * 1000.0 / frames,
             "worker_round_trips_per_frame": worker_writes / float(frames),
-            "overhead_ms_p50": percentile(gaps, 50, empty=0.0), "overhead_ms_p99": percentile(gaps, 99, empty=0.0),
-            "producer_ms_p50": percentile(put_ms, 50, empty=0.0), "producer_ms_p99": percentile(put_ms, 99, empty=0.0),
+            "overhead_ms_p50": percentile(gaps, 50, empty=0.0),
+            "overhead_ms_p99": percentile(gaps, 99, empty=0.0),
+            "producer_ms_p50": percentile(put_ms, 50, empty=0.0),
+            "producer_ms_p99": percentile(put_ms, 99, empty=0.0),
             "producer_round_trips_per_frame": put_writes / float(frames),
             "rq_jobs": processor.metrics.rq_jobs, "drained_jobs": processor.metrics.drained_jobs}
 
