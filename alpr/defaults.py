@@ -12,6 +12,7 @@ CONNECT_TIMEOUT_S = 3.0  # fail fast on a dead host, then let Retry back off
 RETRY_BASE_S = 0.1  # first backoff step after a lost connection
 RETRY_CAP_S = 2.0  # reconnect within the 5 s promise even after many failures
 RETRY_ATTEMPTS = 0  # 0 = retry forever: long-running processes never give up on Redis
+REDIS_RETRIES = 2  # redis-py's own resends of one command (or reconnect) on a client: 0.2+0.4 = 0.6 s of backoff rides through a restart; a longer outage reaches the caller's loop, which checks for SIGTERM between tries
 MIN_REDIS_VERSION = (6, 2)  # XAUTOCLAIM (dispatcher), BLMOVE (rq >= 2), ZADD GT: older servers refuse them mid-run
 SENTINEL_RETRIES = 2  # a Sentinel client's own retries of a call: redis-py 5+ retries a broken call on the old host, so keep them short; the caller's Retry then reconnects through the sentinels
 HEALTH_CHECK_S = 5  # ping an idle pooled connection before use, so a restarted Redis is noticed

@@ -4,12 +4,17 @@ and Redis Sentinel: ``redis+sentinel://[user:pass@]host:26379,host2:26379/mymast
 
 Timeouts and the health check come from alpr.defaults; TLS files from Settings or the URL
 query (``?ssl_ca_certs=...``). Errors name the URL with its password masked, never the secret.
+Every client carries redis-py's own ``Retry`` (``client_retry``): a command that meets a
+connection error or a timeout reconnects and is sent again with exponential backoff, so a
+Redis restart costs a pause, not an exception, and no call site wraps single commands.
 A Sentinel client follows a failover itself: each connection asks the sentinels for the
-current primary, and redis-py's Retry on the client reconnects (to the new primary) after
-a connection error or a READONLY reply from a demoted one.
+current primary, and the same Retry reconnects (to the new primary) after a connection
+error or a READONLY reply from a demoted one. What redis-py's Retry cannot do (wait for
+Redis forever until the process is told to stop; replay a MULTI on redis-py 4.3, which
+does not retry pipelines after a connection error) is alpr.retry's loop around a whole step.
 """
 import logging
-from typing import Any, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from alpr import defaults
 from alpr.errors import ConfigError, ConnectionLostError, RedisVersionError
@@ -18,6 +23,29 @@ from alpr.settings import redact_url
 log = logging.getLogger(__name__)
 
 SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel")
+
+
+def client_retry(retries: int = defaults.REDIS_RETRIES) -> Dict[str, Any]:
+    """redis-py's ``retry=``/``retry_on_error=`` client arguments: up to ``retries`` resends of
+    a command (or of a reconnect) after a connection error or timeout, backoff from
+    alpr.defaults.
+
+    The API is the one the Nano's redis==4.3.6 has (``Retry(backoff, retries,
+    supported_errors)``, ``ExponentialBackoff(cap, base)``): ``base * 2**failures`` capped.
+    """
+    import socket
+
+    import redis
+    from redis.backoff import ExponentialBackoff
+    from redis.retry import Retry
+
+    # the builtin ConnectionError (refused, reset) too: redis-py 4.3 retries a reconnect's
+    # socket error as it is raised, before turning it into redis' own ConnectionError
+    errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+              ConnectionError, socket.timeout)
+    return {"retry": Retry(ExponentialBackoff(cap=defaults.RETRY_CAP_S, base=defaults.RETRY_BASE_S),
+                           retries, supported_errors=errors),
+            "retry_on_error": list(errors)}
 
 
 def connect(url: str, socket_timeout: Optional[float] = defaults.SOCKET_TIMEOUT_S,
@@ -48,7 +76,8 @@ def connect(url: str, socket_timeout: Optional[float] = defaults.SOCKET_TIMEOUT_
         raise ConfigError("Redis URL %s must start with redis://, rediss://, unix:// or "
                           "redis+sentinel://" % redact_url(url))
     kwargs = {"socket_timeout": socket_timeout, "health_check_interval": health_check_interval,
-              "decode_responses": decode_responses}  # type: dict
+              "decode_responses": decode_responses}  # type: Dict[str, Any]
+    kwargs.update(client_retry())
     if scheme != "unix":
         kwargs["socket_connect_timeout"] = connect_timeout
     if scheme == "rediss":

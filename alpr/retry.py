@@ -1,8 +1,19 @@
-"""Retry as a value object (redis-py style): a backoff policy, a retry budget, the errors worth retrying.
+"""The loop around a whole step of a long-running process: what redis-py's Retry cannot do.
 
-One loop for every reconnect in the fleet (worker, producer, dispatcher), instead of sleeps
-scattered around. ``Retry.call(fn, *args)`` runs ``fn`` until it succeeds, the budget is spent,
-or ``should_stop()`` says the process is shutting down.
+Single Redis commands are retried by redis-py itself: every client carries a
+``redis.retry.Retry`` (alpr.redis_conn.client_retry), so a restart is ridden through with
+no wrapper. This loop stays only where that is not enough, and each call site says which:
+
+1. wait for Redis forever until the process is told to stop (``should_stop``): redis-py's
+   Retry has a fixed budget and no stop hook, and a client retrying forever would keep a
+   SIGTERM'd process blocked in a command (producer/dispatcher/worker connect and main loops);
+2. send a MULTI again after a connection error: redis-py 4.3.6, the Nano's pin, does not
+   retry pipelines after one (the producer's put, the worker's claim/finish: idempotent);
+3. retry what is not Redis: the camera reopen (producer/sources.py), webhooks.
+
+``Retry.call(fn, *args)`` runs ``fn`` until it succeeds, the budget is spent, or
+``should_stop()`` says the process is shutting down; it logs the first failure and the
+recovery once. The backoff takes (base, cap) in that order, unlike redis-py's (cap, base).
 """
 import logging
 import random

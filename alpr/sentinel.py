@@ -63,20 +63,16 @@ def sentinel_client(url: str, socket_timeout: Optional[float], connect_timeout: 
                     decode_responses: bool = False) -> Any:
     """A redis.Redis bound to the Sentinel-monitored primary of ``url``'s service."""
     import redis
-    from redis.backoff import ExponentialBackoff
-    from redis.retry import Retry
     from redis.sentinel import Sentinel
+
+    from alpr.redis_conn import client_retry
 
     address = parse_sentinel_url(url)
     timeouts = {"socket_timeout": socket_timeout, "socket_connect_timeout": connect_timeout}
     node_kwargs = dict(timeouts, db=address.db, username=address.username,
                        password=address.password, health_check_interval=health_check_interval,
                        decode_responses=decode_responses,
-                       retry=Retry(ExponentialBackoff(cap=defaults.RETRY_CAP_S,
-                                                      base=defaults.RETRY_BASE_S),
-                                   defaults.SENTINEL_RETRIES),
-                       retry_on_error=[redis.exceptions.ConnectionError,
-                                       redis.exceptions.TimeoutError])  # type: Dict[str, Any]
+                       **client_retry(defaults.SENTINEL_RETRIES))  # type: Dict[str, Any]
     sentinel_kwargs = dict(timeouts, username=address.query.get("sentinel_username") or None,
                            password=address.query.get("sentinel_password") or None)
     if address.tls:

@@ -16,8 +16,8 @@ from typing import Any, Dict, List, Optional
 
 import click
 
-from bench.probes import (RedisSampler, file_sizes_kb, noise_jpegs, percentile, read_results,
-                          rounded)
+from alpr.stats import percentile
+from bench.probes import (RedisSampler, file_sizes_kb, noise_jpegs, read_results, rounded)
 from bench.procs import Harness, LocalRedis, wait_until
 from bench.queue import _drop_namespace, machine
 from bench.report import emit, plot_lines, report_options

@@ -23,7 +23,8 @@ import sys
 import time
 from typing import Any, Dict, List
 
-from bench.probes import percentile, rounded
+from alpr.stats import percentile
+from bench.probes import rounded
 
 TTL_MS = 60000
 

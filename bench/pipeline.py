@@ -14,7 +14,6 @@ The overhead of both is measured against the models' own time in the sequential 
 import gc
 import io
 import os
-import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -402,9 +401,10 @@ def pipeline_cmd(directory: Optional[str], repeat: int, warmup: int, limit: int,
     if repeat < 1:
         raise click.BadParameter("must be at least 1", param_hint="--repeat")
     settings = build_settings(config_file, **flags)
-    with click.progressbar(length=len(images) * repeat, label="bench pipeline",
-                           file=sys.stderr) as bar:
-        summary = run_bench(images, settings, repeat, max(0, warmup), not no_reference, bar.update,
+    from alpr.terminal import progress
+
+    with progress(len(images) * repeat, "bench pipeline") as advance:
+        summary = run_bench(images, settings, repeat, max(0, warmup), not no_reference, advance,
                             prep_runs, max(1, chunk))
     summary["directory"] = directory
     summary["speed_target_met"] = speed_target_met(summary)

@@ -10,22 +10,11 @@ import os
 import shutil
 import subprocess
 import time
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Optional
 from urllib.parse import unquote, urlparse
 
 from alpr.protocol import ResultRecord, decode_result
 from alpr.errors import FrameDecodeError
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0..100, linear interpolation); NaN for no values."""
-    data = sorted(values)
-    if not data:
-        return float("nan")
-    pos = (len(data) - 1) * q / 100.0
-    low = int(math.floor(pos))
-    high = min(low + 1, len(data) - 1)
-    return data[low] + (data[high] - data[low]) * (pos - low)
 
 
 def rounded(value: float, digits: int = 3) -> Optional[float]:

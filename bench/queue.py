@@ -24,7 +24,8 @@ import click
 
 from alpr import defaults
 
-from bench.probes import (file_sizes_kb, noise_jpegs, overhead_ms, percentile, read_results,
+from alpr.stats import percentile
+from bench.probes import (file_sizes_kb, noise_jpegs, overhead_ms, read_results,
                           redis_benchmark_floor, rounded, RedisSampler)
 from bench import handoff
 from bench.procs import Harness, LocalRedis, wait_until

@@ -61,10 +61,14 @@ def json_line(summary: Dict[str, Any]) -> str:
 
 def emit(summary: Dict[str, Any], headers: Sequence[str], rows: Sequence[Sequence[Any]],
          as_json: bool = False, title: str = "", notes: Sequence[str] = ()) -> None:
-    """Print the table (and notes) to stdout; with as_json, the JSON object as the last line."""
-    click.echo(format_table(headers, rows, title))
-    for note in notes:
-        click.echo(note)
+    """Print the table (and notes) to stdout; with as_json, the JSON object as the last line.
+
+    At a terminal with rich installed the table is rich's (alpr.terminal); piped, the
+    plain fixed-width text."""
+    from alpr.terminal import print_tables
+
+    print_tables([(title, headers, rows)], notes, cell=_cell,
+                 plain=lambda: "\n".join([format_table(headers, rows, title)] + list(notes)))
     if as_json:
         click.echo(json_line(summary))
 

@@ -17,6 +17,8 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import click
 
+from alpr.stats import percentile
+from bench.probes import rounded
 from bench.report import emit, report_options
 
 CROP_BYTES = 2600  # `alpr bench pipeline`'s mean plate crop (160 px, quality 80)
@@ -60,13 +62,6 @@ def misread(plate: str, rng: random.Random) -> str:
         i = rng.randrange(len(chars))
         chars[i] = rng.choice(string.ascii_uppercase.replace(chars[i], ""))
     return "".join(chars)
-
-
-def _pct(values: Sequence[float], q: float) -> Optional[float]:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
 
 
 def bench_backend(url: str, sizes: Sequence[int], evidence_events: int, batch: int,
@@ -122,9 +117,11 @@ def bench_backend(url: str, sizes: Sequence[int], evidence_events: int, batch: i
             ranged.append((time.perf_counter() - start) * 1000.0)
         out["sizes"].append({
             "events": store.count(),
-            "fuzzy_p50_ms": _pct(fuzzy, 0.5), "fuzzy_p99_ms": _pct(fuzzy, 0.99),
+            "fuzzy_p50_ms": rounded(percentile(fuzzy, 50), 3),
+            "fuzzy_p99_ms": rounded(percentile(fuzzy, 99), 3),
             "fuzzy_found_rate": round(found / float(queries), 3) if queries else None,
-            "range_p50_ms": _pct(ranged, 0.5), "range_p99_ms": _pct(ranged, 0.99)})
+            "range_p50_ms": rounded(percentile(ranged, 50), 3),
+            "range_p99_ms": rounded(percentile(ranged, 99), 3)})
     out["ingest_with_evidence_per_s"] = round(ev_n / ev_s, 1) if ev_s else None
     out["ingest_with_evidence_events"] = ev_n
     out["ingest_without_evidence_per_s"] = round(fill_n / fill_s, 1) if fill_s else None

@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional
 
 import click
 
-from bench.probes import percentile
+from alpr.stats import percentile
 from bench.procs import LocalRedis
 from bench.report import emit, report_options
 

@@ -2,7 +2,9 @@
 """tegrastats lines -> Prometheus text, for a Jetson node's RAM, swap, CPU, GPU, temperatures, power.
 
 Pipe tegrastats into it; it rewrites a node_exporter textfile (atomically) per line, and/or
-serves the latest sample on --port. Standard library only, Python 3.6+ (JetPack 4.6).
+serves the latest sample on --port. prometheus_client renders, writes and serves it where it is
+installed (0.17.1 is the last for Python 3.6, JetPack 4.6); without it, the standard-library
+fallback below writes the same names, labels and values.
   tegrastats --interval 5000 | tegrastats_exporter.py --textfile /var/lib/node_exporter/tegrastats.prom
 """
 import argparse
@@ -10,9 +12,10 @@ import os
 import re
 import sys
 import threading
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 Sample = List[Tuple[str, Dict[str, str], float]]  # (metric, labels, value)
+Family = Tuple[str, str, str, List[Tuple[Dict[str, str], float]]]  # (name, type, help, series)
 
 HELP = {
     "jetson_ram_used_bytes": "RAM in use (tegrastats RAM X/Y)",
@@ -102,22 +105,62 @@ def parse_line(line: str) -> Sample:
     return out
 
 
-def render(sample: Sample, lines: int = 0, bad: int = 0) -> str:
-    """Prometheus text exposition (0.0.4) of one sample plus the line counters."""
+def families(sample: Sample, lines: int = 0, bad: int = 0) -> List[Family]:
+    """One sample plus the line counters as (name, type, help, [(labels, value)]), by name."""
     by_name = {}  # type: Dict[str, List[Tuple[Dict[str, str], float]]]
     for name, labels, value in sample:
         by_name.setdefault(name, []).append((labels, value))
     by_name["jetson_tegrastats_lines_total"] = [({}, float(lines))]
     by_name["jetson_tegrastats_bad_lines_total"] = [({}, float(bad))]
+    return [(name, "counter" if name.endswith("_total") else "gauge", HELP.get(name, name),
+             by_name[name]) for name in sorted(by_name)]
+
+
+def render(sample: Sample, lines: int = 0, bad: int = 0) -> str:
+    """Prometheus text exposition (0.0.4) of one sample plus the line counters."""
+    client = _prometheus_client()
+    if client is None:
+        return render_text(families(sample, lines, bad))
+    return client.generate_latest(registry(client, lambda: families(sample, lines, bad))).decode()
+
+
+def render_text(fams: List[Family]) -> str:
+    """The fallback renderer, for a Python without prometheus_client."""
     text = []
-    for name in sorted(by_name):
-        kind = "counter" if name.endswith("_total") else "gauge"
-        text.append("# HELP %s %s" % (name, HELP.get(name, name)))
+    for name, kind, doc, series in fams:
+        text.append("# HELP %s %s" % (name, doc))
         text.append("# TYPE %s %s" % (name, kind))
-        for labels, value in by_name[name]:
+        for labels, value in series:
             inner = ",".join('%s="%s"' % (k, v) for k, v in sorted(labels.items()))
             text.append("%s%s %s" % (name, "{%s}" % inner if inner else "", repr(value)))
     return "\n".join(text) + "\n"
+
+
+def _prometheus_client() -> Any:
+    """The prometheus_client module, or None where it is not installed."""
+    try:
+        import prometheus_client
+    except ImportError:
+        return None
+    return prometheus_client
+
+
+def registry(client: Any, latest: Callable[[], List[Family]]) -> Any:
+    """A private registry whose collector yields ``latest()`` as client metrics."""
+    from prometheus_client.core import Metric
+
+    class Collector(object):
+        def collect(self) -> Any:
+            for name, kind, doc, series in latest():
+                # the client adds "_total" to a counter's samples itself
+                family = Metric(name[:-6] if kind == "counter" else name, doc, kind)
+                for labels, value in series:
+                    family.add_sample(name, labels, value)
+                yield family
+
+    reg = client.CollectorRegistry(auto_describe=False)
+    reg.register(Collector())
+    return reg
 
 
 def write_textfile(path: str, text: str) -> None:
@@ -129,24 +172,35 @@ def write_textfile(path: str, text: str) -> None:
 
 
 class Exporter(object):
-    """Keeps the latest rendered sample; feeds the textfile and the optional HTTP endpoint."""
+    """Keeps the latest sample; feeds the textfile and the optional HTTP endpoint."""
 
     def __init__(self, textfile: Optional[str] = None) -> None:
         self.textfile = textfile
         self.lines = self.bad = 0
-        self.text = render([], 0, 0)
         self.lock = threading.Lock()
+        self.fams = families([], 0, 0)
+        self.text = render([], 0, 0)
+
+    def latest(self) -> List[Family]:
+        with self.lock:
+            return self.fams
 
     def feed(self, line: str) -> None:
         sample = parse_line(line)
         self.lines += 1
         if not any(name == "jetson_ram_used_bytes" for name, _, _ in sample):
             self.bad += 1
-        text = render(sample, self.lines, self.bad)
+        fams = families(sample, self.lines, self.bad)
+        client = _prometheus_client()
+        text = render_text(fams) if client is None else \
+            client.generate_latest(registry(client, lambda: fams)).decode()
         with self.lock:
-            self.text = text
+            self.fams, self.text = fams, text
         if self.textfile:
-            write_textfile(self.textfile, text)
+            if client is None:
+                write_textfile(self.textfile, text)
+            else:  # the client's own atomic write (temporary file, then rename)
+                client.write_to_textfile(self.textfile, registry(client, lambda: fams))
 
     def run(self, stream: Iterable[str]) -> None:
         for line in stream:
@@ -154,8 +208,8 @@ class Exporter(object):
                 self.feed(line)
 
 
-def serve(exporter: Exporter, port: int) -> None:
-    """Serve exporter.text at http://0.0.0.0:port/metrics in a daemon thread."""
+def serve(exporter: Exporter, port: int, host: str = "0.0.0.0") -> Any:
+    """Serve the latest sample at http://host:port/metrics in a daemon thread; the server."""
     from http.server import BaseHTTPRequestHandler, HTTPServer
 
     class Handler(BaseHTTPRequestHandler):
@@ -171,8 +225,12 @@ def serve(exporter: Exporter, port: int) -> None:
         def log_message(self, *args: object) -> None:
             """Quiet: one line per scrape would flood the journal."""
 
-    server = HTTPServer(("0.0.0.0", port), Handler)
+    client = _prometheus_client()
+    handler = Handler if client is None else \
+        client.MetricsHandler.factory(registry(client, exporter.latest))
+    server = HTTPServer((host, port), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
 
 
 def main(argv: Optional[List[str]] = None) -> int:

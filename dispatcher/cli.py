@@ -258,7 +258,8 @@ def status_cmd(config_file: Optional[str], as_json: bool, seen_plate: Optional[s
     """Nodes, queues and per-camera frame accounting (or --seen PLATE --within N)."""
     from alpr.frame_store import FrameStore
     from dispatcher.fleet_watch import FleetWatch
-    from dispatcher.status import collect, format_table
+    from alpr.terminal import print_tables
+    from dispatcher.status import collect, format_table, tables
 
     settings = build_settings(config_file, **flags)
     keys = Keys(settings.namespace)
@@ -273,7 +274,11 @@ def status_cmd(config_file: Optional[str], as_json: bool, seen_plate: Optional[s
         return
     store = FrameStore(redis, keys, settings.results_maxlen, settings.max_frame_age_s)
     status = collect(redis, keys, FleetWatch(redis, keys, store, keys.queue(settings.queue)))
-    click.echo(json.dumps(status, sort_keys=True) if as_json else format_table(status))
+    if as_json:
+        click.echo(json.dumps(status, sort_keys=True))
+        return
+    sections, notes = tables(status)
+    print_tables(sections, notes, plain=lambda: format_table(status))
 
 
 def _seen(redis: Any, keys: Keys, settings: Settings, plate: str, within_s: float,
@@ -322,11 +327,15 @@ def fleet_nodes_cmd(config_file: Optional[str], as_json: bool, **flags: Any) -> 
     if as_json:
         click.echo(json.dumps(nodes, sort_keys=True))
         return
-    for node in nodes:
-        click.echo("%-20s %-6s %-8s running=%d %s" % (
-            node["name"], "alive" if node["alive"] else "DEAD",
-            "drained" if node["drained"] else "", node["running"],
-            " ".join("%s=%s" % kv for kv in sorted(node["stats"].items()))))
+    from alpr.terminal import print_tables
+
+    def stats(node: Dict[str, Any]) -> str:
+        return " ".join("%s=%s" % kv for kv in sorted(node["stats"].items()))
+
+    rows = [[n["name"], "alive" if n["alive"] else "DEAD", "drained" if n["drained"] else "",
+             n["running"], stats(n)] for n in nodes]
+    print_tables([("nodes", ["node", "alive", "drained", "running", "stats"], rows)], [],
+                 plain=lambda: "\n".join("%-20s %-6s %-8s running=%d %s" % tuple(r) for r in rows))
 
 
 @fleet_group.command("drain")

@@ -1,7 +1,7 @@
 """Group plate reads of one vehicle across frames, and vote its best text.
 
 A vehicle passing a camera is read in several frames, often with a character or two
-wrong. Reads of one camera whose texts are similar (Jaro-Winkler) join one open group;
+wrong. Reads of one camera whose texts are similar (Jaro-Winkler, rapidfuzz) join one open group;
 a group closes when it has not been seen for `window_s`, and its text is the candidate
 with the most reads, ties broken by confidence (Frigate's vote).
 """
@@ -18,36 +18,11 @@ def normalize_plate(text: str) -> str:
 
 
 def jaro_winkler(a: str, b: str, prefix_scale: float = 0.1) -> float:
-    """Jaro-Winkler similarity in [0, 1]; 1 means equal strings."""
-    if a == b:
-        return 1.0
-    la, lb = len(a), len(b)
-    if la == 0 or lb == 0:
-        return 0.0
-    reach = max(la, lb) // 2 - 1
-    reach = max(reach, 0)
-    a_hit = [False] * la
-    b_hit = [False] * lb
-    matches = 0
-    for i, ch in enumerate(a):
-        lo, hi = max(0, i - reach), min(lb, i + reach + 1)
-        for j in range(lo, hi):
-            if not b_hit[j] and b[j] == ch:
-                a_hit[i] = b_hit[j] = True
-                matches += 1
-                break
-    if matches == 0:
-        return 0.0
-    a_seq = [ch for ch, hit in zip(a, a_hit) if hit]
-    b_seq = [ch for ch, hit in zip(b, b_hit) if hit]
-    transpositions = sum(1 for x, y in zip(a_seq, b_seq) if x != y) / 2.0
-    jaro = (matches / la + matches / lb + (matches - transpositions) / matches) / 3.0
-    prefix = 0
-    for x, y in zip(a[:4], b[:4]):
-        if x != y:
-            break
-        prefix += 1
-    return jaro + prefix * prefix_scale * (1.0 - jaro)
+    """Jaro-Winkler similarity in [0, 1]; 1 means equal strings (rapidfuzz's, Winkler's own
+    definition: half the transpositions rounded down, the prefix bonus only above 0.7)."""
+    from rapidfuzz.distance import JaroWinkler
+
+    return JaroWinkler.similarity(a, b, prefix_weight=prefix_scale)
 
 
 class Candidate(object):

@@ -5,7 +5,7 @@ The counters and in-flight sets of all cameras are read in one MULTI, so the inv
 snapshot even while the fleet is running.
 """
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 from alpr.keys import Keys
 from dispatcher.consumer import GROUP
@@ -101,21 +101,36 @@ def format_table(status: Dict[str, Any]) -> str:
     for cam, row in rows:
         lines.append(_row([cam] + [row[k] for k in head[1:-1]] +
                           ["ok" if row["invariant_ok"] else "BROKEN"]))
-    reasons = status["totals"]["failed_by_reason"]
+    reasons, results, refused = _notes(status)
     if reasons:
-        lines.append("failed by reason: " + ", ".join(
-            "%s=%d" % (k, v) for k, v in sorted(reasons.items())))
+        lines.append(reasons)
     lines.append("")
-    lines.append("results stream: %d entries, %d pending in the dispatcher; events: %d"
-                 % (status["results"]["length"], status["results"]["pending"], status["events"]))
-    mqtt = dict((k, v) for k, v in status.get("dispatcher", {}).items()
-                if k.startswith(("mqtt_", "alerts_")))
+    lines.append(results)
+    mqtt = _dispatcher_line(status)
     if mqtt:
-        lines.append("dispatcher: " + ", ".join("%s=%s" % kv for kv in sorted(mqtt.items())))
-    if status["security"]:
-        lines.append("refused: " + ", ".join(
-            "%s=%d" % (k, v) for k, v in sorted(status["security"].items())))
+        lines.append(mqtt)
+    if refused:
+        lines.append(refused)
     return "\n".join(lines)
+
+
+def _notes(status: Dict[str, Any]) -> Tuple[str, str, str]:
+    """The lines under the tables: failures by reason, the results stream, refusals."""
+    reasons = status["totals"]["failed_by_reason"]
+    return ("failed by reason: " + ", ".join("%s=%d" % (k, v) for k, v in sorted(reasons.items()))
+            if reasons else "",
+            "results stream: %d entries, %d pending in the dispatcher; events: %d"
+            % (status["results"]["length"], status["results"]["pending"], status["events"]),
+            "refused: " + ", ".join("%s=%d" % (k, v) for k, v in sorted(status["security"].items()))
+            if status["security"] else "")
+
+
+def _dispatcher_line(status: Dict[str, Any]) -> str:
+    """The dispatcher's MQTT and alert counters (alpr dispatch writes them to Redis)."""
+    counters = dict((k, v) for k, v in status.get("dispatcher", {}).items()
+                    if k.startswith(("mqtt_", "alerts_")))
+    return ("dispatcher: " + ", ".join("%s=%s" % kv for kv in sorted(counters.items()))
+            if counters else "")
 
 
 def _number(value: Any) -> Any:
@@ -125,6 +140,25 @@ def _number(value: Any) -> Any:
     except ValueError:
         return text
     return int(number) if number.is_integer() and "." not in text else number
+
+
+def tables(status: Dict[str, Any]) -> Tuple[List[Any], List[str]]:
+    """The same content as format_table, as (title, headers, rows) tables and note lines
+    (alpr.terminal draws them with rich at a terminal)."""
+    nodes = [[n["name"], "yes" if n["alive"] else "NO", "yes" if n["drained"] else "",
+              n["running"], _pick(n["stats"], "fps"), _pick(n["stats"], "p50_ms", "latency_ms"),
+              _pick(n["stats"], "frames", "processed")] for n in status["nodes"]]
+    head = ["camera", "produced", "read", "stale", "dropped", "failed", "in_flight", "invariant"]
+    cams = [[cam] + [row[k] for k in head[1:-1]] + ["ok" if row["invariant_ok"] else "BROKEN"]
+            for cam, row in sorted(status["cameras"].items()) + [("TOTAL", status["totals"])]]
+    out = [("NODES", ["node", "alive", "drained", "running", "fps", "p50_ms", "frames"], nodes),
+           ("QUEUES", ["queue", "depth"], sorted(status["queues"].items())),
+           ("CAMERAS", head, cams)]
+    reasons, results, refused = _notes(status)
+    notes = [line for line in (reasons, results, _dispatcher_line(status), refused) if line]
+    if not status["nodes"]:
+        notes.insert(0, "(no node has registered)")
+    return out, notes
 
 
 def _pick(stats: Dict[str, Any], *names: str) -> Any:

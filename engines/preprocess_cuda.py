@@ -1,7 +1,16 @@
 """GPU pre-processing: letterbox and OCR crops as CUDA kernels, with a CPU fallback.
 
-`CudaPreprocessor` launches engines.preprocess_kernels through pycuda (SourceModule), so a
-Nano's weak CPU does not spend its frame budget on resizing; the same class with
+A kernel library the pipeline does not use yet. No pipeline, adapter or worker calls it:
+the detectors letterbox on the CPU (engines.letterbox, in yolo_raw / yolo_end2end) and each
+recogniser crops and resizes its own way (encdec_ocr: Pillow-exact bicubic through
+engines.resample, where the encoder crop here is bilinear, so wiring it in would change what
+platerec is fed, not only where). Only tests/engines/test_preprocess_cuda.py and `alpr bench
+preprocess` run it. What has run: the kernels through pycuda and CuPy on an H100, within
+1/255 of the CPU path (docs/gpu-preprocess.md). What has not: any of it on a Jetson, and
+any of it inside the pipeline.
+
+`CudaPreprocessor` launches engines.preprocess_kernels through pycuda (SourceModule), meant
+to keep a Nano's weak CPU from spending its frame budget on resizing; the same class with
 `backend="cupy"` launches the same source through CuPy's RawKernel (used to check the
 kernels where pycuda is not built). `make_preprocessor` falls back to `CpuPreprocessor`
 when no CUDA backend imports. Each GPU preprocessor owns its context use, stream and

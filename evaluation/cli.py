@@ -1,6 +1,5 @@
 """`alpr eval DIR`: score a labelled folder (`alpr scenes` makes one: evaluation.scenes_cli)."""
 import json
-import sys
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -16,7 +15,9 @@ MAX_MISSES_SHOWN = 40  # the human table lists at most this many misses; --json 
 
 
 def _stderr_bar(items: List[Any], label: str) -> Any:
-    return click.progressbar(items, label=label, file=sys.stderr, show_pos=True)
+    from alpr.terminal import progress_items  # rich at a terminal, click's bar otherwise
+
+    return progress_items(items, label)
 
 
 def read_image_file(pipeline: Any, path: str, regions: Optional[List[str]] = None

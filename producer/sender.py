@@ -1,8 +1,9 @@
 """Put frames into the fleet: envelope under its own key (TTL = max age) + an RQ job naming it.
 
 One MULTI per frame (frame key, in-flight entry, produced counter, RQ job), then the
-per-camera backpressure cap (drop oldest unstarted, counted). Redis calls go through a Retry,
-so a Redis restart pauses the producer instead of killing it.
+per-camera backpressure cap (drop oldest unstarted, counted). The puts go through alpr.retry
+(a MULTI, which redis-py 4.3 does not resend itself; forever until stop), so a Redis outage
+pauses the producer instead of killing it; single commands ride on the client's own Retry.
 """
 import logging
 import time

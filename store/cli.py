@@ -71,8 +71,16 @@ def search_cmd(plate: str, camera: str, since: Optional[str], until: Optional[st
     if not events:
         click.echo("no events found")
         return
-    for event in events:
-        click.echo(_line(event))
+    from alpr.terminal import print_tables
+
+    scored = any("score" in e for e in events)
+    headers = ["first seen", "camera", "plate"] + (["score"] if scored else []) + \
+        ["conf", "label", "id", "crop"]
+    rows = [[_when(e.get("first_seen")), e.get("camera"), e.get("plate")] +
+            (["%.1f" % e["score"] if "score" in e else ""] if scored else []) +
+            ["%.2f" % float(e.get("confidence") or 0), e.get("label") or "-", e.get("id"),
+             e.get("crop") or ""] for e in events]
+    print_tables([("", headers, rows)], [], plain=lambda: "\n".join(_line(e) for e in events))
 
 
 @events_group.command("show")

@@ -1,21 +1,22 @@
 """The worker's counters and per-stage timings, served in Prometheus text format.
 
-Self-contained (http.server) so a Jetson without prometheus_client still exposes
-``/metrics``; scrape it with any Prometheus.
+prometheus_client renders and serves ``/metrics`` (its exposition, gzip and OpenMetrics
+negotiation) where it is installed: 0.17.1 on the Nano's Python 3.6 (requirements-jetson),
+the newest on 3.11. The hand-written renderer below is only the fallback for a box without
+it; both write the same metric names, labels and values (tests/worker/test_metrics.py).
 """
 import collections
 import threading
 import time
 from typing import Any, Deque, Dict, List, Optional, Tuple
 
+from alpr.stats import percentile
+
 WINDOW = 512  # recent samples per stage kept for quantiles
+QUANTILES = (0.5, 0.9, 0.99)  # the summary's quantiles (alpr_stage_ms)
 
-
-def _quantile(values: List[float], q: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+Sample = Tuple[str, Dict[str, str], float]  # (sample name, labels, value)
+Family = Tuple[str, str, str, List[Sample]]  # (metric name, type, help, samples)
 
 
 class Metrics(object):
@@ -62,47 +63,101 @@ class Metrics(object):
 
     def latency(self, stage: str = "total", q: float = 0.5) -> float:
         with self._lock:
-            return _quantile(list(self.stage_recent.get(stage, ())), q)
+            return percentile(list(self.stage_recent.get(stage, ())), q * 100.0, empty=0.0)
 
     def total_frames(self) -> int:
         with self._lock:
             return sum(self.frames.values())
 
-    def render(self, info: Optional[Dict[str, Any]] = None) -> str:
-        """The Prometheus text exposition (format 0.0.4)."""
-        lines = ["# HELP alpr_frames_total Frames finished by this worker, by terminal state.",
-                 "# TYPE alpr_frames_total counter"]
+    def families(self, info: Optional[Dict[str, Any]] = None) -> List[Family]:
+        """Every metric as (name, type, help, [(sample name, labels, value)]), one snapshot."""
         with self._lock:
-            for status, n in sorted(self.frames.items()):
-                lines.append('alpr_frames_total{status="%s"} %d' % (_esc(status), n))
-            lines += ["# HELP alpr_refused_jobs_total Jobs refused (pickle payload, function "
-                      "outside the allowlist).", "# TYPE alpr_refused_jobs_total counter"]
-            for kind, n in sorted(self.refused.items()):
-                lines.append('alpr_refused_jobs_total{kind="%s"} %d' % (_esc(kind), n))
-            lines += ["# HELP alpr_rq_jobs_total RQ jobs run; drained jobs were taken without "
-                      "RQ's per-job cost.", "# TYPE alpr_rq_jobs_total counter",
-                      "alpr_rq_jobs_total %d" % self.rq_jobs,
-                      "# TYPE alpr_drained_jobs_total counter",
-                      "alpr_drained_jobs_total %d" % self.drained_jobs,
-                      "# HELP alpr_stage_ms Per-stage time of a frame in milliseconds.",
-                      "# TYPE alpr_stage_ms summary"]
+            frames = sorted(self.frames.items())
+            refused = sorted(self.refused.items())
+            rq_jobs, drained = self.rq_jobs, self.drained_jobs
             stages = sorted(self.stage_count)  # type: List[str]
             snapshot = {s: list(self.stage_recent.get(s, ())) for s in stages}
             sums = dict(self.stage_sum)
             counts = dict(self.stage_count)
+        stage_samples = []  # type: List[Sample]
         for stage in stages:
-            for q in (0.5, 0.9, 0.99):
-                lines.append('alpr_stage_ms{stage="%s",quantile="%s"} %.3f'
-                             % (_esc(stage), q, _quantile(snapshot[stage], q)))
-            lines.append('alpr_stage_ms_sum{stage="%s"} %.3f' % (_esc(stage), sums[stage]))
-            lines.append('alpr_stage_ms_count{stage="%s"} %d' % (_esc(stage), counts[stage]))
-        lines += ["# TYPE alpr_frames_per_second gauge", "alpr_frames_per_second %.3f" % self.fps(),
-                  "# TYPE alpr_uptime_seconds gauge",
-                  "alpr_uptime_seconds %.1f" % (time.time() - self.started)]
+            for q in QUANTILES:
+                stage_samples.append(("alpr_stage_ms", {"stage": stage, "quantile": str(q)},
+                                      percentile(snapshot[stage], q * 100.0, empty=0.0)))
+            stage_samples.append(("alpr_stage_ms_sum", {"stage": stage}, sums[stage]))
+            stage_samples.append(("alpr_stage_ms_count", {"stage": stage}, counts[stage]))
+        out = [
+            ("alpr_frames_total", "counter", "Frames finished by this worker, by terminal state.",
+             [("alpr_frames_total", {"status": k}, n) for k, n in frames]),
+            ("alpr_refused_jobs_total", "counter",
+             "Jobs refused (pickle payload, function outside the allowlist).",
+             [("alpr_refused_jobs_total", {"kind": k}, n) for k, n in refused]),
+            ("alpr_rq_jobs_total", "counter",
+             "RQ jobs run; drained jobs were taken without RQ's per-job cost.",
+             [("alpr_rq_jobs_total", {}, rq_jobs)]),
+            ("alpr_drained_jobs_total", "counter",
+             "Jobs the drain took off a queue (no RQ per-job cost).",
+             [("alpr_drained_jobs_total", {}, drained)]),
+            ("alpr_stage_ms", "summary", "Per-stage time of a frame in milliseconds.",
+             stage_samples),
+            ("alpr_frames_per_second", "gauge", "Frames finished per second over the last 10 s.",
+             [("alpr_frames_per_second", {}, self.fps())]),
+            ("alpr_uptime_seconds", "gauge", "Seconds since this worker started.",
+             [("alpr_uptime_seconds", {}, time.time() - self.started)]),
+        ]  # type: List[Family]
         if info:
-            labels = ",".join('%s="%s"' % (_label(k), _esc(str(v))) for k, v in sorted(info.items()))
-            lines += ["# TYPE alpr_worker_info gauge", "alpr_worker_info{%s} 1" % labels]
-        return "\n".join(lines) + "\n"
+            labels = {_label(k): str(v) for k, v in sorted(info.items())}
+            out.append(("alpr_worker_info", "gauge",
+                        "This worker: node, engine, versions (always 1).",
+                        [("alpr_worker_info", labels, 1)]))
+        return out
+
+    def render(self, info: Optional[Dict[str, Any]] = None) -> str:
+        """The Prometheus text exposition (format 0.0.4): prometheus_client's, else our own."""
+        client = _prometheus_client()
+        if client is None:
+            return render_text(self.families(info))
+        return client.generate_latest(_registry(client, self, info)).decode("utf-8")
+
+
+def render_text(families: List[Family]) -> str:
+    """The fallback renderer, for a box without prometheus_client (same names and labels)."""
+    lines = []  # type: List[str]
+    for name, kind, doc, samples in families:
+        lines.append("# HELP %s %s" % (name, doc))
+        lines.append("# TYPE %s %s" % (name, kind))
+        for sample, labels, value in samples:
+            inner = ",".join('%s="%s"' % (k, _esc(v)) for k, v in labels.items())
+            number = "%d" % value if isinstance(value, int) else "%.3f" % value
+            lines.append("%s%s %s" % (sample, "{%s}" % inner if inner else "", number))
+    return "\n".join(lines) + "\n"
+
+
+def _prometheus_client() -> Any:
+    """The prometheus_client module, or None where it is not installed."""
+    try:
+        import prometheus_client
+    except ImportError:
+        return None
+    return prometheus_client
+
+
+def _registry(client: Any, metrics: "Metrics", info: Optional[Dict[str, Any]]) -> Any:
+    """A private registry whose one collector turns Metrics.families() into client metrics."""
+    from prometheus_client.core import Metric
+
+    class Collector(object):
+        def collect(self) -> Any:
+            for name, kind, doc, samples in metrics.families(info):
+                # the client adds "_total" to a counter's samples itself
+                family = Metric(name[:-6] if kind == "counter" else name, doc, kind)
+                for sample, labels, value in samples:
+                    family.add_sample(sample, labels, value)
+                yield family
+
+    registry = client.CollectorRegistry(auto_describe=False)
+    registry.register(Collector())
+    return registry
 
 
 def _esc(value: str) -> str:
@@ -115,8 +170,13 @@ def _label(name: str) -> str:
 
 def serve_metrics(metrics: Metrics, port: int, host: str = "0.0.0.0",
                   info: Optional[Dict[str, Any]] = None) -> Tuple[Any, int]:
-    """Serve ``/metrics`` on a daemon thread; returns (server, bound port). Port 0 picks one."""
+    """Serve ``/metrics`` on a daemon thread; returns (server, bound port). Port 0 picks one.
+
+    With prometheus_client, its MetricsHandler answers (gzip, OpenMetrics on request).
+    """
     from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    client = _prometheus_client()
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
@@ -133,7 +193,9 @@ def serve_metrics(metrics: Metrics, port: int, host: str = "0.0.0.0",
         def log_message(self, *args: Any) -> None:
             """Scrapes are not worth a log line each."""
 
-    server = HTTPServer((host, port), Handler)
+    handler = Handler if client is None else \
+        client.MetricsHandler.factory(_registry(client, metrics, info))
+    server = HTTPServer((host, port), handler)
     thread = threading.Thread(target=server.serve_forever, name="alpr-metrics", daemon=True)
     thread.start()
     return server, server.server_address[1]

@@ -11,7 +11,7 @@ import json
 import os
 import time
 import uuid
-from typing import Any, Dict, List
+from typing import Any, Dict
 
 import redis
 
@@ -19,6 +19,7 @@ from alpr.frame_store import FrameStore
 from alpr.keys import Keys
 from alpr.protocol import FrameEnvelope, decode_result
 from alpr.retry import Retry
+from alpr.stats import percentile
 
 
 class CountingConnection(redis.Connection):
@@ -34,11 +35,6 @@ class CountingConnection(redis.Connection):
 def counting_client(url: str) -> Any:
     pool = redis.ConnectionPool.from_url(url, connection_class=CountingConnection)
     return redis.Redis(connection_pool=pool)
-
-
-def _quantile(values: List[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else 0.0
 
 
 def stock_rq(url: str, jobs: int) -> Dict[str, float]:
@@ -105,8 +101,10 @@ def fleet(url: str, frames: int, kb: int, batch_max: int) -> Dict[str, float]:
     return {"frames": frames, "kb": kb, "batch_max": batch_max, "read": acc["read"],
             "worker_ms_per_frame": elapsed * 1000.0 / frames,
             "worker_round_trips_per_frame": worker_writes / float(frames),
-            "overhead_ms_p50": _quantile(gaps, 0.5), "overhead_ms_p99": _quantile(gaps, 0.99),
-            "producer_ms_p50": _quantile(put_ms, 0.5), "producer_ms_p99": _quantile(put_ms, 0.99),
+            "overhead_ms_p50": percentile(gaps, 50, empty=0.0),
+            "overhead_ms_p99": percentile(gaps, 99, empty=0.0),
+            "producer_ms_p50": percentile(put_ms, 50, empty=0.0),
+            "producer_ms_p99": percentile(put_ms, 99, empty=0.0),
             "producer_round_trips_per_frame": put_writes / float(frames),
             "rq_jobs": processor.metrics.rq_jobs, "drained_jobs": processor.metrics.drained_jobs}
 

@@ -43,3 +43,23 @@ def test_plot_lines_writes_png(tmp_path):
     path = plot_lines(str(tmp_path / "l.png"), "t", [1, 2, 3], {"a": [1, 2, None], "b": [3, 2, 1]})
     with open(path, "rb") as fh:
         assert fh.read(4) == b"\x89PNG"
+
+
+def test_reimpl_bench_compares_like_with_like():
+    """bench.reimpl times each re-implementation against the library it copies: the two
+    sides of each case produce the same picture (the docstrings' speed lines rest on it)."""
+    import numpy as np
+
+    from bench.reimpl import cases
+
+    for name, ours, theirs in cases():
+        if theirs is None:
+            continue
+        a, b = ours(), theirs()
+        a, b = (a[0] if isinstance(a, tuple) else a), (b[0] if isinstance(b, tuple) else b)
+        assert a.shape == b.shape, name
+        diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
+        if name == "jpeg_strips":  # chroma upsampling differs only in the rows beside a seam
+            assert (diff.max(axis=(1, 2)) > 0).sum() <= 2 and diff.max() <= 40
+        else:
+            assert diff.max() <= (1e-6 if name == "letterbox" else 0), (name, diff.max())

@@ -14,7 +14,8 @@ import time
 import redis
 
 from alpr.keys import Keys
-from bench.probes import percentile, read_results
+from alpr.stats import percentile
+from bench.probes import read_results
 from bench.procs import wait_until
 from chaos_helpers import FleetRun, crash_lines, figures, size
 from redis_server import RedisServer

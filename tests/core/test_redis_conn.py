@@ -45,3 +45,39 @@ def test_unix_socket(tmp_path):
         assert connect("unix://%s?db=0" % sock).ping() is True
     finally:
         server.cleanup()
+
+
+def test_a_client_rides_through_a_redis_restart_by_itself():
+    """No alpr.retry wrapper: redis-py's Retry on the client (client_retry) reconnects a
+    stale pooled connection after a restart, and backs off through a short down window."""
+    import threading
+    import time
+
+    from redis_server import RedisServer
+
+    server = RedisServer().start()
+    later = threading.Timer(0.25, server.start)  # down 0.25 s: within the client's 0.6 s of backoff
+    try:
+        client = connect(server.url)
+        assert client.set("k", "v") is True
+        server.restart()  # the pooled connection is now dead
+        assert client.set("k", "w") is True and client.get("k") == b"w"
+        server.stop()
+        later.start()
+        started = time.monotonic()
+        assert client.incr("n") == 1  # sent during the outage, answered after it
+        assert time.monotonic() - started >= 0.2
+    finally:
+        later.cancel()
+        if later.is_alive():
+            later.join()
+        server.cleanup()
+
+
+def test_every_client_carries_redis_py_retry(redis_url):
+    from redis.retry import Retry
+
+    from alpr import defaults
+
+    conn = connect(redis_url).connection_pool.get_connection("PING")
+    assert isinstance(conn.retry, Retry) and conn.retry._retries == defaults.REDIS_RETRIES

@@ -76,3 +76,47 @@ def test_rendered_text_parses_with_prometheus_client(tmp_path):
     cores = [s for s in families["jetson_cpu_freq_mhz"].samples]
     assert len(cores) == 6 and cores[1].labels == {"core": "1"} and cores[1].value == 1036
     assert not [p for p in os.listdir(str(tmp_path)) if p.endswith(".tmp")]
+
+
+def _series(text):
+    """{(name, labels): value} of a text exposition (either renderer)."""
+    parser = pytest.importorskip("prometheus_client.parser")
+    out = {}
+    for family in parser.text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def test_prometheus_client_and_the_fallback_write_the_same_series():
+    pytest.importorskip("prometheus_client")
+    sample = tx.parse_line(NANO)
+    assert _series(tx.render(sample, 3, 1)) == _series(tx.render_text(tx.families(sample, 3, 1)))
+
+
+@pytest.mark.parametrize("library", [True, False])
+def test_served_and_written_without_or_with_the_library(tmp_path, monkeypatch, library):
+    import sys
+    import urllib.request
+
+    if library:
+        pytest.importorskip("prometheus_client")
+    else:
+        monkeypatch.setitem(sys.modules, "prometheus_client", None)  # an import now fails
+    path = str(tmp_path / "tegrastats.prom")
+    exporter = tx.Exporter(path)
+    server = tx.serve(exporter, 0, host="127.0.0.1")
+    try:
+        exporter.run(iter([NANO + "\n"]))
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % server.server_address[1],
+                                    timeout=5) as resp:
+            body = resp.read().decode()
+    finally:
+        server.shutdown()
+        server.server_close()
+    with open(path) as fh:
+        written = fh.read()
+    for text in (body, written):
+        assert "jetson_gpu_load_percent 25" in text
+        assert 'jetson_cpu_freq_mhz{core="3"} 1479' in text
+        assert "jetson_tegrastats_lines_total 1" in text

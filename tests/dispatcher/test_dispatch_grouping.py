@@ -14,6 +14,13 @@ def test_jaro_winkler_known_values():
     assert jaro_winkler("ABC1234", "XYZ9876") < 0.5
 
 
+def test_jaro_winkler_is_winklers_own_definition():
+    """rapidfuzz's: half the transpositions rounded down, the prefix bonus only above 0.7
+    (the hand-written one before it used 1.5 transpositions here, and boosted any score)."""
+    assert jaro_winkler("CUVP3JPT", "CUV73JPT") == pytest_approx(0.9083)
+    assert jaro_winkler("37", "33") == pytest_approx(2.0 / 3.0)
+
+
 def pytest_approx(value):
     import pytest
 
