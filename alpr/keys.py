@@ -67,6 +67,11 @@ class Keys:
         """Stream: one plate event per vehicle visit."""
         return "%sevents" % self.ns
 
+    @property
+    def alerts(self) -> str:
+        """Stream: one record per fired alert (field "json": the alert as a JSON object)."""
+        return "%salerts" % self.ns
+
     def recent(self, camera: str = "") -> str:
         """Sorted set: plate text scored by last-seen time, per camera or global."""
         return "%srecent:%s" % (self.ns, camera) if camera else "%srecent" % self.ns

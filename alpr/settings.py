@@ -98,6 +98,7 @@ class Settings:
     evidence_frame_quality: int = defaults.EVIDENCE_FRAME_QUALITY
     evidence_private_cameras: List[str] = field(default_factory=list)  # no crop, no frame from these
     api_token: str = ""  # required (X-API-Token header) when the API is bound beyond loopback
+    console_password: str = ""  # the web console's login also takes this (besides api_token)
     # misc
     log_level: str = defaults.LOG_LEVEL
 
@@ -141,6 +142,7 @@ class Settings:
         out["webhooks"] = [redact_url(u) for u in self.webhooks]
         out["db"] = redact_url(self.db)
         out["api_token"] = "***" if self.api_token else ""
+        out["console_password"] = "***" if self.console_password else ""
         return out
 
 

@@ -121,6 +121,7 @@ class Dispatcher(object):
         if record.frame_jpeg:  # the frame rides with its reads into the groups (evidence)
             for read in record.reads:
                 read["frame_jpeg"] = record.frame_jpeg
+                read["frame_scale"] = record.frame_scale  # the console draws the box on it
         self.stats["reads"] += len(record.reads)
         seen_ts = record.ts or now
         seen.setdefault(record.camera, []).extend(
