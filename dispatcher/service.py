@@ -38,7 +38,8 @@ class Dispatcher(object):
         self.grouper = grouper
         self.deduper = deduper
         self.recent = recent
-        self.known = known or KnownPlates()
+        # `is None`, not `or`: an empty list may follow the store (plates added later)
+        self.known = known if known is not None else KnownPlates()
         self.webhooks = webhooks
         self.fleet = fleet
         self.events_maxlen = int(events_maxlen)
