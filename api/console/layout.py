@@ -102,7 +102,7 @@ def event_card(event: Dict[str, Any]) -> str:
     crop = evidence_url(event, "crop")
     img = ('<img class="crop" src="%s" alt="plate %s">' % (esc(crop), esc(event.get("plate")))
            if crop else '<span class="crop none">no crop</span>')
-    score = ('<span class="score">match %s</span>' % esc(event["score"])
+    score = ('<span class="score">match %.0f%%</span>' % min(100.0, _float(event["score"]))
              if "score" in event else "")
     return ('<article class="event" data-id="%s" data-plate="%s">%s<div class="facts">'
             '<a class="plate" href="%s">%s</a> %s'
@@ -117,10 +117,12 @@ def event_card(event: Dict[str, Any]) -> str:
 
 def table(headers: Iterable[str], rows: Iterable[Iterable[str]], cls: str = "") -> str:
     """A table whose cells are already HTML (escape them first)."""
-    head = "".join("<th>%s</th>" % esc(h) for h in headers)
+    headers = list(headers)
+    head = ("<thead><tr>%s</tr></thead>" % "".join("<th>%s</th>" % esc(h) for h in headers)
+            if any(headers) else "")
     body = "".join("<tr>%s</tr>" % "".join("<td>%s</td>" % c for c in row) for row in rows)
-    return '<div class="scroll"><table class="%s"><thead><tr>%s</tr></thead><tbody>%s' \
-           '</tbody></table></div>' % (esc(cls), head, body)
+    return '<div class="scroll"><table class="%s">%s<tbody>%s</tbody></table></div>' % (
+        esc(cls), head, body)
 
 
 def _float(value: Any) -> float:

@@ -56,7 +56,6 @@ def test_live_shows_an_event_within_2_s_of_the_dispatcher_emitting_it(browser, s
     assert "KLM4821" in banner.text and "denied plate at the gate" in banner.text
     dispatcher.vehicle("gate-south", "RTX5093")
     wait(browser, lambda b: card(b, "RTX5093"), timeout=10.0)
-    browser.save_screenshot(os.path.join(shots, "console-live.png"))
 
 
 def test_a_search_finds_a_plate_also_with_a_look_alike_swapped(browser, server, dispatcher,
@@ -91,7 +90,7 @@ def test_a_search_finds_a_plate_also_with_a_look_alike_swapped(browser, server, 
 
 
 def test_adding_a_known_plate_labels_the_next_event_of_that_plate(browser, server, dispatcher,
-                                                                  shots):
+                                                                  redis_client, shots):
     browser.get(server.base + "/known")
     form = browser.find_element(By.CSS_SELECTOR, "form.add")
     form.find_element(By.NAME, "plate").send_keys("DNY7312")
@@ -113,6 +112,26 @@ def test_adding_a_known_plate_labels_the_next_event_of_that_plate(browser, serve
     shown = wait(browser, lambda b: card(b, "DNY7312"), timeout=10.0)
     badge = shown.find_element(By.CSS_SELECTOR, ".label")
     assert "deny" in badge.get_attribute("class") and "banned since March" in badge.text
+    redis_client.xadd(Keys("alpr:").alerts, {"json": json.dumps({
+        "rule": "deny-list", "plate": "DNY7312", "camera": "gate-north", "label": "deny",
+        "event_id": dispatcher.events[-1]["id"], "at": time.time(),
+        "message": "denied plate (banned since March)"})})
+    wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#alerts .alert"))
+    dispatcher.vehicle("gate-south", "STF1009")
+    allowed = wait(browser, lambda b: card(b, "STF1009"), timeout=10.0)
+    assert "allow" in allowed.find_element(By.CSS_SELECTOR, ".label").get_attribute("class")
+    browser.save_screenshot(os.path.join(shots, "console-live.png"))
+    # on a phone's width the pages stack: nothing wider than the screen (tables scroll)
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True})
+    try:
+        for path in ("/", "/known", "/search?plate=DNY7312"):
+            browser.get(server.base + path)
+            assert browser.execute_script(
+                "return document.documentElement.scrollWidth") <= 390, path
+        browser.save_screenshot(os.path.join(shots, "console-phone.png"))
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
 def test_fleet_shows_nodes_and_accounting_and_drains_a_node(browser, server, dispatcher,
