@@ -94,10 +94,6 @@ def install(app: FastAPI, console: Console) -> None:
             set_cookie(response, fresh, console.sessions.ttl_s)
         return response
 
-    @app.on_event("shutdown")
-    def stop_hub() -> None:
-        console.hub.close()
-
 
 def with_evidence(store: Any, event: Dict[str, Any]) -> Dict[str, Any]:
     """A streamed event with its stored evidence (crop/frame present: the dispatcher stores
