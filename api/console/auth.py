@@ -117,6 +117,8 @@ def safe_next(target: str) -> str:
 
 @router.get("/login")
 def login_page(request: Request, next: str = "/", failed: int = 0) -> Response:  # noqa: A002
+    if not request.app.state.console.login_required:  # loopback, no secret: nothing to log in to
+        return RedirectResponse(safe_next(next), status_code=303)
     return page(request, "Log in", _login_form(request, safe_next(next), bool(failed)), "login",
                 status_code=401 if failed else 200)
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
+from alpr import defaults
 from alpr.errors import StoreError
 from api.console.auth import read_form
 from api.console.layout import csrf_field, esc, page, table, when
@@ -52,7 +53,8 @@ def render_known(request: Request, plates: List[Dict[str, Any]], message: str = 
             '<form method="post" action="/known/delete">%s<input type="hidden" name="plate" '
             'value="%s"><button type="submit" class="delete">Remove</button></form>'
             % (form_id, csrf, esc(p["plate"]))))
-    return ('<h1>Known plates</h1>%s%s'
+    return ('<h1>Known plates</h1><p class="hint">The dispatcher picks up changes within '
+            '%.0f s; events already stored keep their label.</p>%s%s'
             '<form class="add" method="post" action="/known">%s'
             '<label>Plate <input name="plate" required maxlength="%d" '
             'autocapitalize="characters"></label><label>Label %s</label>'
@@ -64,7 +66,8 @@ def render_known(request: Request, plates: List[Dict[str, Any]], message: str = 
             'text/csv"></label><textarea name="csv" id="csv-text" rows="4" '
             'placeholder="ABC1234,allow,staff"></textarea>'
             '<button type="submit">Import</button></form>'
-            % ('<p class="done">%s</p>' % esc(message) if message else "",
+            % (defaults.KNOWN_PLATES_REFRESH_S,
+               '<p class="done">%s</p>' % esc(message) if message else "",
                '<p class="error">%s</p>' % esc(error) if error else "",
                csrf, MAX_PLATE, _label_select("allow"), MAX_NOTE,
                table(("plate", "label", "note", "updated", ""), rows, "known") if rows

@@ -8,7 +8,7 @@ between the render and the connection is lost, and a reconnect (Last-Event-ID) i
 import asyncio
 import json
 import re
-from typing import Any, AsyncIterator, Dict, List, Optional
+from typing import Any, AsyncIterator, Dict, List, Optional  # noqa: F401 (type comments)
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool

@@ -8,7 +8,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 

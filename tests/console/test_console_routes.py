@@ -236,3 +236,9 @@ def test_the_stream_pushes_new_entries_as_they_are_written(store, tmp_path, redi
     threading.Thread(target=later, daemon=True).start()
     got = _sse(client, "/stream", lambda ms: any(m.get("event") == "event" for m in ms))
     assert [m["data"]["plate"] for m in got if m.get("event") == "event"] == ["LIV3333"]
+
+
+def test_the_login_page_is_skipped_when_no_login_is_configured(store, tmp_path, redis_url):
+    client, _ = make_client(store, tmp_path, redis_url)
+    answer = client.get("/login?next=/fleet", follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/fleet"
