@@ -8,7 +8,7 @@ between the render and the connection is lost, and a reconnect (Last-Event-ID) i
 import asyncio
 import json
 import re
-from typing import Any, AsyncIterator, Dict, List, Optional  # noqa: F401 (type comments)
+from typing import Any, AsyncIterator, Dict, List, Optional
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
@@ -26,7 +26,8 @@ STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 @router.get("/")
 async def live_page(request: Request) -> Response:
     hub = request.app.state.console.hub
-    events, alerts = [], []  # type: List[Dict[str, Any]], List[Dict[str, Any]]
+    events: List[Dict[str, Any]] = []
+    alerts: List[Dict[str, Any]] = []
     after = {"event": "0-0", "alert": "0-0"}
     problem = ""
     try:
