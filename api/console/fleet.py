@@ -59,7 +59,7 @@ def render_fleet(request: Request, status: Dict[str, Any]) -> str:
     ok = status.get("invariant_ok", True)
     return ('<h1>Fleet</h1><p class="invariant %s">produced = read + stale + dropped + failed + '
             'in flight: %s</p><h2>Nodes</h2>%s<h2>Queues</h2>%s<h2>Cameras</h2>%s'
-            '<p>results stream: %s entries, %s pending; events stream: %s</p>'
+            '<p>results stream: %s entries, %s pending; events stream: %s</p>%s'
             % ("ok" if ok else "bad", "holds" if ok else "BROKEN",
                table(("node", "alive", "drained", "fps", "latency ms", "engine", "running",
                       "last seen", ""), nodes, "nodes") if nodes
@@ -69,7 +69,15 @@ def render_fleet(request: Request, status: Dict[str, Any]) -> str:
                       "invariant"), cams, "cameras") if cams
                else '<p class="empty">No camera has produced a frame.</p>',
                esc(results.get("length", 0)), esc(results.get("pending", 0)),
-               esc(status.get("events", 0))))
+               esc(status.get("events", 0)), _refused(status.get("security") or {})))
+
+
+def _refused(security: Dict[str, Any]) -> str:
+    """The workers' refused-job counters (pickle, functions off the allowlist), if any."""
+    if not security:
+        return ""
+    return '<p class="bad">refused jobs: %s</p>' % esc(", ".join(
+        "%s=%s" % kv for kv in sorted(security.items())))
 
 
 def _accounting_row(name: str, row: Dict[str, Any]) -> tuple:

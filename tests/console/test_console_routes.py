@@ -236,9 +236,33 @@ def test_the_stream_pushes_new_entries_as_they_are_written(store, tmp_path, redi
     threading.Thread(target=later, daemon=True).start()
     got = _sse(client, "/stream", lambda ms: any(m.get("event") == "event" for m in ms))
     assert [m["data"]["plate"] for m in got if m.get("event") == "event"] == ["LIV3333"]
+    hub = client.app.state.console.hub
+    deadline = time.time() + 5
+    while hub.clients or (hub.thread is not None and hub.thread.is_alive()):
+        assert time.time() < deadline, "a closed page stays subscribed (or the reader runs on)"
+        time.sleep(0.05)
 
 
 def test_the_login_page_is_skipped_when_no_login_is_configured(store, tmp_path, redis_url):
     client, _ = make_client(store, tmp_path, redis_url)
     answer = client.get("/login?next=/fleet", follow_redirects=False)
     assert answer.status_code == 303 and answer.headers["location"] == "/fleet"
+
+
+def test_fleet_page_reads_what_alpr_status_reads(store, tmp_path, redis_url, redis_client):
+    from alpr.settings import Settings
+    from api.cli import fleet_reader
+    from worker.heartbeat import Heartbeat
+
+    Heartbeat(redis_client, KEYS, "nano-7", lambda: {"engine": "pipeline", "fps": "6.10",
+                                                     "p50_ms": "140.2"},
+              on_drained=lambda drained: None).beat()
+    redis_client.hset(KEYS.security, "refused_payload", 3)
+    evidence = EvidenceDir(str(tmp_path / "evidence"))
+    console = Console("", "", lambda: redis.Redis.from_url(redis_url), KEYS)
+    reader = fleet_reader(Settings().with_values({"redis_url": redis_url}))
+    client = TestClient(create_app(store, evidence, reader, console=console))
+    page = client.get("/fleet")
+    assert page.status_code == 200
+    assert "nano-7" in page.text and "6.1" in page.text and "pipeline" in page.text
+    assert 'action="/fleet/drain"' in page.text and "refused_payload=3" in page.text
