@@ -8,10 +8,14 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select, WebDriverWait
+import pytest
 
-from alpr.keys import Keys
+pytest.importorskip("selenium", reason="selenium not installed (make venv installs it)")
+
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+
+from alpr.keys import Keys  # noqa: E402
 
 
 def wait(browser, condition, timeout=10.0, poll=0.05):
