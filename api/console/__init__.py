@@ -18,7 +18,7 @@ log = logging.getLogger("alpr.console")
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 STATIC_FILES = {"console.js": "text/javascript", "console.css": "text/css"}
 PAGES = ("/", "/search", "/fleet", "/known", "/known.csv", "/stream", "/login", "/logout")
-PREFIXES = ("/event/", "/static/", "/known/", "/fleet/")
+PREFIXES = ("/event/", "/static/", "/known/", "/fleet/", "/live/")
 OPEN = ("/login", "/static/")  # answered before a login
 SAFE_METHODS = ("GET", "HEAD")
 

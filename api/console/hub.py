@@ -172,10 +172,19 @@ def _reads(fields: Dict[Any, Any]) -> Optional[Dict[str, Any]]:
         return None
     from alpr.protocol import decode_result
 
+    from urllib.parse import quote
+
     record = decode_result(fields)
-    reads = [{"text": str(r.get("text") or ""), "confidence": float(r.get("confidence") or 0.0)}
-             for r in record.reads if r.get("text")]
+    apart = bool(fields.get(b"ev"))  # crops at evidence:{id} for the frame's max age
+    reads = []
+    for index, read in enumerate(record.reads):
+        if not read.get("text"):
+            continue
+        reads.append({"text": str(read.get("text")), "confidence":
+                      float(read.get("confidence") or 0.0),
+                      "crop": "/live/crop/%s/%d.jpg" % (quote(record.frame_id, safe=""), index)
+                      if apart else None})
     if not reads:
         return None
     return {"camera": record.camera, "ts": record.ts or time.time(), "node": record.node,
-            "reads": reads}
+            "frame": record.frame_id, "reads": reads}

@@ -21,6 +21,8 @@ from api.console.layout import esc, event_card, page, when
 router = APIRouter(include_in_schema=False)
 
 STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+FRAME_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,200}$")
+MAX_READS = 64  # plates in one frame, at most
 
 
 @router.get("/")
@@ -82,6 +84,31 @@ def parse_positions(events: str, alerts: str, last_event_id: str) -> Dict[str, O
             raise HTTPException(400, "%s position must be a stream id like 1700000000000-0"
                                 % kind)
     return out
+
+
+@router.get("/live/crop/{frame_id}/{index}.jpg")
+async def read_crop(request: Request, frame_id: str, index: int) -> Response:
+    """A read's plate crop while Redis still holds its frame's evidence (the frame's max
+    age; the event's crop is kept in the evidence store)."""
+    from alpr.protocol import ResultRecord, join_evidence
+
+    if not FRAME_ID.match(frame_id) or not 0 <= index < MAX_READS:
+        raise HTTPException(400, "malformed frame id or read index")
+    console = request.app.state.console
+    try:
+        blob = await run_in_threadpool(
+            lambda: console.redis().get(console.keys.evidence(frame_id)))
+    except HTTPException:
+        raise
+    except Exception as exc:  # noqa: BLE001 - Redis down
+        raise HTTPException(503, "Redis unreachable: %s" % type(exc).__name__)
+    record = ResultRecord(frame_id=frame_id, camera="", status="read",
+                          reads=[{} for _ in range(index + 1)])
+    crop = record.reads[index].get("crop") if join_evidence(record, blob) else None
+    if not crop:
+        raise HTTPException(404, "no crop: the frame's evidence expired with its max age")
+    return Response(crop, media_type="image/jpeg", headers={"Cache-Control": "private, "
+                                                            "max-age=300"})
 
 
 @router.get("/stream")

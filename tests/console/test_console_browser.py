@@ -50,6 +50,9 @@ def test_live_shows_an_event_within_2_s_of_the_dispatcher_emitting_it(browser, s
     # the reads of the frames behind it arrived too (from the results stream)
     reads = browser.find_elements(By.CSS_SELECTOR, "#reads li")
     assert any("KLM4821" in r.text for r in reads)
+    read_crop = reads[0].find_element(By.CSS_SELECTOR, "img.read-crop")  # from evidence:{id}
+    wait(browser, lambda b: b.execute_script(
+        "return arguments[0].complete && arguments[0].naturalWidth", read_crop) == 240)
     # an alert the alert rules append to the alerts stream shows as a banner
     alert = {"rule": "deny-list", "plate": "KLM4821", "camera": "gate-north",
              "event_id": dispatcher.events[-1]["id"], "label": "deny", "at": time.time(),

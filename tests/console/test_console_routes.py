@@ -266,3 +266,24 @@ def test_fleet_page_reads_what_alpr_status_reads(store, tmp_path, redis_url, red
     assert page.status_code == 200
     assert "nano-7" in page.text and "6.1" in page.text and "pipeline" in page.text
     assert 'action="/fleet/drain"' in page.text and "refused_payload=3" in page.text
+
+
+def test_a_read_crop_is_served_from_redis_while_its_frame_lives(store, tmp_path, redis_url,
+                                                              redis_client):
+    from alpr.frame_store import FrameStore
+    from console_helpers import finish_frame
+
+    frames = FrameStore(redis_client, KEYS, results_maxlen=1000, max_age_s=30.0)
+    frame_id = finish_frame(frames, "cam0", "RDC1234")
+    client, _ = make_client(store, tmp_path, redis_url)
+    crop = client.get("/live/crop/%s/0.jpg" % frame_id)
+    assert crop.status_code == 200 and crop.content[:2] == b"\xff\xd8"
+    assert client.get("/live/crop/%s/1.jpg" % frame_id).status_code == 404  # one read only
+    assert client.get("/live/crop/nosuchframe/0.jpg").status_code == 404
+    assert client.get("/live/crop/bad%20id/0.jpg").status_code == 400
+    assert client.get("/live/crop/%s/99.jpg" % frame_id).status_code == 400
+    redis_client.delete(KEYS.evidence(frame_id))  # past the frame's max age
+    assert client.get("/live/crop/%s/0.jpg" % frame_id).status_code == 404
+    locked, _ = make_client(store, tmp_path, redis_url, password="pw")
+    assert locked.get("/live/crop/%s/0.jpg" % frame_id, follow_redirects=False).status_code \
+        == 303  # no evidence without a login

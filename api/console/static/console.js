@@ -103,10 +103,17 @@ function startLive() {
     var rec = JSON.parse(msg.data);
     rec.reads.forEach(function (r) {
       var item = el("li", "read");
+      if (r.crop) {
+        var img = el("img", "read-crop");
+        img.alt = "";
+        img.onerror = function () { img.remove(); };  // expired with the frame
+        img.src = r.crop;
+        item.appendChild(img);
+      }
       item.appendChild(el("span", "plate", r.text));
       item.appendChild(el("span", "camera", rec.camera));
       item.appendChild(el("span", "conf", Math.round(100 * Number(r.confidence || 0)) + "%"));
-      item.appendChild(el("span", "time", when(rec.ts)));
+      item.appendChild(el("span", "time", when(rec.ts).slice(11)));  // the time of day
       prepend(reads, item, 30);
     });
   });
