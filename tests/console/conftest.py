@@ -7,6 +7,7 @@ import shutil
 import pytest
 
 from console_helpers import DispatcherThread, Server
+from store_fixtures import db_url, event_store, pg_server  # noqa: F401  (routes: both backends)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -47,30 +48,31 @@ def data_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def db_url(data_dir):
+def console_db(data_dir):
+    """The SQLite store the served consoles and the dispatcher share."""
     return "sqlite:///%s" % os.path.join(data_dir, "events.db")
 
 
 @pytest.fixture(scope="session")
-def server(redis_server, db_url, data_dir):
+def server(redis_server, console_db, data_dir):
     """The console on loopback without a login (the default)."""
-    srv = Server(db_url, redis_server.url, data_dir)
+    srv = Server(console_db, redis_server.url, data_dir)
     yield srv
     srv.stop()
 
 
 @pytest.fixture(scope="session")
-def login_server(redis_server, db_url, data_dir):
+def login_server(redis_server, console_db, data_dir):
     """The console with a token and a password: a login is required (served as localhost,
     so its cookie is not the other server's)."""
-    srv = Server(db_url, redis_server.url, data_dir,
+    srv = Server(console_db, redis_server.url, data_dir,
                  ["--token", "tok-123", "--password", "pass-456"], name="localhost")
     yield srv
     srv.stop()
 
 
 @pytest.fixture
-def dispatcher(redis_client, db_url, data_dir):
-    d = DispatcherThread(redis_client, db_url, os.path.join(data_dir, "evidence")).start()
+def dispatcher(redis_client, console_db, data_dir):
+    d = DispatcherThread(redis_client, console_db, os.path.join(data_dir, "evidence")).start()
     yield d
     d.stop()

@@ -1,5 +1,5 @@
-"""The console's HTML and SSE routes through FastAPI's TestClient, over a real SQLite store,
-a real evidence directory and the session's real redis-server."""
+"""The console's HTML and SSE routes through FastAPI's TestClient, over a real store (SQLite
+and PostgreSQL), a real evidence directory and the session's real redis-server."""
 import json
 import re
 import time
@@ -14,14 +14,22 @@ from api.app import create_app
 from api.console import Console
 from api.console.live import parse_positions
 from event_helpers import make_event
-from store import open_store
 from store.evidence import EvidenceDir
 
 KEYS = Keys("alpr:")
 
 
 @pytest.fixture
-def store(tmp_path):
+def store(event_store):
+    """A fresh store on SQLite and on the session's real PostgreSQL server."""
+    return event_store
+
+
+@pytest.fixture
+def lite(tmp_path):
+    """A SQLite store only (the stream and Redis-side routes do not depend on the backend)."""
+    from store import open_store
+
     s = open_store("sqlite:///%s" % (tmp_path / "events.db"))
     yield s
     s.close()
@@ -70,8 +78,8 @@ def test_every_page_renders_and_escapes_what_it_shows(store, tmp_path, redis_url
     ("/event/" + "x" * 500, 400), ("/event/a%00b", 400), ("/event/nope", 404),
     ("/static/..%2Fauth.py", 404), ("/static/nothing.js", 404),
 ])
-def test_a_malformed_query_gets_a_4xx(store, tmp_path, redis_url, path, status):
-    client, _ = make_client(store, tmp_path, redis_url)
+def test_a_malformed_query_gets_a_4xx(lite, tmp_path, redis_url, path, status):
+    client, _ = make_client(lite, tmp_path, redis_url)
     assert client.get(path).status_code == status
 
 
@@ -162,9 +170,9 @@ def test_login_sessions_and_evidence_when_a_login_is_configured(store, tmp_path,
     assert client.get(crop_url(event)).status_code == 401
 
 
-def test_without_a_login_configured_the_api_still_answers_as_before(store, tmp_path, redis_url):
-    client, evidence = make_client(store, tmp_path, redis_url)
-    event = stored(store, evidence, make_event("OPN1234"))
+def test_without_a_login_configured_the_api_still_answers_as_before(lite, tmp_path, redis_url):
+    client, evidence = make_client(lite, tmp_path, redis_url)
+    event = stored(lite, evidence, make_event("OPN1234"))
     assert client.get(crop_url(event)).status_code == 200
     assert client.get("/api/events?plate=OPN1234").json()["count"] == 1
 
@@ -200,12 +208,12 @@ def _sse(client, path, want, timeout=5.0):
 
 
 def test_the_stream_replays_from_the_page_position_and_skips_malformed_entries(
-        store, tmp_path, redis_url, redis_client):
-    client, evidence = make_client(store, tmp_path, redis_url)
-    seen = stored(store, evidence, make_event("OLD1111"))
+        lite, tmp_path, redis_url, redis_client):
+    client, evidence = make_client(lite, tmp_path, redis_url)
+    seen = stored(lite, evidence, make_event("OLD1111"))
     first = redis_client.xadd(KEYS.events, {"event": json.dumps(seen)}).decode()
     redis_client.xadd(KEYS.events, {"event": "{not json"})  # a bad writer: skipped
-    new = stored(store, evidence, make_event("NEW2222", label="deny"))
+    new = stored(lite, evidence, make_event("NEW2222", label="deny"))
     redis_client.xadd(KEYS.events, {"event": json.dumps(new)})
     redis_client.xadd(KEYS.alerts, {"json": json.dumps({
         "rule": "r1", "plate": "NEW2222", "camera": "cam0", "event_id": new["id"],
@@ -222,12 +230,12 @@ def test_the_stream_replays_from_the_page_position_and_skips_malformed_entries(
     assert client.app.state.console.hub.stats["malformed"] >= 1
 
 
-def test_the_stream_pushes_new_entries_as_they_are_written(store, tmp_path, redis_url,
+def test_the_stream_pushes_new_entries_as_they_are_written(lite, tmp_path, redis_url,
                                                           redis_client):
     import threading
 
-    client, evidence = make_client(store, tmp_path, redis_url)
-    live = stored(store, evidence, make_event("LIV3333"))
+    client, evidence = make_client(lite, tmp_path, redis_url)
+    live = stored(lite, evidence, make_event("LIV3333"))
 
     def later():
         time.sleep(0.5)  # the page is connected and waiting by now
@@ -243,13 +251,13 @@ def test_the_stream_pushes_new_entries_as_they_are_written(store, tmp_path, redi
         time.sleep(0.05)
 
 
-def test_the_login_page_is_skipped_when_no_login_is_configured(store, tmp_path, redis_url):
-    client, _ = make_client(store, tmp_path, redis_url)
+def test_the_login_page_is_skipped_when_no_login_is_configured(lite, tmp_path, redis_url):
+    client, _ = make_client(lite, tmp_path, redis_url)
     answer = client.get("/login?next=/fleet", follow_redirects=False)
     assert answer.status_code == 303 and answer.headers["location"] == "/fleet"
 
 
-def test_fleet_page_reads_what_alpr_status_reads(store, tmp_path, redis_url, redis_client):
+def test_fleet_page_reads_what_alpr_status_reads(lite, tmp_path, redis_url, redis_client):
     from alpr.settings import Settings
     from api.cli import fleet_reader
     from worker.heartbeat import Heartbeat
@@ -261,21 +269,21 @@ def test_fleet_page_reads_what_alpr_status_reads(store, tmp_path, redis_url, red
     evidence = EvidenceDir(str(tmp_path / "evidence"))
     console = Console("", "", lambda: redis.Redis.from_url(redis_url), KEYS)
     reader = fleet_reader(Settings().with_values({"redis_url": redis_url}))
-    client = TestClient(create_app(store, evidence, reader, console=console))
+    client = TestClient(create_app(lite, evidence, reader, console=console))
     page = client.get("/fleet")
     assert page.status_code == 200
     assert "nano-7" in page.text and "6.1" in page.text and "pipeline" in page.text
     assert 'action="/fleet/drain"' in page.text and "refused_payload=3" in page.text
 
 
-def test_a_read_crop_is_served_from_redis_while_its_frame_lives(store, tmp_path, redis_url,
+def test_a_read_crop_is_served_from_redis_while_its_frame_lives(lite, tmp_path, redis_url,
                                                               redis_client):
     from alpr.frame_store import FrameStore
     from console_helpers import finish_frame
 
     frames = FrameStore(redis_client, KEYS, results_maxlen=1000, max_age_s=30.0)
     frame_id = finish_frame(frames, "cam0", "RDC1234")
-    client, _ = make_client(store, tmp_path, redis_url)
+    client, _ = make_client(lite, tmp_path, redis_url)
     crop = client.get("/live/crop/%s/0.jpg" % frame_id)
     assert crop.status_code == 200 and crop.content[:2] == b"\xff\xd8"
     assert client.get("/live/crop/%s/1.jpg" % frame_id).status_code == 404  # one read only
@@ -284,6 +292,6 @@ def test_a_read_crop_is_served_from_redis_while_its_frame_lives(store, tmp_path,
     assert client.get("/live/crop/%s/99.jpg" % frame_id).status_code == 400
     redis_client.delete(KEYS.evidence(frame_id))  # past the frame's max age
     assert client.get("/live/crop/%s/0.jpg" % frame_id).status_code == 404
-    locked, _ = make_client(store, tmp_path, redis_url, password="pw")
+    locked, _ = make_client(lite, tmp_path, redis_url, password="pw")
     assert locked.get("/live/crop/%s/0.jpg" % frame_id, follow_redirects=False).status_code \
         == 303  # no evidence without a login
