@@ -112,6 +112,14 @@ def test_adding_a_known_plate_labels_the_next_event_of_that_plate(browser, serve
     browser.find_element(By.CSS_SELECTOR, "form.add button").click()
     wait(browser, lambda b: "saved STF1009" in b.find_element(By.TAG_NAME, "main").text)
     browser.save_screenshot(os.path.join(shots, "console-known.png"))
+    # edit in place: the row's note and its Save button (the row's own form)
+    note = browser.find_element(By.CSS_SELECTOR, 'input[form="edit-STF1009"][name=note]')
+    note.clear()
+    note.send_keys("staff, night shift")
+    browser.find_element(By.CSS_SELECTOR, 'button[form="edit-STF1009"]').click()
+    wait(browser, lambda b: "saved STF1009" in b.find_element(By.TAG_NAME, "main").text)
+    assert browser.find_element(By.CSS_SELECTOR, 'input[form="edit-STF1009"][name=note]'
+                                ).get_attribute("value") == "staff, night shift"
     time.sleep(0.3)  # the dispatcher re-reads the store's list every 0.2 s here (10 s default)
     open_live(browser, server)
     dispatcher.vehicle("gate-north", "DNY7312")
