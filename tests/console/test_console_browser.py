@@ -96,7 +96,8 @@ def test_a_search_finds_a_plate_also_with_a_look_alike_swapped(browser, server, 
 
 
 def test_adding_a_known_plate_labels_the_next_event_of_that_plate(browser, server, dispatcher,
-                                                                  redis_client, shots):
+                                                                  redis_client, shots,
+                                                                  tmp_path):
     browser.get(server.base + "/known")
     form = browser.find_element(By.CSS_SELECTOR, "form.add")
     form.find_element(By.NAME, "plate").send_keys("DNY7312")
@@ -111,6 +112,17 @@ def test_adding_a_known_plate_labels_the_next_event_of_that_plate(browser, serve
     browser.find_element(By.CSS_SELECTOR, "form.add input[name=note]").send_keys("staff")
     browser.find_element(By.CSS_SELECTOR, "form.add button").click()
     wait(browser, lambda b: "saved STF1009" in b.find_element(By.TAG_NAME, "main").text)
+    # import a CSV file through the file picker (the page's JS puts it in the form)
+    csv_path = os.path.join(str(tmp_path), "plates.csv")
+    with open(csv_path, "w") as fh:
+        fh.write("plate,label,note\nVAN4410,allow,delivery van\nQRT0087,deny,tailgated\n")
+    browser.find_element(By.ID, "csv-file").send_keys(csv_path)
+    wait(browser, lambda b: "VAN4410" in b.find_element(By.ID, "csv-text").get_attribute(
+        "value"))
+    browser.find_element(By.CSS_SELECTOR, "form.import button").click()
+    wait(browser, lambda b: "imported 2 plates" in b.find_element(By.TAG_NAME, "main").text)
+    listed = browser.find_element(By.CSS_SELECTOR, "table.known").text
+    assert all(p in listed for p in ("DNY7312", "QRT0087", "STF1009", "VAN4410"))
     browser.save_screenshot(os.path.join(shots, "console-known.png"))
     # edit in place: the row's note and its Save button (the row's own form)
     note = browser.find_element(By.CSS_SELECTOR, 'input[form="edit-STF1009"][name=note]')
