@@ -12,6 +12,8 @@ import pytest
 
 pytest.importorskip("selenium", reason="selenium not installed (make venv installs it)")
 
+from selenium.common.exceptions import (  # noqa: E402
+    NoSuchElementException, StaleElementReferenceException)
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
@@ -19,7 +21,10 @@ from alpr.keys import Keys  # noqa: E402
 
 
 def wait(browser, condition, timeout=10.0, poll=0.05):
-    return WebDriverWait(browser, timeout, poll_frequency=poll).until(lambda b: condition(b))
+    """Poll `condition(browser)` until truthy; an element of the page being left (stale) or
+    of the page not there yet counts as not yet."""
+    return WebDriverWait(browser, timeout, poll_frequency=poll, ignored_exceptions=(
+        NoSuchElementException, StaleElementReferenceException)).until(condition)
 
 
 def card(browser, plate):
