@@ -55,10 +55,16 @@ class Sessions(object):
         return session
 
     def new(self, authed: bool) -> Session:
+        """A new session; past the cap the oldest anonymous one goes first, so a flood of
+        cookieless requests cannot log the operators out."""
         session = Session(authed, self.ttl_s)
         self.by_id[session.sid] = session
         while len(self.by_id) > self.max_sessions:
-            self.by_id.popitem(last=False)
+            victim = next((sid for sid, s in self.by_id.items() if not s.authed), None)
+            if victim is None:
+                self.by_id.popitem(last=False)
+            else:
+                del self.by_id[victim]
         return session
 
     def drop(self, session: Session) -> None:

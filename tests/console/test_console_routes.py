@@ -295,3 +295,13 @@ def test_a_read_crop_is_served_from_redis_while_its_frame_lives(lite, tmp_path, 
     locked, _ = make_client(lite, tmp_path, redis_url, password="pw")
     assert locked.get("/live/crop/%s/0.jpg" % frame_id, follow_redirects=False).status_code \
         == 303  # no evidence without a login
+
+
+def test_a_flood_of_anonymous_sessions_does_not_log_an_operator_out():
+    from api.console.auth import Sessions
+
+    sessions = Sessions(max_sessions=3)
+    operator = sessions.new(authed=True)
+    for _ in range(50):
+        sessions.new(authed=False)
+    assert sessions.get(operator.sid) is operator and len(sessions.by_id) == 3
