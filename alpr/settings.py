@@ -107,6 +107,7 @@ class Settings:
     evidence_frame_quality: int = defaults.EVIDENCE_FRAME_QUALITY
     evidence_private_cameras: List[str] = field(default_factory=list)  # no crop, no frame from these
     api_token: str = ""  # required (X-API-Token header) when the API is bound beyond loopback
+    console_password: str = ""  # the web console's login also takes this (besides api_token)
     # misc
     log_level: str = defaults.LOG_LEVEL
 
@@ -152,6 +153,7 @@ class Settings:
         out["api_token"] = "***" if self.api_token else ""
         out["mqtt_url"] = redact_url(self.mqtt_url)
         out["alerts"] = [r.name for r in self.alerts]
+        out["console_password"] = "***" if self.console_password else ""
         return out
 
 

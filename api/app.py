@@ -16,10 +16,12 @@ OPEN_PATHS = ("/api/health",)  # answered without a token (load balancers, watch
 
 
 def create_app(store: Any, evidence: Any, fleet: Optional[Callable[[], Dict[str, Any]]] = None,
-               token: str = "") -> FastAPI:
+               token: str = "", console: Any = None) -> FastAPI:
     """The API over `store` (EventStore), `evidence` (EvidenceDir: files served only from
     inside it) and `fleet()` (what `alpr status --json` prints). With `token`, every path
-    but /api/health needs it in the X-API-Token header (or Authorization: Bearer)."""
+    but /api/health needs it in the X-API-Token header (or Authorization: Bearer), or a
+    logged-in console session for a GET. With `console` (api.console.Console), the web
+    console is served at / with its own login (api.console.auth)."""
     from api.routers import events, fleet as fleet_router, health, known_plates
 
     app = FastAPI(title="ALPR fleet API", version="1",
@@ -33,7 +35,11 @@ def create_app(store: Any, evidence: Any, fleet: Optional[Callable[[], Dict[str,
 
     @app.middleware("http")
     async def require_token(request: Request, call_next: Any) -> Any:
-        if token and request.url.path not in OPEN_PATHS and not _token_ok(request, token):
+        path = request.url.path
+        guarded = token or (console is not None and console.login_required)
+        if console is not None and (console.owns(path) or console.session_reads(request)):
+            guarded = False  # the console's middleware checks its pages and sessions
+        if guarded and path not in OPEN_PATHS and not _token_ok(request, token):
             client = request.client.host if request.client else "?"
             log.warning("401 %s %s from %s: %s token", request.method, request.url.path, client,
                         "wrong" if _given(request) else "no")
@@ -57,6 +63,10 @@ def create_app(store: Any, evidence: Any, fleet: Optional[Callable[[], Dict[str,
         return JSONResponse({"detail": "; ".join(problems) or "invalid request"},
                             status_code=422)
 
+    if console is not None:
+        from api.console import install
+
+        install(app, console)  # added last: its session middleware runs first
     return app
 
 
@@ -69,4 +79,4 @@ def _given(request: Request) -> str:
 
 
 def _token_ok(request: Request, token: str) -> bool:
-    return hmac.compare_digest(_given(request).encode(), token.encode())
+    return bool(token) and hmac.compare_digest(_given(request).encode(), token.encode())

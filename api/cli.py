@@ -41,16 +41,21 @@ def fleet_reader(settings: Any) -> Callable[[], Dict[str, Any]]:
     return read
 
 
-def build_app(settings: Any, token: str = "") -> Any:
+def build_app(settings: Any, token: str = "", console: bool = True) -> Any:
+    from alpr.keys import Keys
+    from alpr.redis_conn import connect_settings
     from api.app import create_app
+    from api.console import Console
     from store import open_store
     from store.cli import default_db_url
     from store.evidence import EvidenceDir
     from store.sink import evidence_root
 
     store = open_store(default_db_url(settings))
+    web = Console(token, settings.console_password, lambda: connect_settings(settings),
+                  Keys(settings.namespace)) if console else None
     return create_app(store, EvidenceDir(evidence_root(settings)), fleet_reader(settings),
-                      token=token)
+                      token=token, console=web)
 
 
 @click.command("serve")
@@ -63,21 +68,24 @@ def build_app(settings: Any, token: str = "") -> Any:
 @click.option("--port", type=int, default=defaults.API_PORT, show_default=True)
 @click.option("--token", "api_token", default=None, envvar="ALPR_API_TOKEN",
               help="Required in the X-API-Token header for all but /api/health.")
+@click.option("--password", "console_password", default=None, envvar="ALPR_CONSOLE_PASSWORD",
+              help="The web console's login also takes this (besides the token).")
 def serve_cmd(config_file: Optional[str], host: str, port: int, **flags: Any) -> None:
-    """Serve the REST API (events, evidence, known plates, fleet; docs at /docs)."""
+    """Serve the web console at / and the REST API under /api/ (docs at /docs)."""
     import uvicorn
 
     from alpr.errors import AlprError
 
     settings = build_settings(config_file, **flags)
-    if not is_loopback(host) and not settings.api_token:
+    if not is_loopback(host) and not (settings.api_token or settings.console_password):
         raise click.ClickException("bound to %s (not loopback): set --token or ALPR_API_TOKEN"
-                                   % host)
+                                   " (or --password for the console's login)" % host)
     try:
         app = build_app(settings, settings.api_token)
     except AlprError as exc:
         raise click.ClickException(str(exc))
-    log.info("API on http://%s:%d (store %s, token %s)", host, port, app.state.store.url,
-             "required" if settings.api_token else "off: loopback only")
+    log.info("console on http://%s:%d/ and API under /api/ (store %s, login %s)", host, port,
+             app.state.store.url, "required" if app.state.console.login_required
+             else "off: loopback only")
     uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(),
                 access_log=False)

@@ -123,7 +123,16 @@ class PlateGroup(object):
             "region": str(self.best_read.get("region") or ""),
             "best_frame": self.best_frame,
             "truth": sorted(self.truth),
+            "frame_box": self.frame_box(),
         }
+
+    def frame_box(self) -> List[float]:
+        """The evidence read's plate box in its frame snapshot's pixels ([] without one)."""
+        read = self.ranked()[0].best_read or self.best_read
+        box, scale = read.get("box") or [], _as_float(read.get("frame_scale"))
+        if not read.get("frame_jpeg") or len(box) != 4 or scale <= 0:
+            return []
+        return [round(_as_float(v) * scale, 1) for v in box]
 
 
 class Grouper(object):

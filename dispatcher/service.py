@@ -39,7 +39,8 @@ class Dispatcher(object):
         self.grouper = grouper
         self.deduper = deduper
         self.recent = recent
-        self.known = known or KnownPlates()
+        # `is None`, not `or`: an empty list may follow the store (plates added later)
+        self.known = known if known is not None else KnownPlates()
         self.webhooks = webhooks
         self.fleet = fleet
         self.events_maxlen = int(events_maxlen)
@@ -153,6 +154,7 @@ class Dispatcher(object):
         if record.frame_jpeg:  # the frame rides with its reads into the groups (evidence)
             for read in record.reads:
                 read["frame_jpeg"] = record.frame_jpeg
+                read["frame_scale"] = record.frame_scale  # the console draws the box on it
         self.stats["reads"] += len(record.reads)
         seen_ts = record.ts or now
         seen.setdefault(record.camera, []).extend(

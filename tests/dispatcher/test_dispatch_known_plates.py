@@ -36,3 +36,18 @@ def test_bad_label_and_missing_file_are_config_errors(tmp_path):
         KnownPlates.load(str(bad))
     with pytest.raises(ConfigError):
         KnownPlates.load(str(tmp_path / "missing.csv"))
+
+
+def test_a_dispatcher_keeps_an_empty_followed_list_and_labels_plates_added_later():
+    """An empty list that follows the store (no plate yet when the dispatcher starts) is
+    the dispatcher's list: a plate added afterwards labels the next event."""
+    from alpr.keys import Keys
+    from dispatcher.service import Dispatcher
+
+    rows = []
+    known = KnownPlates().follow(lambda: list(rows), every_s=0.0)
+    assert len(known) == 0
+    d = Dispatcher(None, Keys(), None, None, None, None, known=known)
+    rows.append({"plate": "DNY7312", "label": "deny", "note": "banned"})
+    event = d.known.annotate({"plate": "DNY7312"})
+    assert event["label"] == "deny" and event["note"] == "banned"
