@@ -8,25 +8,23 @@ import pytest
 from alpr.frame_store import FrameStore
 from alpr.keys import Keys
 from alpr.protocol import FrameEnvelope
-from worker import jobs
 from worker.engines import NullEngine
 from worker.jobs import AllowlistJob, FrameQueue, enqueue_frames, frame_id_of_job, make_queue
 from worker.node import FleetWorker
 from worker.serializer import MsgpackSerializer
 from worker_helpers import put_frames, results
-from test_processor import make
+from test_processor import make_path
 
 
 @pytest.fixture
 def fleet(redis_client):
-    """(worker, processor, store, keys) on queue 'frames', processor bound as in `alpr worker`."""
-    proc, store, keys = make(redis_client, NullEngine(), batch_max=1, queues=("alpr:frames",))
-    jobs.bind_processor(proc)
-    worker = FleetWorker([make_queue("alpr:frames", redis_client)], redis_client, proc,
+    """(worker, processor, store, keys) on queue 'frames', wired as in `alpr worker`."""
+    path, store, keys = make_path(redis_client, NullEngine(), batch_max=1,
+                                  queues=("alpr:frames",))
+    worker = FleetWorker([make_queue("alpr:frames", redis_client)], redis_client, path,
                          name="n1.test")
-    yield worker, proc, store, keys
-    jobs.bind_processor(None)
-    proc.close()
+    yield worker, path.processor, store, keys
+    path.processor.close()
 
 
 def dequeue(worker):
