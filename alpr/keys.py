@@ -101,3 +101,8 @@ class Keys:
     def security(self) -> str:
         """Hash: refused jobs / payload counters (pickle, non-allowlisted functions)."""
         return "%ssecurity" % self.ns
+
+    @property
+    def watch_mark(self) -> str:
+        """String set by the fleet watch; its absence tells a Redis that lost its data (counted once)."""
+        return "%swatch_mark" % self.ns

@@ -85,6 +85,7 @@ class Settings:
     recent_ttl_s: float = defaults.RECENT_TTL_S
     webhooks: List[str] = field(default_factory=list)
     known_plates: str = ""  # path to a YAML/CSV of plate -> allow/deny label
+    fleet_watch: bool = True  # `alpr dispatch` runs the fleet watch too (off: `alpr fleet watch` apart)
     # event store, evidence, API
     db: str = ""  # sqlite:///path.db (or a path) | postgresql://...; empty = no store
     data_dir: str = defaults.DATA_DIR  # evidence files (and the default SQLite file) live here
