@@ -201,7 +201,8 @@ def test_r3_real_worker_process(redis_url, harness):
     """A smaller batch of malformed frames and jobs through a real `alpr worker` subprocess."""
     from rq.job import Job
 
-    from worker.jobs import FUNC_NAME, enqueue_frames, make_queue
+    from enqueue import put_frame
+    from worker.jobs import FUNC_NAME, make_queue
 
     count = size(150, 1000)
     client = redis.Redis.from_url(redis_url)
@@ -218,14 +219,12 @@ def test_r3_real_worker_process(redis_url, harness):
             skipped += 1  # an envelope naming another frame: test_r3_envelope_naming_another_frame
             continue
         env = FrameEnvelope(frame_id=uid, camera="r3cam", data=b"", max_age_s=60)
-        store.put(env, lambda pipe, e=env: enqueue_frames(queue, [(e.frame_id, e.camera)],
-                                                         pipeline=pipe), payload=payload)
+        put_frame(client, keys, env, queue=queue.name, payload=payload)  # as the producer does
         ids.append(uid)
     images = [bad_images().example() for _ in range(count // 3)]
     for image in images:
         env = FrameEnvelope(frame_id=uuid.uuid4().hex, camera="r3cam", data=image, max_age_s=60)
-        store.put(env, lambda pipe, e=env: enqueue_frames(queue, [(e.frame_id, e.camera)],
-                                                         pipeline=pipe))
+        put_frame(client, keys, env, queue=queue.name)
         ids.append(env.frame_id)
     # malformed RQ jobs: garbage job data, wrong argument types, a foreign function
     for i in range(10):
