@@ -2,7 +2,9 @@
 
 It builds the engine once, warms it, then serves RQ jobs from the node's own queue first and
 the shared frame queue second (not the shared one while drained). A reconnect loop keeps it
-alive across Redis restarts; SIGTERM finishes the current frame, then exits.
+alive across Redis restarts; SIGTERM finishes the current frame, then exits. A frame's path
+from RQ's pop to the results stream: FleetWorker.execute_job -> worker.processor ->
+worker.claim -> worker.engine_step -> worker.finish, wired once by build_frame_path.
 """
 import logging
 import os
@@ -199,7 +201,7 @@ class FleetWorker(SimpleWorker):
             log.info("node %s now listens on %s", self.node_state.node, ", ".join(wanted))
 
     def request_stop(self, signum: Any, frame: Any) -> None:
-        """Warm shutdown: the processor stops draining and the current frame finishes."""
+        """Warm shutdown: no further job is drained (NodeState) and the current frame finishes."""
         self.fleet_stop = True
         self.node_state.request_stop()
         super().request_stop(signum, frame)
