@@ -39,6 +39,7 @@ HEARTBEAT_S = 1.0  # node liveness period; a dead node is noticed within 3 perio
 NODE_TTL_FACTOR = 3  # alive key expires after this many missed heartbeats
 REAPER_GRACE_S = 3.0  # after a node's alive key lapses, wait this long before reaping its frames
 HOLD_GRACE_S = 2.0  # a frame held longer than the job timeout plus this sat in a stuck engine: the reaper fails it `timeout`
+FLEET_WATCH_PERIOD_S = 0.5  # the fleet watch ticks this often: a dead node is reaped within grace + this
 PROGRESS_FRESH_S = 10.0  # alpr-watchdog: a worker whose progress file is older than this (10 heartbeats) made no progress
 QUEUED_HOLD_S = 60.0  # a frame whose RQ job still waits is left to the worker (stale) this long before the sweep calls it lost
 ORPHAN_AFTER_S = 1.0  # a stored frame on no node and in no queue this long lost its job (crash ate a pop): enqueue it again

@@ -112,3 +112,8 @@ class Keys:
         """Hash: the running dispatcher's counters (MQTT published / deferred / dropped,
         alerts), rewritten every few seconds; `alpr status` shows them."""
         return "%sdispatcher:stats" % self.ns
+
+    @property
+    def watch_mark(self) -> str:
+        """String set by the fleet watch; its absence tells a Redis that lost its data (counted once)."""
+        return "%swatch_mark" % self.ns

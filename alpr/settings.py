@@ -85,6 +85,7 @@ class Settings:
     recent_ttl_s: float = defaults.RECENT_TTL_S
     webhooks: List[str] = field(default_factory=list)
     known_plates: str = ""  # path to a YAML/CSV of plate -> allow/deny label
+    fleet_watch: bool = True  # `alpr dispatch` runs the fleet watch too (off: `alpr fleet watch` apart)
     # MQTT / Home Assistant, alert rules (dispatcher)
     mqtt_url: str = ""  # mqtt://user:pass@host:1883 or mqtts://... (TLS); empty = no MQTT
     mqtt_prefix: str = defaults.MQTT_PREFIX

@@ -1,4 +1,4 @@
-"""`alpr dispatch`, `alpr status` and `alpr fleet drain|undrain|nodes`."""
+"""`alpr dispatch`, `alpr status` and `alpr fleet watch|drain|undrain|nodes`."""
 import json
 import logging
 import signal
@@ -48,13 +48,25 @@ def make_requeue_fn(settings: Settings, redis: Any) -> Any:
     return requeue
 
 
+def build_fleet_watch(settings: Settings, redis: Any) -> Any:
+    """The fleet watch (reaper, sweepers) from settings, for `alpr fleet watch` or the dispatcher."""
+    from alpr.frame_store import FrameStore
+    from dispatcher.fleet_watch import FleetWatch
+
+    keys = Keys(settings.namespace)
+    store = FrameStore(redis, keys, results_maxlen=settings.results_maxlen,
+                       max_age_s=settings.max_frame_age_s)
+    return FleetWatch(redis, keys, store, keys.queue(settings.queue),
+                      requeue_fn=make_requeue_fn(settings, redis),
+                      grace_s=defaults.REAPER_GRACE_S,
+                      hold_limit_s=settings.job_timeout_s + defaults.HOLD_GRACE_S)
+
+
 def build_dispatcher(settings: Settings, redis: Any, on_event: Any = None,
                      consumer_name: str = "", sink: Any = None) -> Any:
     """Wire a Dispatcher from settings (plain constructor args below this point)."""
-    from alpr.frame_store import FrameStore
     from alpr.retry import ExponentialBackoff, Retry
     from dispatcher.consumer import ResultsConsumer
-    from dispatcher.fleet_watch import FleetWatch
     from dispatcher.grouping import Deduper, Grouper
     from dispatcher.known_plates import KnownPlates
     from dispatcher.recent import RecentCache
@@ -62,8 +74,6 @@ def build_dispatcher(settings: Settings, redis: Any, on_event: Any = None,
     from dispatcher.webhooks import WebhookError, WebhookSender
 
     keys = Keys(settings.namespace)
-    store = FrameStore(redis, keys, results_maxlen=settings.results_maxlen,
-                       max_age_s=settings.max_frame_age_s)
     known = KnownPlates.load(settings.known_plates) if settings.known_plates else KnownPlates()
     if sink is None and settings.db:
         from store.sink import build_sink  # the event store: written before results are acked
@@ -74,10 +84,6 @@ def build_dispatcher(settings: Settings, redis: Any, on_event: Any = None,
     webhook_retry = Retry(ExponentialBackoff(0.2, 1.0), retries=defaults.WEBHOOK_RETRIES,
                           supported_errors=(WebhookError,), name="webhook")
     webhooks = WebhookSender(settings.webhooks, defaults.WEBHOOK_TIMEOUT_S, webhook_retry).start()
-    fleet = FleetWatch(redis, keys, store, keys.queue(settings.queue),
-                       requeue_fn=make_requeue_fn(settings, redis),
-                       grace_s=defaults.REAPER_GRACE_S,
-                       hold_limit_s=settings.job_timeout_s + defaults.HOLD_GRACE_S)
     consumer = ResultsConsumer(redis, keys.results, consumer=consumer_name,
                                batch=defaults.DISPATCH_BATCH, block_ms=defaults.DISPATCH_BLOCK_MS,
                                claim_idle_ms=defaults.CLAIM_IDLE_MS)
@@ -87,11 +93,12 @@ def build_dispatcher(settings: Settings, redis: Any, on_event: Any = None,
                             Deduper(settings.dedup_window_s,
                                     max(settings.group_similarity, defaults.DEDUP_SIMILARITY)),
                             RecentCache(redis, keys, settings.recent_ttl_s), known=known,
-                            webhooks=webhooks, fleet=fleet, events_maxlen=settings.events_maxlen,
+                            webhooks=webhooks, events_maxlen=settings.events_maxlen,
                             on_event=on_event, sink=sink, outputs=outputs,
                             stats_every_s=defaults.DISPATCHER_STATS_S)
     if mqtt is not None:  # <prefix>/health carries the dispatcher's counters too
-        mqtt.health_fn = fleet_health(redis, keys, fleet, dispatcher.all_stats)
+        mqtt.health_fn = fleet_health(redis, keys, build_fleet_watch(settings, redis),
+                                      dispatcher.all_stats)
         mqtt.start()
     return dispatcher
 
@@ -189,8 +196,11 @@ def format_event(event: Dict[str, Any]) -> str:
 @click.option("--console-url", default=None,
               help="Base URL of `alpr serve` for crop links in MQTT events (http://host:8080).")
 @click.option("--print", "print_events", is_flag=True, help="Print each plate event as it is emitted.")
+@click.option("--fleet-watch/--no-fleet-watch", "fleet_watch", default=None,
+              help="Also run the fleet watch (reaper) on a thread [default: on]; off when "
+                   "`alpr fleet watch` runs apart.")
 def dispatch_cmd(config_file: Optional[str], print_events: bool, consumer: str, **flags: Any) -> None:
-    """Turn the results stream into plate events; watch the fleet and reap dead nodes."""
+    """Turn the results stream into plate events; by default also watch the fleet (reaper)."""
     from alpr.retry import standard_retry
 
     flags["webhooks"] = list(flags.get("webhooks") or []) or None
@@ -225,12 +235,16 @@ def dispatch_cmd(config_file: Optional[str], print_events: bool, consumer: str, 
         raise
     except AlprError as exc:  # a bad --db URL, a schema newer than this code
         raise click.ClickException(str(exc))
-    log.info("dispatching %s (group window %.1f s, dedup %.0f s, %d known plates, %d webhooks)",
-             dispatcher.keys.results, settings.group_window_s, settings.dedup_window_s,
-             len(dispatcher.known), len(settings.webhooks))
+    log.info("dispatching %s (group window %.1f s, dedup %.0f s, %d known plates, %d webhooks, "
+             "fleet watch %s)", dispatcher.keys.results, settings.group_window_s,
+             settings.dedup_window_s, len(dispatcher.known), len(settings.webhooks),
+             "on a thread" if settings.fleet_watch else "off (`alpr fleet watch` apart)")
+    watch = _watch_loop(settings, redis).start() if settings.fleet_watch else None
     try:
         dispatcher.run(lambda: bool(stopping), retry)
     finally:
+        if watch is not None:
+            watch.stop()
         if dispatcher.webhooks is not None:
             dispatcher.webhooks.close()
         stats = dispatcher.all_stats()
@@ -238,7 +252,8 @@ def dispatch_cmd(config_file: Optional[str], print_events: bool, consumer: str, 
             output.close()
         stats.update({"webhook_" + k: v for k, v in (dispatcher.webhooks.stats.items()
                                                      if dispatcher.webhooks else [])})
-        stats.update({"fleet_" + k: v for k, v in dispatcher.fleet.stats.items()})
+        if watch is not None:
+            stats.update(watch.all_stats())
         if dispatcher.sink is not None:
             stats.update(dispatcher.sink.all_stats())
             stats["unstored_groups"] = len(dispatcher.unstored)
@@ -309,7 +324,40 @@ def _seen(redis: Any, keys: Keys, settings: Settings, plate: str, within_s: floa
 
 @click.group("fleet")
 def fleet_group() -> None:
-    """Fleet operations: list nodes, drain a node, undrain it."""
+    """Fleet operations: watch (the reaper on its own), list nodes, drain a node, undrain it."""
+
+
+def _watch_loop(settings: Settings, redis: Any) -> Any:
+    from dispatcher.watch_loop import WatchLoop
+
+    return WatchLoop(build_fleet_watch(settings, redis), defaults.FLEET_WATCH_PERIOD_S)
+
+
+@fleet_group.command("watch")
+@common_options
+def fleet_watch_cmd(config_file: Optional[str], **flags: Any) -> None:
+    """Reap dead nodes' frames and sweep lost ones, with no dispatcher needed (several may run)."""
+    settings = build_settings(config_file, **flags)
+    stopping = []  # type: List[int]
+
+    def stop(signum: int, _frame: Any) -> None:
+        stopping.append(signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        redis = _connect(settings, should_stop=lambda: bool(stopping))
+    except ConfigError:  # a bad setting: one line, exit 2 (alpr.cli)
+        raise
+    except Exception as exc:  # noqa: BLE001 - a clear message, not a traceback
+        raise click.ClickException(str(exc))
+    loop = _watch_loop(settings, redis)
+    log.info("fleet watch on %s: reaping nodes silent for %.1f s, every %.1f s",
+             Keys(settings.namespace).ns, defaults.REAPER_GRACE_S, loop.period_s)
+    try:
+        loop.run(lambda: bool(stopping))
+    finally:
+        log.info("fleet watch stopped: %s", json.dumps(loop.all_stats(), sort_keys=True))
 
 
 @fleet_group.command("nodes")

@@ -18,6 +18,36 @@ log = logging.getLogger(__name__)
 
 RequeueFn = Callable[[List[Tuple[str, str]]], Any]  # [(frame_id, camera)] -> enqueue jobs
 
+# KEYS: watch mark, cameras set, then count:{cam}, inflight:{cam} per camera; ARGV: '1' if
+# this watcher has a snapshot (it may set the mark), then per camera its name, the
+# snapshot's produced (-1: none) and in-flight. Returns per camera {produced, in flight,
+# frames added back}. The mark is absent only on a Redis that lost its data (or a fresh
+# one): the first watcher to see that adds the loss back and sets it; any other watcher
+# then finds it set, so a loss is counted once however many watchers run.
+_FORGOTTEN = """
+local fresh = redis.call('EXISTS', KEYS[1]) == 0
+local mine = fresh and ARGV[1] == '1'
+local out = {}
+for c = 1, (#KEYS - 2) / 2 do
+  local counts, inflight = KEYS[1 + 2 * c], KEYS[2 + 2 * c]
+  local produced = tonumber(redis.call('HGET', counts, 'produced') or '0')
+  local had, held = tonumber(ARGV[3 * c]), tonumber(ARGV[3 * c + 1])
+  local added = 0
+  if mine and produced < had and held > 0 then
+    redis.call('HINCRBY', counts, 'produced', held)
+    redis.call('HINCRBY', counts, 'failed:lost', held)
+    redis.call('SADD', KEYS[2], ARGV[3 * c - 1])
+    produced = produced + held
+    added = held
+  end
+  out[#out + 1] = produced
+  out[#out + 1] = redis.call('ZCARD', inflight)
+  out[#out + 1] = added
+end
+if mine then redis.call('SET', KEYS[1], '1') end
+return out
+"""
+
 
 def rq_queue_key(name: str) -> str:
     """The Redis list RQ keeps a queue's job ids in (RQ's own prefix, from its Queue class)."""
@@ -50,6 +80,8 @@ class FleetWatch(object):
         self._dead_since = {}  # type: Dict[str, float]
         self._next_sweep = 0.0
         self._snapshot = {}  # type: Dict[str, Tuple[int, int]]  # camera -> (produced, in flight)
+        self._snapshotted = False  # a first tick only takes the snapshot (see account_forgotten)
+        self._forgotten = redis.register_script(_FORGOTTEN)
         self.stats = {"requeued": 0, "node_lost": 0, "lost": 0, "reaped_nodes": 0, "forgotten": 0,
                       "orphans": 0, "timeout": 0}
 
@@ -150,32 +182,30 @@ class FleetWatch(object):
         Counters only grow, so a camera whose `produced` went down has lost its state: the
         frames it had in flight at the last snapshot are added back as produced and
         failed:lost on the new server, so the loss shows in `alpr status` instead of vanishing.
+        With several watchers, each holding its own snapshot, only one adds a loss back: the
+        `watch_mark` key vanishes with the data, and the first watcher to find it gone (one
+        Lua call: compare, add back, set the mark) is the one that counts.
         """
-        cameras = set(self.store.cameras()) | set(self._snapshot)
-        if not cameras:
-            return 0
-        cams = sorted(cameras)
-        pipe = self.redis.pipeline(transaction=True)
+        cams = sorted(set(self.store.cameras()) | set(self._snapshot))
+        args = ["1" if self._snapshotted else "0"]
+        keys = [self.keys.watch_mark, self.keys.cameras]
         for cam in cams:
-            pipe.hget(self.keys.counts(cam), "produced")
-            pipe.zcard(self.keys.inflight(cam))
-        replies = pipe.execute()
-        now_counts = {cam: (int(replies[2 * i] or 0), int(replies[2 * i + 1]))
-                      for i, cam in enumerate(cams)}
-        forgotten = {cam: self._snapshot[cam][1] for cam in cams
-                     if cam in self._snapshot and now_counts[cam][0] < self._snapshot[cam][0]
-                     and self._snapshot[cam][1] > 0}
+            produced, in_flight = self._snapshot.get(cam, (-1, 0))
+            args += [cam, str(produced), str(in_flight)]
+            keys += [self.keys.counts(cam), self.keys.inflight(cam)]
+        replies = self._forgotten(keys=keys, args=args, client=self.redis)
+        now_counts = {}  # type: Dict[str, Tuple[int, int]]
+        forgotten = {}  # type: Dict[str, int]
+        for i, cam in enumerate(cams):
+            produced, in_flight, added = (int(v) for v in replies[3 * i:3 * i + 3])
+            now_counts[cam] = (produced, in_flight)
+            if added:
+                forgotten[cam] = added
         if forgotten:
-            pipe = self.redis.pipeline(transaction=True)
-            for cam, n in forgotten.items():
-                pipe.hincrby(self.keys.counts(cam), "produced", n)
-                pipe.hincrby(self.keys.counts(cam), "failed:lost", n)
-                pipe.sadd(self.keys.cameras, cam)
-            pipe.execute()
             log.warning("Redis lost its data (restart without persistence?): %s frames in flight "
                         "counted failed:lost", ", ".join("%s=%d" % kv for kv in sorted(forgotten.items())))
-            now_counts = {cam: (p + forgotten.get(cam, 0), f) for cam, (p, f) in now_counts.items()}
         self._snapshot = now_counts
+        self._snapshotted = True
         return sum(forgotten.values())
 
     def reap_overdue(self, node: str, running: Dict[Any, Any], now: float) -> int:

@@ -1,8 +1,9 @@
-"""The dispatcher loop: results -> recent cache + vehicle groups -> plate events (+ webhooks), and fleet watch.
+"""The dispatcher loop: results -> recent cache + vehicle groups -> plate events (+ webhooks).
 
 One process. Each step reads a batch of result entries, groups the reads, emits the
-groups whose vehicle has left, acks what is fully used, and lets the fleet watch reap
-dead nodes. On shutdown every open group is emitted, so nothing is lost.
+groups whose vehicle has left and acks what is fully used. On shutdown every open group
+is emitted, so nothing is lost. The fleet watch (reaper) is not in this loop: it has its
+own (dispatcher.watch_loop), which `alpr dispatch` runs on a thread by default.
 """
 import json
 import logging
@@ -13,7 +14,6 @@ from alpr.errors import FrameDecodeError
 from alpr.keys import Keys
 from alpr.protocol import STATUS_READ, decode_result, join_evidence
 from dispatcher.consumer import ResultsConsumer
-from dispatcher.fleet_watch import FleetWatch
 from dispatcher.grouping import Deduper, Grouper, PlateGroup
 from dispatcher.known_plates import KnownPlates
 from dispatcher.recent import RecentCache
@@ -25,11 +25,11 @@ EventFn = Callable[[Dict[str, Any]], Any]
 
 
 class Dispatcher(object):
-    """Wires the consumer, grouping, dedup, recent cache, known plates, webhooks and fleet watch."""
+    """Wires the consumer, grouping, dedup, recent cache, known plates and webhooks."""
 
     def __init__(self, redis: Any, keys: Keys, consumer: ResultsConsumer, grouper: Grouper,
                  deduper: Deduper, recent: RecentCache, known: Optional[KnownPlates] = None,
-                 webhooks: Optional[WebhookSender] = None, fleet: Optional[FleetWatch] = None,
+                 webhooks: Optional[WebhookSender] = None,
                  events_maxlen: int = 100000, on_event: Optional[EventFn] = None,
                  clock: Callable[[], float] = time.time, sink: Any = None,
                  outputs: Sequence[Any] = (), stats_every_s: float = 0.0) -> None:
@@ -42,7 +42,6 @@ class Dispatcher(object):
         # `is None`, not `or`: an empty list may follow the store (plates added later)
         self.known = known if known is not None else KnownPlates()
         self.webhooks = webhooks
-        self.fleet = fleet
         self.events_maxlen = int(events_maxlen)
         self.on_event = on_event
         self.clock = clock
@@ -73,7 +72,7 @@ class Dispatcher(object):
         return count
 
     def step(self) -> int:
-        """Read and process one batch; emit idle groups; reap. Returns entries processed."""
+        """Read and process one batch; emit idle groups. Returns entries processed."""
         entries = self.consumer.read(held=self.held_entries())
         now = self.clock()
         ack = []  # type: List[str]
@@ -86,8 +85,6 @@ class Dispatcher(object):
         self.consumer.ack(ack)
         self.emit(self.grouper.close_idle(self.clock()))
         self.consumer.keepalive(self.held_entries())
-        if self.fleet is not None:
-            self.fleet.tick()
         self.tick_outputs()
         return len(entries)
 

@@ -48,7 +48,7 @@ class FrameSender(object):
 
     def __init__(self, redis_client: Any, keys: Keys, queue_name: str, camera: str, retry: Retry,
                  site: str = "", producer_id: str = "", max_age_s: float = 5.0,
-                 inflight_cap: int = 8, jpeg_quality: int = 90, max_width: int = 0,
+                 inflight_cap: Optional[int] = 8, jpeg_quality: int = 90, max_width: int = 0,
                  results_maxlen: int = 100000, job_timeout_s: int = 60, result_ttl_s: int = 10,
                  failure_ttl_s: int = 3600, regions: Optional[Sequence[str]] = None) -> None:
         self.redis = redis_client
@@ -61,7 +61,7 @@ class FrameSender(object):
         self.site = site
         self.producer_id = producer_id or "producer-%s" % uuid.uuid4().hex[:6]
         self.max_age_s = float(max_age_s)
-        self.inflight_cap = int(inflight_cap)
+        self.inflight_cap = None if inflight_cap is None else int(inflight_cap)  # None: no cap
         self.jpeg_quality = int(jpeg_quality)
         self.max_width = int(max_width)
         self.job_ttls = {"timeout": int(job_timeout_s), "result_ttl": int(result_ttl_s),
@@ -106,17 +106,28 @@ class FrameSender(object):
                             site=self.site, producer=self.producer_id, max_age_s=self.max_age_s,
                             truth=frame.truth,
                             regions=getattr(frame, "regions", None) or self.regions)
-        payload = encode_frame(env)
+        dropped = self.put(env, commands=commands)
+        self.stats["sent"] += 1
+        self.stats["bytes"] += len(data)
+        self.stats["dropped"] += len(dropped)
+        return True
+
+    def put(self, env: FrameEnvelope, payload: Optional[bytes] = None,
+            commands: Optional[List[Any]] = None) -> List[str]:
+        """Store one envelope with its RQ job (id = the frame id) in one MULTI, then the cap;
+        the ids the cap dropped. ``commands``: the job's commands built ahead (job_commands),
+        else built now; ``payload``: the stored bytes (default: the encoded envelope)."""
+        if commands is None:
+            commands = job_commands(self.redis, self.queue, env.frame_id, env.camera,
+                                    self.job_ttls)
+        payload = encode_frame(env) if payload is None else payload
         started = time.perf_counter()
         dropped = self.retry.call(self.store.put, env, replay(commands), payload, None,
                                   self.inflight_cap, queue_key=self.queue.key)
         self.put_ms.append((time.perf_counter() - started) * 1000.0)
         if len(self.put_ms) > 4096:
             del self.put_ms[:2048]
-        self.stats["sent"] += 1
-        self.stats["bytes"] += len(data)
-        self.stats["dropped"] += len(dropped)
-        return True
+        return dropped
 
     def _bad(self, frame_id: str, seq: int, ts: float, error: str,
              truth: Optional[List[str]]) -> None:

@@ -8,7 +8,6 @@ any import or call, and the refused job never enters RQ's execution path (worker
 """
 import logging
 import string
-import threading
 import time
 import uuid
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -40,21 +39,12 @@ EMPTY_FIELDS = frozenset(["success_callback_name", "failure_callback_name",
 
 Frame = Tuple[str, str]  # (frame_id, camera)
 
-_state = {"processor": None}  # type: Dict[str, Any]
-_claiming = threading.local()  # .claim: set by FrameQueue.dequeue_any around RQ's fetch
-
-
-def bind_processor(processor: Any) -> None:
-    """Make ``processor.run_job`` the body of process_frames in this process (the worker does it)."""
-    _state["processor"] = processor
-
-
 def process_frames(frames: Sequence[Sequence[str]]) -> Dict[str, int]:
-    """The job function: process the frames named by the job (and drain ready ones) in-process."""
-    processor = _state["processor"]
-    if processor is None:
-        raise RuntimeError("process_frames runs only inside `alpr worker` (no engine bound)")
-    return processor.run_job(parse_frames(frames))
+    """The job function frame jobs name. `alpr worker` never calls it: FleetWorker runs frame
+    jobs on its own path (worker.node, worker.processor); called anywhere else it refuses."""
+    parse_frames(frames)
+    raise RuntimeError("process_frames runs only inside `alpr worker` (frame jobs take its "
+                       "fast path, not RQ's job call)")
 
 
 def parse_frames(value: Any) -> List[Frame]:
@@ -124,10 +114,14 @@ def frames_of(job: Job) -> List[Frame]:
 class AllowlistJob(Job):
     """An RQ Job whose ``func`` refuses anything outside ALLOWED_FUNCTIONS before importing it.
 
-    Fetched by the worker's dequeue (FrameQueue), it also claims the frame its id names in
-    the same round trip; ``preclaimed`` is then ``(frame_id, body, ms)``. Nothing is decided
-    from that: the job is checked as any other, and the worker runs or gives back the frame.
+    Fetched by the worker's dequeue (FrameQueue) through its claiming subclass (`claiming`),
+    it also claims the frame its id names in the same round trip; ``preclaimed`` is then
+    ``(frame_id, body, ms)``. Nothing is decided from that: the job is checked as any other,
+    and the worker runs or gives back the frame.
     """
+
+    # (job key, frame id) -> (job hash, body or None); set only on a `claiming` subclass
+    claim_with_job = None  # type: Optional[Callable[[str, str], Tuple[Any, Any]]]
 
     preclaimed = None  # type: Optional[Tuple[str, bytes, float]]  # id, body, claim ms
     stored_fields = None  # type: Optional[Dict[str, Any]]  # the job hash as restored
@@ -179,8 +173,14 @@ class AllowlistJob(Job):
         return None
 
     @classmethod
+    def claiming(cls, claim: Callable[[str, str], Tuple[Any, Any]]) -> Any:
+        """A subclass whose fetch claims the job's frame with ``claim`` (a node's
+        worker.claim.Claimer.claim_with_job); only the worker's dequeue fetches with it."""
+        return type(cls.__name__, (cls,), {"claim_with_job": staticmethod(claim)})
+
+    @classmethod
     def fetch(cls, id: str, connection: Any = None, serializer: Any = None) -> "AllowlistJob":
-        claim = getattr(_claiming, "claim", None)  # type: Optional[Callable[..., Any]]
+        claim = cls.claim_with_job
         if claim is None or connection is None or ":" in str(id):
             return super().fetch(id, connection=connection, serializer=serializer)
         job = cls(id, connection=connection, serializer=serializer)
@@ -197,16 +197,23 @@ class AllowlistJob(Job):
 
 class FrameQueue(Queue):
     """The worker's RQ queue class: RQ's dequeue, with the popped job's hash read in the
-    one round trip that also claims its frame (one round trip less per frame)."""
+    one round trip that also claims its frame (one round trip less per frame), on queues a
+    node armed with its claiming job class (worker.claim.Claimer.arm)."""
+
+    claiming_job_class = None  # type: Any  # set on a worker's own queue objects only
 
     @classmethod
-    def dequeue_any(cls, *args: Any, **kwargs: Any) -> Any:
-        processor = _state["processor"]
-        _claiming.claim = getattr(processor, "claim_for_job", None)
-        try:
-            return super().dequeue_any(*args, **kwargs)
-        finally:
-            _claiming.claim = None
+    def dequeue_any(cls, queues: Any, *args: Any, **kwargs: Any) -> Any:
+        claiming = next((q.claiming_job_class for q in queues
+                         if getattr(q, "claiming_job_class", None) is not None), None)
+        if claiming is None:
+            return super().dequeue_any(queues, *args, **kwargs)
+        plain = kwargs.get("job_class")
+        kwargs["job_class"] = claiming
+        got = super().dequeue_any(queues, *args, **kwargs)
+        if got is not None and plain is not None:
+            got[1].job_class = plain  # the popped job's queue, as RQ would have built it
+        return got
 
 
 def _text(value: Any) -> str:

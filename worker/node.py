@@ -2,7 +2,9 @@
 
 It builds the engine once, warms it, then serves RQ jobs from the node's own queue first and
 the shared frame queue second (not the shared one while drained). A reconnect loop keeps it
-alive across Redis restarts; SIGTERM finishes the current frame, then exits.
+alive across Redis restarts; SIGTERM finishes the current frame, then exits. A frame's path
+from RQ's pop to the results stream: FleetWorker.execute_job -> worker.processor ->
+worker.claim -> worker.engine_step -> worker.finish, wired once by build_frame_path.
 """
 import logging
 import os
@@ -22,32 +24,71 @@ from alpr.redis_conn import connect_settings
 from alpr.stop_flag import StopFlag
 from alpr.retry import ExponentialBackoff, standard_retry
 from worker.engines import build_engine
+from worker.claim import Claimer
+from worker.drain import Drainer
+from worker.engine_step import EngineStep
+from worker.finish import Finisher
 from worker.heartbeat import Heartbeat, process_token
 from worker.liveness import EngineWatch, ProgressFile
-from worker.jobs import (AllowlistJob, FrameQueue, bind_processor, enqueue_requeued, frames_of,
-                         make_queue, refusal)
+from worker.jobs import AllowlistJob, FrameQueue, enqueue_requeued, frames_of, make_queue, refusal
 from worker.metrics import Metrics, serve_metrics
+from worker.node_state import NodeState
 from worker.processor import FrameProcessor
 from worker.serializer import MsgpackSerializer
 
 log = logging.getLogger(__name__)
 
 
-class FleetWorker(SimpleWorker):
-    """SimpleWorker that refuses non-allowlisted jobs (counted) and follows the node's drain state."""
+class FramePath(object):
+    """The objects a frame passes through on one node, built once (build_frame_path):
+    state (drain, stop), claimer, engine step, finisher, and the processor ordering them."""
 
-    def __init__(self, queues: List[Any], connection: Any, processor: FrameProcessor,
-                 failure_ttl: int = defaults.FAILURE_TTL_S,
-                 job_timeout: int = defaults.JOB_TIMEOUT_S, **kwargs: Any) -> None:
+    def __init__(self, state: NodeState, claimer: Claimer, engine_step: EngineStep,
+                 finisher: Finisher, processor: FrameProcessor) -> None:
+        self.state = state
+        self.claimer = claimer
+        self.engine_step = engine_step
+        self.finisher = finisher
         self.processor = processor
+
+
+def build_frame_path(conn: Any, store: FrameStore, keys: Keys, engine: Any, node: str,
+                     queues: List[str], shared_queue: str, batch_max: int, metrics: Metrics,
+                     retry: Any, watch: Optional[EngineWatch] = None) -> FramePath:
+    """Wire one node's frame path (plain constructor arguments from here down)."""
+    state = NodeState(node, queues, shared_queue)
+    claimer = Claimer(conn, store, node, shared_queue, retry)
+    engine_step = EngineStep(engine, node, watch)
+    finisher = Finisher(conn, store, keys, node, retry, metrics)
+    processor = FrameProcessor(claimer, engine_step, finisher, Drainer(conn, keys.queued), state,
+                               retry, metrics, batch_max)
+    return FramePath(state, claimer, engine_step, finisher, processor)
+
+
+class FleetWorker(SimpleWorker):
+    """SimpleWorker that refuses non-allowlisted jobs (counted) and follows the node's drain state.
+
+    A dequeued job's frame is claimed with the job (the queues are armed by the Claimer);
+    execute_job gives back a frame the job does not name, refuses what is not a frame job
+    (Finisher.refuse) and runs the rest through the FrameProcessor."""
+
+    def __init__(self, queues: List[Any], connection: Any, path: FramePath,
+                 failure_ttl: int = defaults.FAILURE_TTL_S,
+                 job_timeout: int = defaults.JOB_TIMEOUT_S,
+                 all_queues: Optional[List[Any]] = None, **kwargs: Any) -> None:
+        self.node_state = path.state  # (not `state`: RQ's worker has one)
+        self.claimer = path.claimer
+        self.finisher = path.finisher
+        self.processor = path.processor
         self.failure_ttl = int(failure_ttl)
         self.job_timeout = int(job_timeout)  # this node's limit: a job's own timeout only lowers it
         self.fleet_stop = False
         self._beat_at = -float("inf")  # RQ's last worker-key heartbeat (monotonic)
         self._written_state = None  # type: Optional[str]
-        super().__init__(queues, connection=connection, job_class=AllowlistJob,
-                         queue_class=FrameQueue, serializer=MsgpackSerializer, **kwargs)
-        self._all_queues = list(self.queues)
+        super().__init__(self.claimer.arm(list(queues)), connection=connection,
+                         job_class=AllowlistJob, queue_class=FrameQueue,
+                         serializer=MsgpackSerializer, **kwargs)
+        self._all_queues = self.claimer.arm(list(all_queues or self.queues))
 
     @property
     def dequeue_timeout(self) -> int:
@@ -62,7 +103,7 @@ class FleetWorker(SimpleWorker):
         frames = frames_of(job)
         pre = job.preclaimed if isinstance(job, AllowlistJob) else None
         if pre is not None and pre[0] not in {f for f, _ in frames}:
-            self.processor.give_back(pre[0])  # a forged id: the frame goes back, with a job
+            self.claimer.give_back(pre[0])  # a forged id: the frame goes back, with a job
             pre = None
         if refused is None and frames:
             self._run_frames(job, queue, frames, pre)
@@ -70,7 +111,7 @@ class FleetWorker(SimpleWorker):
         if refused is None:  # cannot happen (refusal parses the frames); never run RQ's path
             refused = ("refused_args", "a frame job names no frames")
         # the refused job fails the frames it names (the preclaimed one too), and is deleted
-        self.processor.refuse(job, refused[0], refused[1])
+        self.finisher.refuse(job, refused[0], refused[1])
         self._forget_job(job, queue)
 
     def _forget_job(self, job: Any, queue: Any) -> None:
@@ -153,16 +194,16 @@ class FleetWorker(SimpleWorker):
         self._written_state = state
 
     def _follow_drain(self) -> None:
-        wanted = self.processor.queue_names()
+        wanted = self.node_state.queue_names()
         if [q.name for q in self.queues] != wanted and wanted:
             self.queues = [q for q in self._all_queues if q.name in wanted]
             self._ordered_queues = self.queues[:]
-            log.info("node %s now listens on %s", self.processor.node, ", ".join(wanted))
+            log.info("node %s now listens on %s", self.node_state.node, ", ".join(wanted))
 
     def request_stop(self, signum: Any, frame: Any) -> None:
-        """Warm shutdown: the processor stops draining and the current frame finishes."""
+        """Warm shutdown: no further job is drained (NodeState) and the current frame finishes."""
         self.fleet_stop = True
-        self.processor.stop_requested = True
+        self.node_state.request_stop()
         super().request_stop(signum, frame)
 
 
@@ -192,10 +233,10 @@ def _serve(settings: Any, engine: Any, burst: bool, max_jobs: Optional[int]) -> 
     queues = ([keys.node_queue(node)] if settings.node_queue else []) + [shared]
     store = FrameStore(conn, keys, settings.results_maxlen, settings.max_frame_age_s)
     watch = EngineWatch(settings.job_timeout_s)  # an engine call past the job timeout = stuck
-    processor = FrameProcessor(conn, store, keys, engine, node, queues, shared,
-                               settings.batch_max, metrics, retry, watch=watch)
-    retry.should_stop = lambda: stop() or processor.stop_requested
-    bind_processor(processor)
+    path = build_frame_path(conn, store, keys, engine, node, queues, shared, settings.batch_max,
+                            metrics, retry, watch)
+    state = path.state
+    retry.should_stop = lambda: stop() or state.stop_requested
     info = dict(engine.info(), node=node, rq=rq.__version__)
     if settings.metrics_port:
         _, port = serve_metrics(metrics, settings.metrics_port, info=info)
@@ -206,15 +247,9 @@ def _serve(settings: Any, engine: Any, burst: bool, max_jobs: Optional[int]) -> 
     def stats() -> Dict[str, Any]:
         return dict(info, fps="%.2f" % metrics.fps(), p50_ms="%.1f" % metrics.latency("total"),
                     infer_p50_ms="%.1f" % metrics.latency("infer"), frames=metrics.total_frames(),
-                    drained=int(processor.drained), state="running")
+                    drained=int(state.drained), state="running")
 
-    def on_drained(drained: bool) -> None:
-        if drained != processor.drained:
-            log.info("node %s %s", node, "drained: finishing own queue only" if drained
-                     else "undrained: taking shared work again")
-        processor.drained = drained
-
-    beat = Heartbeat(conn, keys, node, stats, on_drained, settings.heartbeat_s,
+    beat = Heartbeat(conn, keys, node, stats, state.set_drained, settings.heartbeat_s,
                      token=token, stuck=watch.stuck,
                      progress=ProgressFile(settings.progress_file)).start()
     log.info("worker %s ready: engine %s, queues %s, batch_max %d", node, info.get("engine"),
@@ -227,12 +262,12 @@ def _serve(settings: Any, engine: Any, burst: bool, max_jobs: Optional[int]) -> 
         while not stop.stopped:
             worker = None
             try:  # RQ's Worker() talks to Redis too: build it through the retry, inside the try
-                worker = retry.call(_make_worker, conn, processor, queues, settings)
+                worker = retry.call(_make_worker, conn, path, queues, settings)
                 worker.work(burst=burst, logging_level=rq_level, max_jobs=max_jobs)
             except Exception as exc:  # Redis gone at register/teardown time, etc.
                 log.warning("worker loop ended: %s: %s", type(exc).__name__, exc)
             stop.install()  # RQ's handlers are gone with its loop
-            if (worker is not None and worker.fleet_stop) or processor.stop_requested \
+            if (worker is not None and worker.fleet_stop) or state.stop_requested \
                     or stop.stopped or burst or max_jobs:
                 break
             failures += 1
@@ -240,7 +275,7 @@ def _serve(settings: Any, engine: Any, burst: bool, max_jobs: Optional[int]) -> 
             log.warning("worker loop stopped (Redis unreachable?); restarting in %.1f s", delay)
             time.sleep(delay)
     finally:
-        processor.close()  # no frame runs past this: the engine is closed by serve()
+        path.processor.close()  # no frame runs past this: the engine is closed by serve()
         beat.stop()
         log.info("worker %s stopped after %d frames", node, metrics.total_frames())
     return 0
@@ -258,17 +293,14 @@ def close_engine(engine: Any) -> None:
                     type(exc).__name__, exc)
 
 
-def _make_worker(conn: Any, processor: FrameProcessor, queues: List[str], settings: Any
-                 ) -> FleetWorker:
+def _make_worker(conn: Any, path: FramePath, queues: List[str], settings: Any) -> FleetWorker:
     """One RQ worker loop's worker (a fresh RQ name each time the loop restarts)."""
-    node = processor.node
-    worker = FleetWorker(
-        [make_queue(q, conn, settings.job_timeout_s) for q in processor.queue_names()],
-        conn, processor, failure_ttl=settings.failure_ttl_s, job_timeout=settings.job_timeout_s,
-        name="%s.%d.%s" % (node, os.getpid(), uuid.uuid4().hex[:6]),
+    return FleetWorker(
+        [make_queue(q, conn, settings.job_timeout_s) for q in path.state.queue_names()],
+        conn, path, failure_ttl=settings.failure_ttl_s, job_timeout=settings.job_timeout_s,
+        all_queues=[make_queue(q, conn, settings.job_timeout_s) for q in queues],
+        name="%s.%d.%s" % (path.state.node, os.getpid(), uuid.uuid4().hex[:6]),
         default_result_ttl=settings.result_ttl_s)
-    worker._all_queues = [make_queue(q, conn, settings.job_timeout_s) for q in queues]
-    return worker
 
 
 def predecessor_gone(conn: Any, keys: Keys, node: str, token: str, ttl_ms: int,

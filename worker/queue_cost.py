@@ -63,10 +63,9 @@ def stock_rq(url: str, jobs: int) -> Dict[str, float]:
 def fleet(url: str, frames: int, kb: int, batch_max: int) -> Dict[str, float]:
     """The fleet path: producer put cost, then worker cost per frame with the null engine."""
     from worker.engines import NullEngine
-    from worker.jobs import bind_processor, enqueue_frames, make_queue
+    from worker.jobs import enqueue_frames, make_queue
     from worker.metrics import Metrics
-    from worker.node import FleetWorker
-    from worker.processor import FrameProcessor
+    from worker.node import FleetWorker, build_frame_path
 
     run = uuid.uuid4().hex[:6]
     keys = Keys("qcost-%s:" % run)
@@ -85,10 +84,9 @@ def fleet(url: str, frames: int, kb: int, batch_max: int) -> Dict[str, float]:
             queue, [(e.frame_id, e.camera)], pipeline=pipe, job_id=e.frame_id))
         put_ms.append((time.perf_counter() - t0) * 1000.0)
     put_writes = CountingConnection.writes - writes
-    processor = FrameProcessor(client, store, keys, NullEngine(), "qcost-%s" % run, [queue_name],
-                               queue_name, batch_max, Metrics(), Retry(retries=3))
-    bind_processor(processor)
-    worker = FleetWorker([make_queue(queue_name, client)], client, processor)
+    path = build_frame_path(client, store, keys, NullEngine(), "qcost-%s" % run, [queue_name],
+                            queue_name, batch_max, Metrics(), Retry(retries=3))
+    worker = FleetWorker([make_queue(queue_name, client)], client, path)
     writes = CountingConnection.writes
     started = time.perf_counter()
     worker.work(burst=True, logging_level="WARNING")
@@ -106,7 +104,8 @@ def fleet(url: str, frames: int, kb: int, batch_max: int) -> Dict[str, float]:
             "producer_ms_p50": percentile(put_ms, 50, empty=0.0),
             "producer_ms_p99": percentile(put_ms, 99, empty=0.0),
             "producer_round_trips_per_frame": put_writes / float(frames),
-            "rq_jobs": processor.metrics.rq_jobs, "drained_jobs": processor.metrics.drained_jobs}
+            "rq_jobs": path.processor.metrics.rq_jobs,
+            "drained_jobs": path.processor.metrics.drained_jobs}
 
 
 def measure(url: str, frames: int = 1000, kb: int = 200, batch_max: int = 8,

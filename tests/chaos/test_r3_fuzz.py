@@ -1,7 +1,7 @@
 """R3: malformed inputs against the worker and dispatcher entry points: 0 crashes, one error record each.
 
-In-process (hypothesis): the worker's FrameProcessor.process_frame (what the RQ job runs per
-frame) on garbage/truncated/oversized msgpack, broken envelopes, bad images, odd unicode ids
+In-process (hypothesis): the worker's FrameProcessor.process_frame (a frame's claim -> engine ->
+finish, wired as `alpr worker` wires it) on garbage/truncated/oversized msgpack, broken envelopes, bad images, odd unicode ids
 and negative timestamps; the RQ job function's argument check; the dispatcher's step on
 malformed results-stream entries. Then a smaller batch through a real `alpr worker` process.
 """
@@ -25,7 +25,7 @@ from malformed import (bad_images, malformed_frames, malformed_payloads,
                        tiny_jpeg, wrong_types)
 from worker.engines import build_engine
 from worker.metrics import Metrics
-from worker.processor import FrameProcessor
+from worker.node import build_frame_path
 
 FUZZ = dict(suppress_health_check=list(HealthCheck), deadline=None, database=None,
             derandomize=False)
@@ -61,9 +61,9 @@ class Recorder(object):
 
 def make_processor(client, keys, engine):
     store = FrameStore(client, keys)
-    proc = FrameProcessor(client, store, keys, engine, "fuzz-node", ["frames"], "frames", 1,
-                          Metrics(), Retry(retries=2, sleep=lambda s: None))
-    return proc, store
+    path = build_frame_path(client, store, keys, engine, "fuzz-node", ["frames"], "frames", 1,
+                            Metrics(), Retry(retries=2, sleep=lambda s: None))
+    return path.processor, store
 
 
 def test_r3_worker_envelopes_in_process(redis_client):
@@ -144,12 +144,12 @@ def test_r3_worker_images_in_process(redis_client, pipeline_engine):
 
 
 def test_r3_job_arguments_in_process(redis_client):
-    """The RQ job function refuses malformed frame lists with ValueError (RQ: a failed job)."""
-    from worker.jobs import bind_processor, process_frames
+    """A frame job's argument check refuses malformed frame lists with ValueError (the
+    worker's refusal, worker.jobs.refusal, parses them so); a valid list runs."""
+    from worker.jobs import parse_frames
 
     keys = Keys("r3c:")
     proc, _ = make_processor(redis_client, keys, build_engine("null", Settings()))
-    bind_processor(proc)
     tally = {"refused": 0, "ran": 0}
 
     @settings(max_examples=size(300, 2000), **FUZZ)
@@ -157,7 +157,7 @@ def test_r3_job_arguments_in_process(redis_client):
         st.one_of(st.text(max_size=300), st.integers()), max_size=3)), max_size=300)))
     def one(args):
         try:
-            out = process_frames(args)
+            out = proc.run_job(parse_frames(args))
         except ValueError:
             tally["refused"] += 1
             return
@@ -167,7 +167,7 @@ def test_r3_job_arguments_in_process(redis_client):
     try:
         one()
     finally:
-        bind_processor(None)
+        proc.close()
     figures("R3-job-arguments", **tally)
     assert tally["refused"] > 0
 
@@ -201,7 +201,8 @@ def test_r3_real_worker_process(redis_url, harness):
     """A smaller batch of malformed frames and jobs through a real `alpr worker` subprocess."""
     from rq.job import Job
 
-    from worker.jobs import FUNC_NAME, enqueue_frames, make_queue
+    from enqueue import put_frame
+    from worker.jobs import FUNC_NAME, make_queue
 
     count = size(150, 1000)
     client = redis.Redis.from_url(redis_url)
@@ -218,14 +219,12 @@ def test_r3_real_worker_process(redis_url, harness):
             skipped += 1  # an envelope naming another frame: test_r3_envelope_naming_another_frame
             continue
         env = FrameEnvelope(frame_id=uid, camera="r3cam", data=b"", max_age_s=60)
-        store.put(env, lambda pipe, e=env: enqueue_frames(queue, [(e.frame_id, e.camera)],
-                                                         pipeline=pipe), payload=payload)
+        put_frame(client, keys, env, queue=queue.name, payload=payload)  # as the producer does
         ids.append(uid)
     images = [bad_images().example() for _ in range(count // 3)]
     for image in images:
         env = FrameEnvelope(frame_id=uuid.uuid4().hex, camera="r3cam", data=image, max_age_s=60)
-        store.put(env, lambda pipe, e=env: enqueue_frames(queue, [(e.frame_id, e.camera)],
-                                                         pipeline=pipe))
+        put_frame(client, keys, env, queue=queue.name)
         ids.append(env.frame_id)
     # malformed RQ jobs: garbage job data, wrong argument types, a foreign function
     for i in range(10):

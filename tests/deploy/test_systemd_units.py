@@ -21,6 +21,7 @@ def _unit(name):
 @pytest.mark.parametrize("name,instance", [
     ("alpr-worker.service", "alpr-worker.service"),
     ("alpr-dispatcher.service", "alpr-dispatcher.service"),
+    ("alpr-fleet-watch.service", "alpr-fleet-watch.service"),
     ("alpr-producer@.service", "alpr-producer@gate1.service"),
     ("alpr-tegrastats.service", "alpr-tegrastats.service"),
 ])

@@ -132,6 +132,43 @@ def test_frames_forgotten_by_a_restart_without_persistence_are_counted_lost(tmp_
         server.cleanup()
 
 
+def test_several_watchers_count_a_restart_without_persistence_once(tmp_path):
+    """Two fleet watches (two `alpr fleet watch`, or one beside a dispatcher), each with its
+    own snapshot: the frames the restart forgot are added back once, by whichever is first."""
+    import redis
+
+    from alpr.frame_store import FrameStore
+    from alpr.keys import Keys
+    from redis_server import RedisServer
+
+    server = RedisServer().start()
+    try:
+        client = redis.Redis.from_url(server.url)
+        keys = Keys()
+        store = FrameStore(client, keys, results_maxlen=1000, max_age_s=30.0)
+        for i in range(3):
+            store.put(FrameEnvelope(frame_id="before%d" % i, camera="cam0", data=b"x", max_age_s=30.0))
+        watches = [FleetWatch(client, keys, store, "frames") for _ in range(2)]
+        assert watches[0].tick()["forgotten"] == 0  # its snapshot: produced 3, 3 in flight
+        for _ in range(2):  # finished frames raise produced, not the in-flight count
+            put_and_finish(store, "cam0", ["ABC1234"])
+        assert watches[1].tick()["forgotten"] == 0  # its snapshot: produced 5, 3 in flight
+        assert [w.tick()["forgotten"] for w in watches] == [0, 0]
+        server.restart()
+        client = redis.Redis.from_url(server.url)
+        store = FrameStore(client, keys, results_maxlen=1000, max_age_s=30.0)
+        store.put(FrameEnvelope(frame_id="after", camera="cam0", data=b"x", max_age_s=30.0))
+        for w in watches:
+            w.redis, w.store = client, store
+        assert sum(w.tick()["forgotten"] for w in watches) == 3
+        assert sum(w.tick()["forgotten"] for w in watches) == 0
+        acc = camera_accounting(client, keys)["cam0"]
+        assert acc["failed_by_reason"] == {"lost": 3}, acc  # not 6: one watcher counted
+        assert acc["produced"] == 4 and acc["in_flight"] == 1 and acc["invariant_ok"]
+    finally:
+        server.cleanup()
+
+
 def test_alive_but_stuck_node_has_its_overdue_frames_failed_as_timeout(redis_client):
     """A node that heartbeats while its engine is stuck: frames it held past the hold limit
     (job timeout + grace) are failed `timeout`; its late finish then counts nothing."""

@@ -1,27 +1,17 @@
 """kill -9 a worker mid-frame: the dispatcher re-queues or fails its frames within 10 s; invariant holds."""
 import time
-import uuid
 
-from alpr.frame_store import FrameStore
-from alpr.protocol import FrameEnvelope, decode_result
+from alpr.protocol import decode_result
 
 REAP_DEADLINE_S = 10.0  # the issue's promise (RQ's own maintenance pass would take 600 s)
 
 
 def feed(fleet, count, camera="cam-kill", max_age_s=60.0):
-    """Enqueue frames exactly as the producer does (FrameStore.put + worker.jobs enqueue, one MULTI)."""
-    from worker.jobs import enqueue_frames, make_queue
+    """Enqueue frames exactly as the producer does (tests/enqueue.py: FrameSender.put)."""
+    from enqueue import put_frames
 
-    store = FrameStore(fleet.redis, fleet.keys)
-    queue = make_queue(fleet.keys.queue(fleet.queue), fleet.redis)
-    ids = []
-    for _ in range(count):
-        env = FrameEnvelope(frame_id=uuid.uuid4().hex[:12], camera=camera, data=b"\xff\xd8jpeg",
-                            max_age_s=max_age_s)
-        store.put(env, queue_job_fn=lambda pipe, e=env: enqueue_frames(
-            queue, [(e.frame_id, e.camera)], pipeline=pipe))
-        ids.append(env.frame_id)
-    return ids
+    return put_frames(fleet.redis, fleet.keys, count, camera=camera,
+                      queue=fleet.keys.queue(fleet.queue), max_age=max_age_s, id_len=12)
 
 
 def terminal(fleet):

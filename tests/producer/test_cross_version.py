@@ -25,10 +25,11 @@ def test_jobs_cross_rq_versions(redis_client, redis_url, tmp_path, producer_pyth
     if producer_python == sys.executable:
         ids = put_frames(redis_client, keys, 5)
     else:
-        script = ("import sys; sys.path[:0] = [%r, %r]; import redis; "
+        script = ("import sys; sys.path[:0] = [%r, %r, %r]; import redis; "
                   "from worker_helpers import put_frames; from alpr.keys import Keys; "
                   "print(' '.join(put_frames(redis.Redis.from_url(%r), Keys('alpr:'), 5)))"
-                  % (ROOT, os.path.join(ROOT, "tests", "worker"), redis_url))
+                  % (ROOT, os.path.join(ROOT, "tests"), os.path.join(ROOT, "tests", "worker"),
+                     redis_url))
         ids = subprocess.check_output([producer_python, "-c", script],
                                       env=subprocess_env()).decode().split()
     log = str(tmp_path / "worker.log")

@@ -17,7 +17,7 @@ from alpr.demo import Fleet
 from alpr.frame_store import FrameStore
 from alpr.protocol import FrameEnvelope, decode_result
 from testenv import ROOT
-from worker.jobs import FUNC_NAME, enqueue_frames, make_queue
+from worker.jobs import FUNC_NAME, make_queue
 
 from test_security_refusals import security_counts, wait_for
 
@@ -56,20 +56,21 @@ def trapped_fleet(redis_url, tmp_path, trap):
 
 
 def put_frame(fleet, camera="forged-cam", **enqueue):
-    """One frame and its job, exactly as the producer puts them; returns the frame id."""
-    store = FrameStore(fleet.redis, fleet.keys)
+    """One frame and its job, exactly as the producer puts them (tests/enqueue.py); with
+    ``enqueue`` options (what an attacker adds: callbacks, dependencies, ...), the job is
+    RQ's enqueue_call with them instead, in the same MULTI. Returns the frame id."""
+    import enqueue as producer_put
+
     env = FrameEnvelope(frame_id=uuid.uuid4().hex, camera=camera, data=b"\xff\xd8",
                         max_age_s=60.0)
+    if not enqueue:
+        producer_put.put_frame(fleet.redis, fleet.keys, env, queue=fleet.keys.queue(fleet.queue))
+        return env.frame_id
     queue = make_queue(fleet.keys.queue(fleet.queue), fleet.redis)
-
-    def job(pipe):
-        if enqueue:
-            queue.enqueue_call(FUNC_NAME, args=([[env.frame_id, env.camera]],),
-                               job_id=env.frame_id, pipeline=pipe, **enqueue)
-        else:
-            enqueue_frames(queue, [(env.frame_id, env.camera)], pipeline=pipe,
-                           job_id=env.frame_id)
-    store.put(env, queue_job_fn=job)
+    FrameStore(fleet.redis, fleet.keys).put(
+        env, queue_job_fn=lambda pipe: queue.enqueue_call(
+            FUNC_NAME, args=([[env.frame_id, env.camera]],), job_id=env.frame_id, pipeline=pipe,
+            **enqueue))
     return env.frame_id
 
 

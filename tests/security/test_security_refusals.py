@@ -3,7 +3,6 @@ import os
 import time
 import uuid
 
-from alpr.frame_store import FrameStore
 from alpr.protocol import FrameEnvelope, decode_result
 
 
@@ -32,15 +31,12 @@ def security_counts(fleet):
 
 
 def good_frame(fleet):
-    """Produce one real frame through the FrameStore and the worker's own enqueue helper."""
-    from worker.jobs import enqueue_frames, make_queue
+    """Produce one real frame as the producer does (tests/enqueue.py: FrameSender.put)."""
+    from enqueue import put_frame
 
-    store = FrameStore(fleet.redis, fleet.keys)
     env = FrameEnvelope(frame_id=uuid.uuid4().hex[:10], camera="secure-cam", data=b"\xff\xd8",
                         max_age_s=60.0)
-    queue = make_queue(fleet.keys.queue(fleet.queue), fleet.redis)
-    store.put(env, queue_job_fn=lambda pipe: enqueue_frames(queue, [(env.frame_id, env.camera)],
-                                                            pipeline=pipe))
+    put_frame(fleet.redis, fleet.keys, env, queue=fleet.keys.queue(fleet.queue))
     return env.frame_id
 
 

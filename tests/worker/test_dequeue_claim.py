@@ -8,25 +8,23 @@ import pytest
 from alpr.frame_store import FrameStore
 from alpr.keys import Keys
 from alpr.protocol import FrameEnvelope
-from worker import jobs
 from worker.engines import NullEngine
 from worker.jobs import AllowlistJob, FrameQueue, enqueue_frames, frame_id_of_job, make_queue
 from worker.node import FleetWorker
 from worker.serializer import MsgpackSerializer
 from worker_helpers import put_frames, results
-from test_processor import make
+from test_processor import make_path
 
 
 @pytest.fixture
 def fleet(redis_client):
-    """(worker, processor, store, keys) on queue 'frames', processor bound as in `alpr worker`."""
-    proc, store, keys = make(redis_client, NullEngine(), batch_max=1, queues=("alpr:frames",))
-    jobs.bind_processor(proc)
-    worker = FleetWorker([make_queue("alpr:frames", redis_client)], redis_client, proc,
+    """(worker, processor, store, keys) on queue 'frames', wired as in `alpr worker`."""
+    path, store, keys = make_path(redis_client, NullEngine(), batch_max=1,
+                                  queues=("alpr:frames",))
+    worker = FleetWorker([make_queue("alpr:frames", redis_client)], redis_client, path,
                          name="n1.test")
-    yield worker, proc, store, keys
-    jobs.bind_processor(None)
-    proc.close()
+    yield worker, path.processor, store, keys
+    path.processor.close()
 
 
 def dequeue(worker):
@@ -151,3 +149,28 @@ def test_rq_state_is_written_only_when_it_changes(redis_client, fleet):
     assert redis_client.hget(worker.key, "state") is None and worker.get_state() == "idle"
     worker.set_state("busy")
     assert redis_client.hget(worker.key, "state") == b"busy"
+
+
+def test_two_nodes_in_one_process_each_claim_for_their_own_node(redis_client):
+    """The dequeue's claim rides on each worker's own queues (no module global, no
+    thread-local): two nodes in one process each claim as themselves."""
+    from alpr.retry import Retry
+    from worker.metrics import Metrics
+    from worker.node import build_frame_path
+
+    keys = Keys("alpr:")
+    store = FrameStore(redis_client, keys)
+    workers = {}
+    for node in ("n1", "n2"):
+        path = build_frame_path(redis_client, store, keys, NullEngine(), node, ["alpr:frames"],
+                                "alpr:frames", 1, Metrics(), Retry(retries=1, sleep=lambda s: None))
+        workers[node] = FleetWorker([make_queue("alpr:frames", redis_client)], redis_client,
+                                    path, name="%s.test" % node)
+    first, second = put_frames(redis_client, keys, 2)
+    job1, _ = dequeue(workers["n1"])
+    job2, _ = dequeue(workers["n2"])
+    assert (job1.preclaimed[0], job2.preclaimed[0]) == (first, second)
+    assert redis_client.hexists(keys.running("n1"), first)
+    assert redis_client.hexists(keys.running("n2"), second)
+    for worker in workers.values():
+        worker.processor.close()

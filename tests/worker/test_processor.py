@@ -1,4 +1,5 @@
-"""FrameProcessor in-process on a real Redis: read, stale, bad frames, engine errors, draining."""
+"""A node's frame path in-process on a real Redis (wired as `alpr worker` wires it: build_frame_path):
+read, stale, bad frames, engine errors, draining."""
 import time
 
 import pytest
@@ -11,7 +12,7 @@ from engines.types import FrameResult, PlateRead
 from worker_helpers import put_frames, queue_key, results
 from worker.engines import NullEngine, SleepEngine, build_engine
 from worker.metrics import Metrics
-from worker.processor import FrameProcessor
+from worker.node import build_frame_path
 
 QKEY = queue_key("alpr:frames")
 
@@ -33,12 +34,18 @@ class fake_plate_engine(object):
         return FrameResult(reads=[read], timings={"detect": 3.0, "ocr": 2.0})
 
 
-def make(redis_client, engine, batch_max=8, queues=("alpr:node-n1", "alpr:frames")):
+def make_path(redis_client, engine, batch_max=8, queues=("alpr:node-n1", "alpr:frames")):
+    """(the node's FramePath, store, keys) for node n1."""
     keys = Keys("alpr:")
     store = FrameStore(redis_client, keys)
-    proc = FrameProcessor(redis_client, store, keys, engine, "n1", list(queues), "alpr:frames",
-                          batch_max, Metrics(), Retry(retries=1, sleep=lambda s: None))
-    return proc, store, keys
+    path = build_frame_path(redis_client, store, keys, engine, "n1", list(queues), "alpr:frames",
+                            batch_max, Metrics(), Retry(retries=1, sleep=lambda s: None))
+    return path, store, keys
+
+
+def make(redis_client, engine, batch_max=8, queues=("alpr:node-n1", "alpr:frames")):
+    path, store, keys = make_path(redis_client, engine, batch_max, queues)
+    return path.processor, store, keys
 
 
 def test_read_record_has_reads_timings_truth(redis_client):
@@ -118,15 +125,15 @@ def test_run_job_drains_ready_jobs_up_to_batch_max(redis_client):
     assert redis_client.llen(QKEY) == 2
     assert not any(redis_client.exists("rq:job:%s" % i) for i in ids[1:4])  # drained jobs cleaned
     assert store.accounting("cam1")["read"] == 4
-    proc.drained = True  # an operator drained the node: shared queue no longer drained
-    assert proc.queue_names() == ["alpr:node-n1"]
+    proc.state.set_drained(True)  # an operator drained the node: shared queue no longer drained
+    assert proc.state.queue_names() == ["alpr:node-n1"]
     assert proc.run_job([(ids[4], "cam1")]) == {"frames": 1, "drained": 0}
 
 
 def test_stop_request_stops_draining(redis_client):
     proc, store, keys = make(redis_client, NullEngine())
     ids = put_frames(redis_client, keys, 3)
-    proc.stop_requested = True
+    proc.state.request_stop()
     assert proc.run_job([(ids[0], "cam1")])["frames"] == 1
 
 
@@ -228,7 +235,7 @@ def test_finishes_run_in_the_helper_and_a_failed_one_is_raised(redis_client):
     proc, store, keys = make(redis_client, NullEngine(), batch_max=8)
     ids = put_frames(redis_client, keys, 3)
     redis_client.lpop(QKEY)
-    real_finish = proc._finish
+    real_finish = proc.finisher.finish
     calls = []
 
     def failing_once(record, cleanup):
@@ -237,7 +244,7 @@ def test_finishes_run_in_the_helper_and_a_failed_one_is_raised(redis_client):
             raise ConnectionError("redis went away past the retry budget")
         return real_finish(record, cleanup)
 
-    proc._finish = failing_once
+    proc.finisher.finish = failing_once
     try:
         with pytest.raises(ConnectionError):
             proc.run_job([(ids[0], "cam1")])
