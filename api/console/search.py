@@ -89,10 +89,20 @@ async def event_page(request: Request, event_id: str) -> Response:
     if event is None:
         raise HTTPException(404, "no event %r" % event_id[:80])
     reads = await run_in_threadpool(store.reads, event_id)
-    return page(request, "Event %s" % event.get("plate"), render_event(event, reads), "event")
+    alerts = await run_in_threadpool(_alerts_of, store, event_id)
+    return page(request, "Event %s" % event.get("plate"), render_event(event, reads, alerts),
+                "event")
 
 
-def render_event(event: Dict[str, Any], reads: List[Dict[str, Any]]) -> str:
+def _alerts_of(store: Any, event_id: str) -> List[Dict[str, Any]]:
+    """The alerts the dispatcher's rules fired for this event (stored with it)."""
+    from store.alerts import AlertStore
+
+    return AlertStore(store.db).for_event(event_id)
+
+
+def render_event(event: Dict[str, Any], reads: List[Dict[str, Any]],
+                 alerts: Optional[List[Dict[str, Any]]] = None) -> str:
     frame, crop = evidence_url(event, "frame"), evidence_url(event, "crop")
     box = frame_box(event)
     picture = ('<figure class="frame"><canvas id="frame" data-src="%s" data-box="%s" '
@@ -112,10 +122,14 @@ def render_event(event: Dict[str, Any], reads: List[Dict[str, Any]]) -> str:
         ("region", esc(event.get("region"))), ("id", esc(event.get("id")))], "facts")
     rows = [(esc(r["text"]), esc(r["count"]), "%.2f" % float(r["confidence"] or 0.0),
              "%.2f" % float(r["mean_confidence"] or 0.0)) for r in reads]
-    return ('<h1>%s</h1><div class="event-page">%s<div>%s%s<h2>Reads</h2>%s</div></div>'
+    fired = [(esc(a.get("rule")), esc(when(a.get("at"))), esc(a.get("message")))
+             for a in alerts or []]
+    return ('<h1>%s</h1><div class="event-page">%s<div>%s%s<h2>Reads</h2>%s%s</div></div>'
             % (esc(event.get("plate")), picture,
                '<img class="crop big" src="%s" alt="plate crop">' % esc(crop) if crop else "",
-               facts, table(("text", "reads", "best conf", "mean conf"), rows, "reads")))
+               facts, table(("text", "reads", "best conf", "mean conf"), rows, "reads"),
+               "<h2>Alerts</h2>" + table(("rule", "at", "message"), fired, "alerts")
+               if fired else ""))
 
 
 def frame_box(event: Dict[str, Any]) -> Optional[List[float]]:

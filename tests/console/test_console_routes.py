@@ -305,3 +305,19 @@ def test_a_flood_of_anonymous_sessions_does_not_log_an_operator_out():
     for _ in range(50):
         sessions.new(authed=False)
     assert sessions.get(operator.sid) is operator and len(sessions.by_id) == 3
+
+
+def test_an_event_page_lists_the_alerts_its_rules_fired(store, tmp_path, redis_url):
+    from store.alerts import AlertStore
+
+    client, evidence = make_client(store, tmp_path, redis_url)
+    event = make_event("BAD6666", camera="gate", label="deny")
+    stored(store, evidence, event)
+    page = client.get("/event/" + urllib.parse.quote(event["id"], safe="")).text
+    assert "<h2>Alerts</h2>" not in page
+    AlertStore(store.db).write([{"rule": "denied-car", "plate": "BAD6666", "camera": "gate",
+                                 "event_id": event["id"], "label": "deny",
+                                 "at": event["emitted"], "message": "denied car <at> the gate"}])
+    page = client.get("/event/" + urllib.parse.quote(event["id"], safe="")).text
+    assert "<h2>Alerts</h2>" in page and "denied-car" in page
+    assert "denied car &lt;at&gt; the gate" in page  # escaped like every value
