@@ -29,7 +29,7 @@ COMMANDS = {
     "dispatch": "dispatcher.cli:dispatch_cmd",
     "status": "dispatcher.cli:status_cmd",
     "fleet": "dispatcher.cli:fleet_group",
-    "demo": "alpr.demo:demo_cmd",
+    "demo": "demo.cli:demo_cmd",
     "events": "store.cli:events_group",
     "serve": "api.cli:serve_cmd",
 }  # type: Dict[str, str]

@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional
 import click
 
 from bench.probes import percentile
-from bench.procs import LocalRedis
+from bench.redis_server import RedisServer
 from bench.report import emit, report_options
 
 BULK = 1000  # frames per bulk pipeline while filling the backlog
@@ -141,13 +141,13 @@ def sweep_cmd(redis_url: Optional[str], small: int, large: int, camera_frames: i
     """Time one camera's orphan + lost sweep beside a short and a long queue; print the ratio."""
     local = None
     if redis_url is None:
-        local = LocalRedis().start()
+        local = RedisServer().start()
         redis_url = local.url
     try:
         res = measure(redis_url, small, large, max(3, camera_frames), max(1, repeat))
     finally:
         if local is not None:
-            local.close()
+            local.cleanup()
     rows = [[res[k]["queued"], res[k]["ms_p50"], res[k]["ms_p90"],
              sum(res[k]["redis_calls"].values())] for k in ("small", "large")]
     emit(res, ["frames queued", "sweep ms p50", "sweep ms p90", "redis commands"], rows, as_json,

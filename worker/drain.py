@@ -13,7 +13,7 @@ from rq.job import Job
 from rq.queue import Queue
 
 from worker.jobs import EMPTY_FIELDS, FUNC_NAME, JOB_FIELDS, Frame, parse_frames
-from worker.serializer import MAX_JOB_BYTES, MsgpackSerializer, PayloadRefused, inflate
+from alpr.job_serializer import MAX_JOB_BYTES, MsgpackSerializer, PayloadRefused, inflate
 
 # KEYS: the queued marks (alpr.keys.Keys.queued), then the queue lists; ARGV: job key prefix,
 # then 'name=0|1' per allowed hash field (1: must be empty). The popped job's frame loses its

@@ -20,7 +20,7 @@ from rq.queue import Queue
 from alpr import defaults
 from alpr.errors import RefusedJobError
 from alpr.protocol import MAX_ID_LEN
-from worker.serializer import MAX_JOB_BYTES, MsgpackSerializer, PayloadRefused, inflate
+from alpr.job_serializer import MAX_JOB_BYTES, MsgpackSerializer, PayloadRefused, inflate
 
 log = logging.getLogger(__name__)
 

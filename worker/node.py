@@ -21,14 +21,14 @@ from alpr.keys import Keys
 from alpr.redis_conn import connect_settings
 from alpr.stop_flag import StopFlag
 from alpr.retry import ExponentialBackoff, standard_retry
-from worker.engines import build_engine
+from worker.frame_engines import frame_engine_for
 from worker.heartbeat import Heartbeat, process_token
 from worker.liveness import EngineWatch, ProgressFile
 from worker.jobs import (AllowlistJob, FrameQueue, bind_processor, enqueue_requeued, frames_of,
                          make_queue, refusal)
 from worker.metrics import Metrics, serve_metrics
 from worker.processor import FrameProcessor
-from worker.serializer import MsgpackSerializer
+from alpr.job_serializer import MsgpackSerializer
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +173,7 @@ def node_name(settings: Any) -> str:
 def serve(settings: Any, burst: bool = False, max_jobs: Optional[int] = None) -> int:
     """Run the worker until SIGTERM (or, with ``burst``, until the queues are empty); the
     engine is closed on every way out (SIGTERM, burst end, an error at start)."""
-    engine = build_engine(settings.engine, settings)
+    engine = frame_engine_for(settings.engine, settings)
     try:
         return _serve(settings, engine, burst, max_jobs)
     finally:

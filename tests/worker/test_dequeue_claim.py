@@ -9,10 +9,10 @@ from alpr.frame_store import FrameStore
 from alpr.keys import Keys
 from alpr.protocol import FrameEnvelope
 from worker import jobs
-from worker.engines import NullEngine
+from worker.frame_engines import NullEngine
 from worker.jobs import AllowlistJob, FrameQueue, enqueue_frames, frame_id_of_job, make_queue
 from worker.node import FleetWorker
-from worker.serializer import MsgpackSerializer
+from alpr.job_serializer import MsgpackSerializer
 from worker_helpers import put_frames, results
 from test_processor import make
 

@@ -14,7 +14,7 @@ from worker.jobs import (
     parse_frames,
     refusal,
 )
-from worker.serializer import MsgpackSerializer, PayloadRefused
+from alpr.job_serializer import MsgpackSerializer, PayloadRefused
 
 
 def test_serializer_round_trip_and_refuses_pickle():
@@ -97,7 +97,7 @@ def test_zlib_bomb_in_job_data_is_refused_within_the_size_limit(redis_client):
 
     from rq.job import Job
 
-    from worker.serializer import MAX_JOB_BYTES, inflate
+    from alpr.job_serializer import MAX_JOB_BYTES, inflate
 
     bomb = zlib.compress(b"\0" * (64 * MAX_JOB_BYTES), 9)
     assert len(bomb) < MAX_JOB_BYTES // 4  # small on the wire
