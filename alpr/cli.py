@@ -6,7 +6,7 @@ onnxruntime, tensorrt), which matters on a 2 GB Nano.
 import importlib
 import logging
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import click
 
@@ -33,6 +33,25 @@ COMMANDS = {
     "events": "store.cli:events_group",
     "serve": "api.cli:serve_cmd",
 }  # type: Dict[str, str]
+
+#: SOURCE names `alpr produce` takes besides folders, files, URLs and devices, served by a
+#: layer above the producer: name -> "module:factory" (factory(seed=, repeat=) -> a source)
+NAMED_SOURCES = {
+    "scenes": "evaluation.scene_source:SceneSource",
+}  # type: Dict[str, str]
+
+
+def load(spec: str) -> Any:
+    """The object a "module:attribute" string names, its module imported now."""
+    module_name, attr = spec.split(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def named_sources() -> Dict[str, Callable[..., Any]]:
+    """NAMED_SOURCES as factories that import their module only when called."""
+    def factory(spec: str) -> Callable[..., Any]:
+        return lambda **kwargs: load(spec)(**kwargs)
+    return {name: factory(spec) for name, spec in NAMED_SOURCES.items()}
 
 
 class LazyGroup(click.Group):
@@ -73,9 +92,7 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> Optional[click.Command]:
         if cmd_name in self.lazy_commands:
-            module_name, attr = self.lazy_commands[cmd_name].split(":")
-            module = importlib.import_module(module_name)
-            return getattr(module, attr)
+            return load(self.lazy_commands[cmd_name])
         return super().get_command(ctx, cmd_name)
 
 

@@ -95,7 +95,7 @@ def frame_1080p(path: str, quality: int = defaults.JPEG_QUALITY) -> bytes:
     encoded as `alpr produce` encodes the frames it captures."""
     import cv2
 
-    from engines.jpeg_strips import encode_params
+    from alpr.jpeg_encoding import encode_jpeg
 
     image = cv2.imread(path, cv2.IMREAD_COLOR)
     if image is None:
@@ -109,8 +109,7 @@ def frame_1080p(path: str, quality: int = defaults.JPEG_QUALITY) -> bytes:
         ch = int(w / target)
         image = image[(h - ch) // 2:(h - ch) // 2 + ch]
     image = cv2.resize(image, (1920, 1080), interpolation=cv2.INTER_CUBIC)
-    ok, buf = cv2.imencode(".jpg", image, encode_params(1920, quality))  # as producers do
-    return buf.tobytes()
+    return encode_jpeg(image, quality)  # as producers do
 
 
 def prep_ms_1080p(pipeline: Any, data: bytes, runs: int = PREP_RUNS) -> Dict[str, Any]:

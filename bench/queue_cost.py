@@ -67,7 +67,8 @@ def stock_rq(url: str, jobs: int) -> Dict[str, float]:
 def fleet(url: str, frames: int, kb: int, batch_max: int) -> Dict[str, float]:
     """The fleet path: producer put cost, then worker cost per frame with the null engine."""
     from worker.frame_engines import NullEngine
-    from worker.jobs import bind_processor, enqueue_frames, make_queue
+    from alpr.frame_jobs import enqueue_frames, job_queue
+    from worker.jobs import bind_processor, make_queue
     from worker.metrics import Metrics
     from worker.node import FleetWorker
     from worker.processor import FrameProcessor
@@ -77,7 +78,7 @@ def fleet(url: str, frames: int, kb: int, batch_max: int) -> Dict[str, float]:
     queue_name = "qcost-%s" % run
     client = counting_client(url)
     store = FrameStore(client, keys)
-    queue = make_queue(queue_name, client)
+    queue = job_queue(queue_name, client)
     data = os.urandom(kb * 1024)
     writes = CountingConnection.writes
     put_ms = []

@@ -46,13 +46,12 @@ def swept_camera(client: Any, store: Any, queue: Any, keys: Any, frames: int) ->
     """The camera whose sweep is timed: waiting frames, one claimed, one orphan."""
     from alpr.protocol import FrameEnvelope
     from worker.drain import Drainer
-    from worker.jobs import enqueue_frames
+    from alpr.frame_jobs import enqueue_frames, job_queue
 
     camera = "swept"
     own = "%snode-swept" % keys.ns
-    from worker.jobs import make_queue
 
-    own_queue = make_queue(own, client)
+    own_queue = job_queue(own, client)
     past = time.time() - 2 * SUSPECT_S  # old enough for every sweep to look at them
     ids = []  # type: List[str]
     for i in range(frames):
@@ -104,12 +103,12 @@ def measure(redis_url: str, small: int, large: int, camera_frames: int, repeat: 
     from alpr.frame_store import FrameStore
     from alpr.keys import Keys
     from alpr.redis_conn import connect
-    from worker.jobs import make_queue
+    from alpr.frame_jobs import job_queue
 
     client = connect(redis_url)
     keys = Keys("bench-sweep-%s:" % uuid.uuid4().hex[:6])
     store = FrameStore(client, keys)
-    queue = make_queue(keys.queue("frames"), client)
+    queue = job_queue(keys.queue("frames"), client)
     try:
         camera = swept_camera(client, store, queue, keys, camera_frames)
         out = {"camera_frames": camera_frames, "repeat": repeat}  # type: Dict[str, Any]

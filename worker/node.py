@@ -16,6 +16,7 @@ from rq.worker import SimpleWorker
 
 from alpr import defaults
 from alpr.errors import RefusedJobError
+from alpr.frame_jobs import enqueue_requeued
 from alpr.frame_store import FrameStore
 from alpr.keys import Keys
 from alpr.redis_conn import connect_settings
@@ -24,8 +25,7 @@ from alpr.retry import ExponentialBackoff, standard_retry
 from worker.frame_engines import frame_engine_for
 from worker.heartbeat import Heartbeat, process_token
 from worker.liveness import EngineWatch, ProgressFile
-from worker.jobs import (AllowlistJob, FrameQueue, bind_processor, enqueue_requeued, frames_of,
-                         make_queue, refusal)
+from worker.jobs import AllowlistJob, FrameQueue, bind_processor, frames_of, make_queue, refusal
 from worker.metrics import Metrics, serve_metrics
 from worker.processor import FrameProcessor
 from alpr.job_serializer import MsgpackSerializer

@@ -14,6 +14,7 @@ from rq.timeouts import JobTimeoutException
 
 from alpr import defaults
 from alpr.errors import FrameDecodeError
+from alpr.frame_jobs import Frame, enqueue_requeued
 from alpr.frame_store import HELD_ELSEWHERE, FrameStore, counter_field, reason_class
 from alpr.keys import Keys
 from alpr.protocol import (
@@ -26,7 +27,7 @@ from alpr.protocol import (
 )
 from alpr.retry import Retry
 from worker.drain import Drainer
-from worker.jobs import Frame, enqueue_requeued, frames_of, make_queue
+from worker.jobs import frames_of, make_queue
 from worker.liveness import EngineWatch
 from worker.metrics import Metrics
 

@@ -201,14 +201,14 @@ def test_r3_real_worker_process(redis_url, harness):
     """A smaller batch of malformed frames and jobs through a real `alpr worker` subprocess."""
     from rq.job import Job
 
-    from worker.jobs import FUNC_NAME, enqueue_frames, make_queue
+    from alpr.frame_jobs import FUNC_NAME, enqueue_frames, job_queue
 
     count = size(150, 1000)
     client = redis.Redis.from_url(redis_url)
     run = FleetRun(redis_url, harness)
     keys = Keys(run.namespace)
     store = FrameStore(client, keys)
-    queue = make_queue(keys.queue(run.queue), client)
+    queue = job_queue(keys.queue(run.queue), client)
     ids = []
     skipped = 0
     while len(ids) < count:

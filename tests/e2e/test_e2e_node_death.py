@@ -9,11 +9,11 @@ REAP_DEADLINE_S = 10.0  # the issue's promise (RQ's own maintenance pass would t
 
 
 def feed(fleet, count, camera="cam-kill", max_age_s=60.0):
-    """Enqueue frames exactly as the producer does (FrameStore.put + worker.jobs enqueue, one MULTI)."""
-    from worker.jobs import enqueue_frames, make_queue
+    """Enqueue frames exactly as the producer does (FrameStore.put + alpr.frame_jobs enqueue, one MULTI)."""
+    from alpr.frame_jobs import enqueue_frames, job_queue
 
     store = FrameStore(fleet.redis, fleet.keys)
-    queue = make_queue(fleet.keys.queue(fleet.queue), fleet.redis)
+    queue = job_queue(fleet.keys.queue(fleet.queue), fleet.redis)
     ids = []
     for _ in range(count):
         env = FrameEnvelope(frame_id=uuid.uuid4().hex[:12], camera=camera, data=b"\xff\xd8jpeg",

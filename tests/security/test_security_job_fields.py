@@ -17,7 +17,7 @@ from demo.fleet import Fleet
 from alpr.frame_store import FrameStore
 from alpr.protocol import FrameEnvelope, decode_result
 from testenv import ROOT
-from worker.jobs import FUNC_NAME, enqueue_frames, make_queue
+from alpr.frame_jobs import FUNC_NAME, enqueue_frames, job_queue
 
 from test_security_refusals import security_counts, wait_for
 
@@ -60,7 +60,7 @@ def put_frame(fleet, camera="forged-cam", **enqueue):
     store = FrameStore(fleet.redis, fleet.keys)
     env = FrameEnvelope(frame_id=uuid.uuid4().hex, camera=camera, data=b"\xff\xd8",
                         max_age_s=60.0)
-    queue = make_queue(fleet.keys.queue(fleet.queue), fleet.redis)
+    queue = job_queue(fleet.keys.queue(fleet.queue), fleet.redis)
 
     def job(pipe):
         if enqueue:

@@ -33,12 +33,12 @@ def security_counts(fleet):
 
 def good_frame(fleet):
     """Produce one real frame through the FrameStore and the worker's own enqueue helper."""
-    from worker.jobs import enqueue_frames, make_queue
+    from alpr.frame_jobs import enqueue_frames, job_queue
 
     store = FrameStore(fleet.redis, fleet.keys)
     env = FrameEnvelope(frame_id=uuid.uuid4().hex[:10], camera="secure-cam", data=b"\xff\xd8",
                         max_age_s=60.0)
-    queue = make_queue(fleet.keys.queue(fleet.queue), fleet.redis)
+    queue = job_queue(fleet.keys.queue(fleet.queue), fleet.redis)
     store.put(env, queue_job_fn=lambda pipe: enqueue_frames(queue, [(env.frame_id, env.camera)],
                                                             pipeline=pipe))
     return env.frame_id

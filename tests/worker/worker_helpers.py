@@ -4,7 +4,7 @@ import uuid
 
 from alpr.frame_store import FrameStore
 from alpr.protocol import FrameEnvelope, decode_result
-from worker.jobs import enqueue_frames, make_queue
+from alpr.frame_jobs import enqueue_frames, job_queue
 
 
 def put_frames(client, keys, count, camera="cam1", queue=None, data=b"\xff\xd8jpeg",
@@ -13,7 +13,7 @@ def put_frames(client, keys, count, camera="cam1", queue=None, data=b"\xff\xd8jp
     ``queue`` is an RQ queue name; default: the shared queue `frames` of the namespace, as
     `alpr produce` names it."""
     store = FrameStore(client, keys)
-    rq_queue = make_queue(keys.queue("frames") if queue is None else queue, client)
+    rq_queue = job_queue(keys.queue("frames") if queue is None else queue, client)
     ids = []
     for i in range(count):
         env = FrameEnvelope(frame_id=uuid.uuid4().hex, camera=camera, data=data, seq=i,
