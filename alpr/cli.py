@@ -18,8 +18,8 @@ _NO_ARGS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())  # type: igno
 #: verb -> "module:attribute" of a click command or group
 COMMANDS = {
     "read": "engines.cli:read_cmd",
-    "models": "engines.prepare.cli:models_group",
-    "engines": "engines.tensorrt.cli:engines_group",
+    "models": "engines.models_cli:models_group",
+    "engines": "engines.trt_cli:engines_group",
     "eval": "evaluation.cli:eval_cmd",
     "scenes": "evaluation.scenes_cli:scenes_cmd",
     "bench": "bench.cli:bench_group",
