@@ -22,6 +22,7 @@ from alpr.protocol import (
     decode_frame,
     encode_frame,
     encode_result,
+    as_text,
     split_evidence,
 )
 
@@ -284,7 +285,7 @@ class FrameStore(object):
         if client is not None:
             return []
         replies = pipe.execute()
-        return [_text(i) for i in replies[-1]] if cap is not None else []
+        return [as_text(i) for i in replies[-1]] if cap is not None else []
 
     def mark_queued(self, frame_id: str, queue_key: str, client: Any) -> Any:
         """Queue on ``client`` (the pipeline or MULTI of the job's RPUSH) the mark saying the
@@ -300,7 +301,7 @@ class FrameStore(object):
         """
         args = self._drop_args(camera, cap, time.time() if now is None else now)
         ids = self._drop(keys=args[:4], args=args[4:])
-        return [_text(i) for i in ids]
+        return [as_text(i) for i in ids]
 
     def _drop_args(self, camera: str, cap: int, now: float) -> List[Any]:
         """KEYS then ARGV of the drop-oldest script."""
@@ -427,9 +428,9 @@ class FrameStore(object):
         out = {}  # type: Dict[str, float]
         for frame_id, value in self.redis.hgetall(self.keys.running(node)).items():
             try:
-                out[_text(frame_id)] = float(_text(value) or 0.0)
+                out[as_text(frame_id)] = float(as_text(value) or 0.0)
             except ValueError:
-                out[_text(frame_id)] = 0.0
+                out[as_text(frame_id)] = 0.0
         return out
 
     def sweep_lost(self, camera: str, now: Optional[float] = None,
@@ -445,14 +446,14 @@ class FrameStore(object):
         """
         now = time.time() if now is None else now
         age = self.max_age_s if max_age_s is None else max_age_s
-        nodes = sorted(_text(n) for n in self.redis.smembers(self.keys.nodes))
+        nodes = sorted(as_text(n) for n in self.redis.smembers(self.keys.nodes))
         ids = self._sweep(
             keys=[self.keys.inflight(camera), self.keys.counts(camera), self.keys.results,
                   self.keys.queued] + [self.keys.running(n) for n in nodes],
             args=[repr(now - age - grace), self.keys.frame(""), self.results_maxlen, repr(now),
                   camera, RESULT_VERSION, job_prefix or "",
                   repr(now - age - grace - queued_hold_s)])
-        return [_text(i) for i in ids]
+        return [as_text(i) for i in ids]
 
     def requeue_orphans(self, camera: str, now: Optional[float] = None,
                         after_s: float = defaults.ORPHAN_AFTER_S) -> List[str]:
@@ -466,12 +467,12 @@ class FrameStore(object):
         O(the camera's in-flight frames x nodes).
         """
         now = time.time() if now is None else now
-        nodes = sorted(_text(n) for n in self.redis.smembers(self.keys.nodes))
+        nodes = sorted(as_text(n) for n in self.redis.smembers(self.keys.nodes))
         ids = self._orphans(
             keys=[self.keys.inflight(camera), self._suspects(camera), self.keys.queued]
             + [self.keys.running(n) for n in nodes],
             args=[repr(now - after_s), self.keys.frame(""), repr(now), repr(float(after_s))])
-        return [_text(i) for i in ids]
+        return [as_text(i) for i in ids]
 
     def _suspects(self, camera: str) -> str:
         return self.keys.orphans(camera)
@@ -480,7 +481,7 @@ class FrameStore(object):
     def counts(self, camera: str) -> Dict[str, int]:
         """The camera's counters (produced, read, stale, dropped, failed:<reason>) as ints."""
         raw = self.redis.hgetall(self.keys.counts(camera))
-        return {_text(k): int(v) for k, v in raw.items()}
+        return {as_text(k): int(v) for k, v in raw.items()}
 
     def in_flight(self, camera: str) -> int:
         """Frames of the camera produced but not yet terminal."""
@@ -488,7 +489,7 @@ class FrameStore(object):
 
     def cameras(self) -> List[str]:
         """Every camera that ever produced a frame."""
-        return sorted(_text(c) for c in self.redis.smembers(self.keys.cameras))
+        return sorted(as_text(c) for c in self.redis.smembers(self.keys.cameras))
 
     def accounting(self, camera: str) -> Dict[str, int]:
         """Counters folded to produced/read/stale/dropped/failed/in_flight (failed = all reasons)."""
@@ -498,6 +499,3 @@ class FrameStore(object):
                 "stale": counts.get("stale", 0), "dropped": counts.get(STATUS_DROPPED, 0),
                 "failed": failed, "in_flight": self.in_flight(camera)}
 
-
-def _text(value) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)

@@ -177,7 +177,7 @@ class Fleet(object):
 
     def exact_reads(self) -> Dict[str, int]:
         """Labelled frames the models saw (read or failed) and how many were read exactly (best read)."""
-        from dispatcher.grouping import normalize_plate
+        from alpr.plate_formats import normalize_plate
         from alpr.protocol import decode_result
 
         labelled = exact = 0

@@ -19,6 +19,7 @@ from alpr import defaults
 from alpr.errors import RefusedJobError
 from alpr.frame_jobs import (ALLOWED_FUNCTIONS, EMPTY_FIELDS, JOB_FIELDS, Frame, frame_id_of_job,
                              parse_frames)
+from alpr.protocol import as_text
 from alpr.job_serializer import MAX_JOB_BYTES, MsgpackSerializer, PayloadRefused, inflate
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ class AllowlistJob(Job):
         outside JOB_FIELDS is not given to RQ's restore at all (only its data, inflated
         within MAX_JOB_BYTES, so the refusal can name its frames); one RQ cannot parse
         (garbage timeout, dates, ...) leaves ``restore_error`` instead of raising."""
-        self.stored_fields = {_text(k): v for k, v in dict(raw_data or {}).items()}
+        self.stored_fields = {as_text(k): v for k, v in dict(raw_data or {}).items()}
         try:
             data = inflate(self.stored_fields.get("data") or b"", MAX_JOB_BYTES)
         except PayloadRefused as exc:  # RQ's own zlib.decompress has no limit
@@ -178,9 +179,6 @@ class FrameQueue(Queue):
         finally:
             _claiming.claim = None
 
-
-def _text(value: Any) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def make_queue(name: str, connection: Any, timeout: int = defaults.JOB_TIMEOUT_S) -> Any:

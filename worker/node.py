@@ -19,6 +19,7 @@ from alpr.errors import RefusedJobError
 from alpr.frame_jobs import enqueue_requeued
 from alpr.frame_store import FrameStore
 from alpr.keys import Keys
+from alpr.protocol import as_text
 from alpr.redis_conn import connect_settings
 from alpr.stop_flag import StopFlag
 from alpr.retry import ExponentialBackoff, standard_retry
@@ -283,7 +284,7 @@ def predecessor_gone(conn: Any, keys: Keys, node: str, token: str, ttl_ms: int,
     deadline = time.time() + (left if left > 0 else ttl_ms) / 1000.0 + 2 * poll_s
     while True:
         value = conn.get(key)
-        if value is None or _text(value) == token:
+        if value is None or as_text(value) == token:
             return True
         if time.time() >= deadline:
             return False
@@ -315,6 +316,3 @@ def _recover_own_frames(conn: Any, store: FrameStore, keys: Keys, node: str, set
         log.info("node %s: re-queued %d and failed %d frames left by a previous run",
                  node, len(requeued), len(failed))
 
-
-def _text(value: Any) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
