@@ -20,7 +20,7 @@ def first_read(result: Any) -> str:
     from alpr.plate_formats import normalize_plate
 
     plates = getattr(result, "plates", None) or []
-    return normalize_plate(plates[0].text, labelled=True) if plates else ""
+    return normalize_plate(plates[0].text, region_tokens=True) if plates else ""
 
 
 def read_photos(settings: Any, paths: List[str]) -> Dict[str, Any]:
@@ -54,7 +54,8 @@ def compare_reads(settings: Any, runtimes: List[str], images_dir: Optional[str],
     photos = read_dataset(images_dir).images[:max(0, max_images)]
     if not photos:
         return {"skipped": "no labelled photos in %s" % images_dir}
-    labels = OrderedDict((os.path.basename(p.path), normalize_plate(p.text, labelled=True)) for p in photos)
+    labels = OrderedDict((os.path.basename(p.path), normalize_plate(p.text, region_tokens=True))
+                         for p in photos)
     out = OrderedDict([("images", len(photos)), ("dir", images_dir)])  # type: Dict[str, Any]
     found = OrderedDict()  # type: Dict[str, Dict[str, str]]
     for runtime in runtimes:

@@ -83,7 +83,7 @@ class LabelCheck(object):
         from alpr.plate_formats import DIGIT_TO_LETTER, LETTER_TO_DIGIT, normalize_plate
 
         book = self.catalog.book(self.regions_for(region))
-        want = normalize_plate(label, labelled=True)
+        want = normalize_plate(label)
         if book.empty or _fits_specific(book, want):
             return False
         alike = set(DIGIT_TO_LETTER.items()) | set(LETTER_TO_DIGIT.items())

@@ -68,7 +68,7 @@ def score_plate(image: LabelledImage, index: int, reads: Sequence[Read],
     """Score the image's `index`-th labelled plate against all reads of the frame."""
     label = image.plates[index]
     result = PlateScore(image.name, image.region, label.text, label.box)
-    want = normalize_plate(label.text, labelled=True)
+    want = normalize_plate(label.text, region_tokens=True)
     result.reads = [str(text) for text, _ in reads]
     best = None  # type: Optional[Read]
     for text, box in reads:
@@ -76,9 +76,9 @@ def score_plate(image: LabelledImage, index: int, reads: Sequence[Read],
         if overlap > result.best_iou:
             result.best_iou, best = overlap, (text, box)
     result.detected = result.best_iou >= iou_threshold
-    result.exact = any(normalize_plate(text) == want for text, _ in reads)
+    result.exact = any(normalize_plate(text, region_tokens=True) == want for text, _ in reads)
     result.exact_located = bool(result.detected and best is not None
-                                and normalize_plate(best[0]) == want)
+                                and normalize_plate(best[0], region_tokens=True) == want)
     if best is not None and result.detected:
         result.read = str(best[0])
     elif reads:
@@ -169,7 +169,8 @@ def confusions(plates: Sequence[PlateScore], top: int = TOP_CONFUSIONS) -> List[
     detected misreads of the label's length (the read on the labelled box)."""
     counts = Counter()  # type: Counter
     for p in plates:
-        want, got = normalize_plate(p.label, labelled=True), normalize_plate(p.read)
+        want = normalize_plate(p.label, region_tokens=True)
+        got = normalize_plate(p.read, region_tokens=True)
         if p.detected and not p.exact and len(want) == len(got):
             counts.update((a, b) for a, b in zip(want, got) if a != b)
     return [[a, b, n] for (a, b), n in counts.most_common(top)]

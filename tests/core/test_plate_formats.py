@@ -129,5 +129,5 @@ def test_normalize_plate_one_rule_for_reads_labels_and_keys():
     assert normalize_plate(" abc-12 34 ") == "ABC1234"
     assert normalize_plate("ab.c_1\u00b72") == "ABC12"
     assert normalize_plate(None) == ""
-    assert normalize_plate("[br]abc-1 234", labelled=True) == "ABC1234"  # OpenALPR label
-    assert normalize_plate("[br]abc-1 234") == "BRABC1234"  # a read: no token is special
+    assert normalize_plate("[br]abc-1 234", region_tokens=True) == "ABC1234"  # a label, a platerec read
+    assert normalize_plate("[br]abc-1 234") == "BRABC1234"  # our reads carry none

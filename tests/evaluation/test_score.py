@@ -11,8 +11,8 @@ def _image(text="ABC1234", box=(100, 100, 200, 130), region="br", name="x.jpg"):
 
 
 def test_normalize_drops_region_tokens_spaces_dashes_and_case():
-    assert normalize_plate("[br]abc-1 234", labelled=True) == "ABC1234"
-    assert normalize_plate("[br]abc-1 234") == "BRABC1234"  # a read has no region token
+    assert normalize_plate("[br]abc-1 234", region_tokens=True) == "ABC1234"
+    assert normalize_plate("[br]abc-1 234") == "BRABC1234"  # our reads carry none
     assert normalize_plate("") == ""
 
 
