@@ -4,7 +4,7 @@
 SimpleWorker on no-op jobs, and (2) the fleet: producer puts (frame key + RQ job in one
 MULTI) of ``--kb`` KB frames, then a FleetWorker with the null engine in burst mode. Round
 trips are counted on the client socket (one write = one round trip; a pipeline is one).
-Prints one JSON object. `alpr bench queue` builds on ``measure()``.
+Prints one JSON object; ``measure()`` returns the same figures.
 """
 import argparse
 import json
