@@ -311,4 +311,3 @@ class FrameStore(object):
         return {"produced": counts.get("produced", 0), "read": counts.get("read", 0),
                 "stale": counts.get("stale", 0), "dropped": counts.get(STATUS_DROPPED, 0),
                 "failed": failed, "in_flight": self.in_flight(camera)}
-

@@ -138,4 +138,3 @@ class ResultsConsumer(object):
     def _count(self, entries: List[Entry], name: str) -> List[Entry]:
         self.stats[name] += len(entries)
         return entries
-

@@ -225,7 +225,6 @@ def undrain(redis: Any, keys: Keys, node: str) -> bool:
     return bool(redis.srem(keys.drained(), node))
 
 
-
 def _number(value: Any) -> Any:
     text = as_text(value)
     try:

@@ -90,7 +90,6 @@ class RecentCache(object):
         return [(as_text(member), float(score)) for member, score in rows]
 
 
-
 def _supports_gt(redis: Any) -> bool:
     """ZADD GT (Redis >= 6.2) keeps the newest time when reads arrive out of order."""
     cached = getattr(redis, "_alpr_zadd_gt", None)

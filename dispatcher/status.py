@@ -122,4 +122,3 @@ def _pick(stats: Dict[str, Any], *names: str) -> Any:
 
 def _row(cells: List[Any]) -> str:
     return "  " + "".join(str(c).ljust(12 if i else 18) for i, c in enumerate(cells)).rstrip()
-

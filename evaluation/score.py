@@ -21,7 +21,6 @@ OCR_STAGES = ("ocr_prep", "ocr_infer", "ocr_post")  # a frame's OCR time, split 
 TOP_CONFUSIONS = 10  # character confusions listed per region
 
 
-
 def iou(a: Sequence[float], b: Sequence[float]) -> float:
     """Intersection over union of two (x1, y1, x2, y2) boxes; 0 when either is empty."""
     a = [float(v) for v in a[:4]]

@@ -250,4 +250,3 @@ def open_source(spec: str, loop: bool = False, decode: bool = False, seed: int =
         return CaptureSource(spec, live=False, loop=loop)
     raise ConfigError("source %s is not %sa folder, a file, a URL or a device index"
                       % (_safe(spec), "".join("%s, " % name for name in sorted(named))))
-

@@ -180,7 +180,6 @@ class FrameQueue(Queue):
             _claiming.claim = None
 
 
-
 def make_queue(name: str, connection: Any, timeout: int = defaults.JOB_TIMEOUT_S) -> Any:
     """The worker's rq.Queue (FrameQueue: its dequeue claims) speaking msgpack with the
     allowlisting Job class (to enqueue, alpr.frame_jobs.job_queue is enough)."""

@@ -315,4 +315,3 @@ def _recover_own_frames(conn: Any, store: FrameStore, keys: Keys, node: str, set
     if requeued or failed:
         log.info("node %s: re-queued %d and failed %d frames left by a previous run",
                  node, len(requeued), len(failed))
-
