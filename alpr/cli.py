@@ -1,7 +1,9 @@
 """The `alpr` console script: one click group whose verbs load their modules lazily.
 
 Lazy loading keeps `alpr --help` and the producer free of heavy imports (cv2,
-onnxruntime, tensorrt), which matters on a 2 GB Nano.
+onnxruntime, tensorrt), which matters on a 2 GB Nano. It sits in the core so that `python -m
+alpr` runs on a bare node, and it is the one module of the core that names modules above
+it, as "module:attr" strings (COMMANDS, NAMED_SOURCES; docs/architecture.md, "Layers").
 """
 import importlib
 import logging

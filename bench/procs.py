@@ -1,8 +1,8 @@
 """A small harness for real fleet processes: start, signal, watch and always reap them.
 
 Benchmarks and the chaos suite run `python -m alpr worker|dispatch|produce` as real
-subprocesses (the repo on PYTHONPATH) and a throwaway redis-server; nothing is left
-running when the harness closes, even after an exception.
+subprocesses (the repo on PYTHONPATH), against a throwaway redis-server (bench.redis_server);
+nothing is left running when the harness closes, even after an exception.
 """
 import os
 import shutil
