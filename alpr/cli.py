@@ -1,12 +1,14 @@
 """The `alpr` console script: one click group whose verbs load their modules lazily.
 
 Lazy loading keeps `alpr --help` and the producer free of heavy imports (cv2,
-onnxruntime, tensorrt), which matters on a 2 GB Nano.
+onnxruntime, tensorrt), which matters on a 2 GB Nano. It sits in the core so that `python -m
+alpr` runs on a bare node, and it is the one module of the core that names modules above
+it, as "module:attr" strings (COMMANDS, NAMED_SOURCES; docs/architecture.md, "Layers").
 """
 import importlib
 import logging
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import click
 
@@ -18,8 +20,8 @@ _NO_ARGS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())  # type: igno
 #: verb -> "module:attribute" of a click command or group
 COMMANDS = {
     "read": "engines.cli:read_cmd",
-    "models": "engines.prepare.cli:models_group",
-    "engines": "engines.tensorrt.cli:engines_group",
+    "models": "engines.models_cli:models_group",
+    "engines": "engines.trt_cli:engines_group",
     "eval": "evaluation.cli:eval_cmd",
     "scenes": "evaluation.scenes_cli:scenes_cmd",
     "bench": "bench.cli:bench_group",
@@ -29,10 +31,29 @@ COMMANDS = {
     "dispatch": "dispatcher.cli:dispatch_cmd",
     "status": "dispatcher.cli:status_cmd",
     "fleet": "dispatcher.cli:fleet_group",
-    "demo": "alpr.demo:demo_cmd",
+    "demo": "demo.cli:demo_cmd",
     "events": "store.cli:events_group",
     "serve": "api.cli:serve_cmd",
 }  # type: Dict[str, str]
+
+#: SOURCE names `alpr produce` takes besides folders, files, URLs and devices, served by a
+#: layer above the producer: name -> "module:factory" (factory(seed=, repeat=) -> a source)
+NAMED_SOURCES = {
+    "scenes": "evaluation.scene_source:SceneSource",
+}  # type: Dict[str, str]
+
+
+def load(spec: str) -> Any:
+    """The object a "module:attribute" string names, its module imported now."""
+    module_name, attr = spec.split(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def named_sources() -> Dict[str, Callable[..., Any]]:
+    """NAMED_SOURCES as factories that import their module only when called."""
+    def factory(spec: str) -> Callable[..., Any]:
+        return lambda **kwargs: load(spec)(**kwargs)
+    return {name: factory(spec) for name, spec in NAMED_SOURCES.items()}
 
 
 class LazyGroup(click.Group):
@@ -73,9 +94,7 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> Optional[click.Command]:
         if cmd_name in self.lazy_commands:
-            module_name, attr = self.lazy_commands[cmd_name].split(":")
-            module = importlib.import_module(module_name)
-            return getattr(module, attr)
+            return load(self.lazy_commands[cmd_name])
         return super().get_command(ctx, cmd_name)
 
 

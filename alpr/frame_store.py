@@ -1,5 +1,8 @@
 """Every frame's lifecycle in Redis, as atomic Lua scripts: put, claim, finish, drop, requeue, sweep.
 
+The scripts themselves (what runs inside Redis, with their KEYS and ARGV) are in
+alpr.frame_scripts; this module builds their arguments and reads their replies.
+
 The accounting contract: a frame id enters ``inflight:{camera}`` once (counted ``produced``)
 and leaves it once; whoever removes it counts its terminal state (read / stale / dropped /
 failed:<reason>) and writes its result record, in the same script. So every transition is
@@ -12,6 +15,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from alpr import defaults
 from alpr.errors import FrameDecodeError
+from alpr.frame_scripts import CLAIM, DROP_OLDEST, FINISH, MARK, ORPHANS, PUT, REQUEUE, SWEEP
 from alpr.keys import Keys
 from alpr.protocol import (
     RESULT_VERSION,
@@ -22,199 +26,9 @@ from alpr.protocol import (
     decode_frame,
     encode_frame,
     encode_result,
+    as_text,
     split_evidence,
 )
-
-_PUT = """
-if redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1]) == 1 then
-  redis.call('HINCRBY', KEYS[2], 'produced', 1)
-end
-redis.call('SADD', KEYS[3], ARGV[3])
-return 1
-"""
-
-# KEYS: queued, queue sequence; ARGV: frame id, queue list key. Marks the frame's job as
-# waiting in that queue, numbered in push order (in the MULTI or pipeline of its RPUSH).
-_MARK = """
-redis.call('HSET', KEYS[1], ARGV[1], redis.call('INCR', KEYS[2]) .. ' ' .. ARGV[2])
-return 1
-"""
-
-# KEYS: frame, held, running (own), queued[, job]; ARGV: id, claim time (the running entry's
-# value: how long the node has held the frame). The body moves by RENAME (no copy
-# through Lua); 1: claimed now; 2: ours already (a retry after a lost reply); 3: another node
-# holds it (a duplicate job: leave the frame to that node); 0: gone (or, given a job key, that
-# job's hash is gone: nothing is claimed for it). claim() GETs held:{id} after it. The frame's
-# job is out of its queue now: it leaves the queued set.
-_CLAIM = """
-redis.call('HDEL', KEYS[4], ARGV[1])
-if KEYS[5] and redis.call('EXISTS', KEYS[5]) == 0 then return 0 end
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  redis.call('RENAME', KEYS[1], KEYS[2])
-  redis.call('PERSIST', KEYS[2])
-  redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
-  return 1
-end
-if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then return 2 end
-if redis.call('EXISTS', KEYS[2]) == 1 then return 3 end
-return 0
-"""
-
-# KEYS: inflight, counts, results, running (or ''), frame, held, queued, evidence (or '');
-# ARGV: id, counter, maxlen, evidence TTL ms, evidence bytes, fields... A node's finish also
-# drops the body it held.
-_FINISH = """
-local removed = redis.call('ZREM', KEYS[1], ARGV[1])
-if removed == 1 then
-  redis.call('HDEL', KEYS[7], ARGV[1])
-  redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
-  if KEYS[8] ~= '' then
-    redis.call('SET', KEYS[8], ARGV[5], 'PX', ARGV[4])
-  end
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', unpack(ARGV, 6))
-  redis.call('DEL', KEYS[5])
-end
-if KEYS[4] ~= '' and redis.call('HDEL', KEYS[4], ARGV[1]) == 1 then
-  redis.call('DEL', KEYS[6])
-end
-return removed
-"""
-
-# KEYS: inflight, counts, results, queued; ARGV: cap, frame key prefix, maxlen, now, camera, version.
-# The cap counts only what it can drop: frames still waiting (frame key present). Claimed
-# frames (renamed to held:) and expired ones are not counted, so once `cap` frames are
-# claimed a put still keeps the newest and drops the oldest waiting one (latest wins).
-_DROP_OLDEST = """
-local cap = tonumber(ARGV[1])
-local dropped = {}
-if redis.call('ZCARD', KEYS[1]) <= cap then return dropped end
-local ids = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-local waiting = {}
-for i = 1, #ids, 2 do
-  if redis.call('EXISTS', ARGV[2] .. ids[i]) == 1 then waiting[#waiting + 1] = i end
-end
-for j = 1, #waiting - cap do
-  local i = waiting[j]
-  local id = ids[i]
-  redis.call('DEL', ARGV[2] .. id)
-  redis.call('ZREM', KEYS[1], id)
-  redis.call('HDEL', KEYS[4], id)
-  redis.call('HINCRBY', KEYS[2], 'dropped', 1)
-  local body = cmsgpack.pack({v=tonumber(ARGV[6]), id=id, cam=ARGV[5], st='dropped',
-    node='', why='backpressure', ts=tonumber(ids[i + 1]), done=tonumber(ARGV[4]),
-    seq=0, site='', t={}, reads={}})
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*',
-    'r', body, 'camera', ARGV[5], 'status', 'dropped')
-  dropped[#dropped + 1] = id
-end
-return dropped
-"""
-
-# KEYS: running, frame, inflight, held, queued; ARGV: id, ttl ms.
-# 0: another reaper took the entry; -1: the frame is already terminal; -2: its body is gone;
-# 1: the body is renamed back to the frame key, with the frame's remaining age as TTL (the
-# caller enqueues its job next, which marks it queued: enqueue_requeued)
-_REQUEUE = """
-if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
-if redis.call('ZSCORE', KEYS[3], ARGV[1]) == false then
-  redis.call('DEL', KEYS[4])
-  return -1
-end
-if redis.call('EXISTS', KEYS[4]) == 0 then return -2 end
-redis.call('RENAME', KEYS[4], KEYS[2])
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
-redis.call('HDEL', KEYS[5], ARGV[1])
-return 1
-"""
-
-# KEYS: inflight, suspects, queued, running:*...; ARGV: cutoff score, frame key prefix, now,
-# seconds a suspect must stay one. An orphan: in flight, frame key still there, on no node and
-# its job in no queue: unmarked (a drain pop took it), or marked with a push number older than
-# its queue's head (RQ's BLPOP took it: lists are FIFO), but never claimed (a worker killed
-# between pop and claim, a pop whose reply a Redis crash ate). Seen twice >= ARGV[4] apart.
-# No queue is read beyond its head (LINDEX 0): the cost is O(the camera's in-flight frames x
-# nodes), whatever the length of the queues.
-_ORPHANS = """
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-local before = redis.call('HGETALL', KEYS[2])
-redis.call('DEL', KEYS[2])
-local out = {}
-if #ids == 0 then return out end
-local seen = {}
-for i = 1, #before, 2 do seen[before[i]] = before[i + 1] end
-local heads = {}
-local function head(queue)  -- push number of the queue's head; huge when empty; false: unknown
-  if heads[queue] == nil then
-    local jid = redis.call('LINDEX', queue, 0)
-    if not jid then
-      heads[queue] = math.huge
-    else
-      local mark = redis.call('HGET', KEYS[3], string.match(jid, '^(.+)%-r%x%x%x%x%x%x$') or jid)
-      heads[queue] = mark and tonumber(string.match(mark, '^(%d+) ')) or false
-    end
-  end
-  return heads[queue]
-end
-local now = tonumber(ARGV[3])
-for _, id in ipairs(ids) do
-  if redis.call('EXISTS', ARGV[2] .. id) == 1 then
-    local held = false
-    for k = 4, #KEYS do
-      if redis.call('HEXISTS', KEYS[k], id) == 1 then held = true; break end
-    end
-    if not held then
-      local mark = redis.call('HGET', KEYS[3], id)
-      local popped = true
-      if mark then
-        local number, queue = string.match(mark, '^(%d+) (.*)$')
-        local first = head(queue)
-        popped = first ~= false and tonumber(number) < first
-      end
-      if popped then
-        local first = seen[id]
-        if first and now - tonumber(first) >= tonumber(ARGV[4]) then
-          out[#out + 1] = id
-        else
-          redis.call('HSET', KEYS[2], id, first or ARGV[3])
-        end
-      end
-    end
-  end
-end
-if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], 600000) end
-return out
-"""
-
-# KEYS: inflight, counts, results, queued, running:* ...; ARGV: cutoff, frame prefix, maxlen, now, camera,
-# v, job key prefix ('' = no job check), hold cutoff (a queued job older than this no longer holds)
-_SWEEP = """
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES')
-local lost = {}
-for i = 1, #ids, 2 do
-  local id = ids[i]
-  local held = redis.call('EXISTS', ARGV[2] .. id) == 1
-  if (not held) and ARGV[7] ~= '' and tonumber(ids[i + 1]) > tonumber(ARGV[8]) then
-    held = redis.call('EXISTS', ARGV[7] .. id) == 1
-  end
-  local k = 5
-  while (not held) and k <= #KEYS do
-    held = redis.call('HEXISTS', KEYS[k], id) == 1
-    k = k + 1
-  end
-  if not held then
-    redis.call('ZREM', KEYS[1], id)
-    redis.call('HDEL', KEYS[4], id)
-    redis.call('HINCRBY', KEYS[2], 'failed:lost', 1)
-    local body = cmsgpack.pack({v=tonumber(ARGV[6]), id=id, cam=ARGV[5], st='failed',
-      node='', why='lost: frame vanished before any worker claimed it',
-      ts=tonumber(ids[i + 1]), done=tonumber(ARGV[4]), seq=0, site='', t={}, reads={}})
-    redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*',
-      'r', body, 'camera', ARGV[5], 'status', 'failed')
-    lost[#lost + 1] = id
-  end
-end
-return lost
-"""
 
 HELD_ELSEWHERE = object()  # claim(): another node holds the frame (this job is a duplicate)
 
@@ -244,11 +58,11 @@ class FrameStore(object):
         self.keys = keys
         self.results_maxlen = int(results_maxlen)
         self.max_age_s = float(max_age_s)
-        self._finish = redis_client.register_script(_FINISH)
-        self._drop = redis_client.register_script(_DROP_OLDEST)
-        self._requeue = redis_client.register_script(_REQUEUE)
-        self._sweep = redis_client.register_script(_SWEEP)
-        self._orphans = redis_client.register_script(_ORPHANS)
+        self._finish = redis_client.register_script(FINISH)
+        self._drop = redis_client.register_script(DROP_OLDEST)
+        self._requeue = redis_client.register_script(REQUEUE)
+        self._sweep = redis_client.register_script(SWEEP)
+        self._orphans = redis_client.register_script(ORPHANS)
 
     # --- producer side ---------------------------------------------------------------
     def put(self, env: FrameEnvelope, queue_job_fn: Optional[Callable] = None,
@@ -275,21 +89,21 @@ class FrameStore(object):
         pipe.set(self.keys.frame(env.frame_id), data, px=ttl_ms)
         # EVAL, not EVALSHA: inside MULTI a flushed script cache (Redis restart) cannot be
         # reloaded mid-transaction, and redis-py would add a SCRIPT EXISTS round trip per call
-        pipe.eval(_PUT, 3, self.keys.inflight(env.camera), self.keys.counts(env.camera),
+        pipe.eval(PUT, 3, self.keys.inflight(env.camera), self.keys.counts(env.camera),
                   self.keys.cameras, env.frame_id, repr(float(score)), env.camera)
         if queue_job_fn is not None and queue_key:  # its job waits there (the orphan sweep)
             self.mark_queued(env.frame_id, queue_key, pipe)
         if cap is not None:
-            pipe.eval(_DROP_OLDEST, 4, *self._drop_args(env.camera, cap, score))
+            pipe.eval(DROP_OLDEST, 4, *self._drop_args(env.camera, cap, score))
         if client is not None:
             return []
         replies = pipe.execute()
-        return [_text(i) for i in replies[-1]] if cap is not None else []
+        return [as_text(i) for i in replies[-1]] if cap is not None else []
 
     def mark_queued(self, frame_id: str, queue_key: str, client: Any) -> Any:
         """Queue on ``client`` (the pipeline or MULTI of the job's RPUSH) the mark saying the
         frame's job waits in ``queue_key``, numbered in push order (see requeue_orphans)."""
-        return client.eval(_MARK, 2, self.keys.queued, self.keys.queue_seq, frame_id, queue_key)
+        return client.eval(MARK, 2, self.keys.queued, self.keys.queue_seq, frame_id, queue_key)
 
     def drop_oldest(self, camera: str, cap: int, now: Optional[float] = None) -> List[str]:
         """Backpressure: drop the oldest waiting frames until at most ``cap`` wait.
@@ -300,7 +114,7 @@ class FrameStore(object):
         """
         args = self._drop_args(camera, cap, time.time() if now is None else now)
         ids = self._drop(keys=args[:4], args=args[4:])
-        return [_text(i) for i in ids]
+        return [as_text(i) for i in ids]
 
     def _drop_args(self, camera: str, cap: int, now: float) -> List[Any]:
         """KEYS then ARGV of the drop-oldest script."""
@@ -319,7 +133,7 @@ class FrameStore(object):
         """
         pipe = self.redis.pipeline(transaction=True)
         # EVAL inside MULTI: see put()
-        pipe.eval(_CLAIM, 4, self.keys.frame(frame_id), self.keys.held(frame_id),
+        pipe.eval(CLAIM, 4, self.keys.frame(frame_id), self.keys.held(frame_id),
                   self.keys.running(node), self.keys.queued, frame_id, repr(time.time()))
         pipe.get(self.keys.held(frame_id))
         status, body = pipe.execute()
@@ -334,7 +148,7 @@ class FrameStore(object):
         gone, held elsewhere or not a frame at all); the job then claims as usual."""
         pipe = self.redis.pipeline(transaction=True)
         pipe.hgetall(job_key)
-        pipe.eval(_CLAIM, 5, self.keys.frame(frame_id), self.keys.held(frame_id),
+        pipe.eval(CLAIM, 5, self.keys.frame(frame_id), self.keys.held(frame_id),
                   self.keys.running(node), self.keys.queued, job_key, frame_id,
                   repr(time.time()))
         pipe.get(self.keys.held(frame_id))
@@ -363,7 +177,7 @@ class FrameStore(object):
                 # and only by the finish that counts the frame
                 self.keys.evidence(record.frame_id) if evidence is not None else ""]
         if client is not None:  # a pipeline: the caller executes it (see put for why EVAL)
-            return client.eval(_FINISH, len(keys), *(keys + args))
+            return client.eval(FINISH, len(keys), *(keys + args))
         return bool(self._finish(keys=keys, args=args))
 
     # --- reaper side -------------------------------------------------------------------
@@ -427,9 +241,9 @@ class FrameStore(object):
         out = {}  # type: Dict[str, float]
         for frame_id, value in self.redis.hgetall(self.keys.running(node)).items():
             try:
-                out[_text(frame_id)] = float(_text(value) or 0.0)
+                out[as_text(frame_id)] = float(as_text(value) or 0.0)
             except ValueError:
-                out[_text(frame_id)] = 0.0
+                out[as_text(frame_id)] = 0.0
         return out
 
     def sweep_lost(self, camera: str, now: Optional[float] = None,
@@ -445,14 +259,14 @@ class FrameStore(object):
         """
         now = time.time() if now is None else now
         age = self.max_age_s if max_age_s is None else max_age_s
-        nodes = sorted(_text(n) for n in self.redis.smembers(self.keys.nodes))
+        nodes = sorted(as_text(n) for n in self.redis.smembers(self.keys.nodes))
         ids = self._sweep(
             keys=[self.keys.inflight(camera), self.keys.counts(camera), self.keys.results,
                   self.keys.queued] + [self.keys.running(n) for n in nodes],
             args=[repr(now - age - grace), self.keys.frame(""), self.results_maxlen, repr(now),
                   camera, RESULT_VERSION, job_prefix or "",
                   repr(now - age - grace - queued_hold_s)])
-        return [_text(i) for i in ids]
+        return [as_text(i) for i in ids]
 
     def requeue_orphans(self, camera: str, now: Optional[float] = None,
                         after_s: float = defaults.ORPHAN_AFTER_S) -> List[str]:
@@ -466,12 +280,12 @@ class FrameStore(object):
         O(the camera's in-flight frames x nodes).
         """
         now = time.time() if now is None else now
-        nodes = sorted(_text(n) for n in self.redis.smembers(self.keys.nodes))
+        nodes = sorted(as_text(n) for n in self.redis.smembers(self.keys.nodes))
         ids = self._orphans(
             keys=[self.keys.inflight(camera), self._suspects(camera), self.keys.queued]
             + [self.keys.running(n) for n in nodes],
             args=[repr(now - after_s), self.keys.frame(""), repr(now), repr(float(after_s))])
-        return [_text(i) for i in ids]
+        return [as_text(i) for i in ids]
 
     def _suspects(self, camera: str) -> str:
         return self.keys.orphans(camera)
@@ -480,7 +294,7 @@ class FrameStore(object):
     def counts(self, camera: str) -> Dict[str, int]:
         """The camera's counters (produced, read, stale, dropped, failed:<reason>) as ints."""
         raw = self.redis.hgetall(self.keys.counts(camera))
-        return {_text(k): int(v) for k, v in raw.items()}
+        return {as_text(k): int(v) for k, v in raw.items()}
 
     def in_flight(self, camera: str) -> int:
         """Frames of the camera produced but not yet terminal."""
@@ -488,7 +302,7 @@ class FrameStore(object):
 
     def cameras(self) -> List[str]:
         """Every camera that ever produced a frame."""
-        return sorted(_text(c) for c in self.redis.smembers(self.keys.cameras))
+        return sorted(as_text(c) for c in self.redis.smembers(self.keys.cameras))
 
     def accounting(self, camera: str) -> Dict[str, int]:
         """Counters folded to produced/read/stale/dropped/failed/in_flight (failed = all reasons)."""
@@ -497,7 +311,3 @@ class FrameStore(object):
         return {"produced": counts.get("produced", 0), "read": counts.get("read", 0),
                 "stale": counts.get("stale", 0), "dropped": counts.get(STATUS_DROPPED, 0),
                 "failed": failed, "in_flight": self.in_flight(camera)}
-
-
-def _text(value) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)

@@ -42,6 +42,7 @@ MAX_FIXES = 1  # one look-alike slip is an OCR error; a read needing more is ano
 FORMATS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "plate_formats.yaml")
 _SLOT = re.compile(r"(\[[^\]]+\]|[LNA]|[A-Z0-9])(?:\{(\d+)(?:,(\d+))?\})?")
 _KEEP = re.compile(r"[^A-Z0-9]")
+_REGION_TOKEN = re.compile(r"\[[^\]]*\]")  # OpenALPR labels, platerec reads: "[br]ABC1234"
 _STARS = ("", "O", "0")  # the EU circle of stars, when the OCR reads it as a character
 
 
@@ -261,9 +262,15 @@ def clean(text: str, confidences: Sequence[float] = ()) -> Tuple[str, Tuple[floa
     return "".join(chars), tuple(confs)
 
 
-def normalize(text: str) -> str:
-    """The comparison form of a plate text: upper case, only letters and digits."""
-    return clean(text)[0]
+def normalize_plate(text: Optional[str], region_tokens: bool = False) -> str:
+    """The one comparison form of a plate text: upper case, only letters and digits
+    (' abc-12 34' -> 'ABC1234'): how the dispatcher groups and looks up reads, the store keys
+    them and the scorer compares reads with labels. ``region_tokens``: the text may carry a
+    region token (OpenALPR labels, platerec's reads: '[br]abc-1234'), dropped first
+    ('ABC1234', not 'BRABC1234')."""
+    if region_tokens:
+        text = _REGION_TOKEN.sub("", text or "")
+    return clean(text or "")[0]
 
 
 class FormatCatalog(object):

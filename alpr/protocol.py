@@ -98,15 +98,15 @@ def decode_frame(payload: Any) -> FrameEnvelope:
     if version != ENVELOPE_VERSION:
         raise FrameDecodeError("unsupported envelope version %r" % (version,))
     env = FrameEnvelope(
-        frame_id=_text(body, "id"),
-        camera=_text(body, "cam"),
+        frame_id=_text_field(body, "id"),
+        camera=_text_field(body, "cam"),
         data=_bytes(body, "data"),
         ts=_number(body, "ts"),
         seq=_int(body, "seq", 0),
-        site=_text(body, "site", ""),
-        producer=_text(body, "prod", ""),
+        site=_text_field(body, "site", ""),
+        producer=_text_field(body, "prod", ""),
         max_age_s=_number(body, "age", 5.0),
-        fmt=_text(body, "fmt", "jpeg"),
+        fmt=_text_field(body, "fmt", "jpeg"),
     )
     if not env.frame_id or not env.camera:
         raise FrameDecodeError("frame id and camera must not be empty")
@@ -121,7 +121,7 @@ def decode_frame(payload: Any) -> FrameEnvelope:
         ):
             raise FrameDecodeError("raw frame needs a shape [h, w(, c)] of positive ints")
         env.shape = shape
-        env.dtype = _text(body, "dtype", "uint8")
+        env.dtype = _text_field(body, "dtype", "uint8")
     if "roi" in body and body["roi"] is not None:
         roi = body["roi"]
         if (not isinstance(roi, list) or len(roi) != 4
@@ -249,7 +249,7 @@ def decode_result(fields_: Dict[Any, Any]) -> ResultRecord:
         raise FrameDecodeError("result entry is not valid msgpack: %s" % exc) from exc
     if not isinstance(body, dict) or body.get("v") != RESULT_VERSION:
         raise FrameDecodeError("unsupported result record")
-    status = _text(body, "st")
+    status = _text_field(body, "st")
     if status not in TERMINAL_STATUSES:
         raise FrameDecodeError("unknown status %r" % status)
     reads = body.get("reads") or []
@@ -273,15 +273,15 @@ def decode_result(fields_: Dict[Any, Any]) -> ResultRecord:
                 and math.isfinite(scale) and 0 < scale <= 1:
             frame_scale = float(scale)
     return ResultRecord(
-        frame_id=_text(body, "id"),
-        camera=_text(body, "cam"),
+        frame_id=_text_field(body, "id"),
+        camera=_text_field(body, "cam"),
         status=status,
-        node=_text(body, "node", ""),
-        reason=_text(body, "why", ""),
+        node=_text_field(body, "node", ""),
+        reason=_text_field(body, "why", ""),
         ts=_number(body, "ts", 0.0),
         done=_number(body, "done", 0.0),
         seq=_int(body, "seq", 0),
-        site=_text(body, "site", ""),
+        site=_text_field(body, "site", ""),
         timings={str(k): float(v) for k, v in timings.items() if isinstance(v, (int, float))},
         reads=reads,
         truth=truth if isinstance(truth, list) else None,
@@ -303,7 +303,12 @@ def _get(body: Dict[str, Any], key: str, default: Any) -> Any:
     return value
 
 
-def _text(body: Dict[str, Any], key: str, default: Any = _MISSING) -> str:
+def as_text(value: Any) -> str:
+    """A Redis reply (bytes) or any value as text; bytes that are not UTF-8 are replaced."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _text_field(body: Dict[str, Any], key: str, default: Any = _MISSING) -> str:
     value = _get(body, key, default)
     if not isinstance(value, str):
         raise FrameDecodeError("field %r must be text, got %s" % (key, type(value).__name__))

@@ -1,7 +1,7 @@
 """The loop around a whole step of a long-running process: what redis-py's Retry cannot do.
 
 Single Redis commands are retried by redis-py itself: every client carries a
-``redis.retry.Retry`` (alpr.redis_conn.client_retry), so a restart is ridden through with
+``redis.retry.Retry`` (alpr.redis_retry.client_retry), so a restart is ridden through with
 no wrapper. This loop stays only where that is not enough, and each call site says which:
 
 1. wait for Redis forever until the process is told to stop (``should_stop``): redis-py's

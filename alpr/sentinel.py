@@ -65,7 +65,7 @@ def sentinel_client(url: str, socket_timeout: Optional[float], connect_timeout: 
     import redis
     from redis.sentinel import Sentinel
 
-    from alpr.redis_conn import client_retry
+    from alpr.redis_retry import client_retry
 
     address = parse_sentinel_url(url)
     timeouts = {"socket_timeout": socket_timeout, "socket_connect_timeout": connect_timeout}

@@ -17,10 +17,10 @@ SHOWN_DIFFERENCES = 5  # disagreements named in the summary; the rest are counte
 
 def first_read(result: Any) -> str:
     """The pipeline's first plate text, normalised like the evaluation scores it ('' = none)."""
-    from evaluation.score import normalize_plate
+    from alpr.plate_formats import normalize_plate
 
     plates = getattr(result, "plates", None) or []
-    return normalize_plate(plates[0].text) if plates else ""
+    return normalize_plate(plates[0].text, region_tokens=True) if plates else ""
 
 
 def read_photos(settings: Any, paths: List[str]) -> Dict[str, Any]:
@@ -46,7 +46,7 @@ def compare_reads(settings: Any, runtimes: List[str], images_dir: Optional[str],
                   max_images: int) -> Dict[str, Any]:
     """Reads of the labelled photos on every runtime, scored against the labels and ONNX Runtime."""
     from evaluation.openalpr import read_dataset
-    from evaluation.score import normalize_plate
+    from alpr.plate_formats import normalize_plate
 
     if not images_dir or not os.path.isdir(images_dir):
         return {"skipped": "no dev images at %s (the shared OpenALPR photos are never copied "
@@ -54,7 +54,8 @@ def compare_reads(settings: Any, runtimes: List[str], images_dir: Optional[str],
     photos = read_dataset(images_dir).images[:max(0, max_images)]
     if not photos:
         return {"skipped": "no labelled photos in %s" % images_dir}
-    labels = OrderedDict((os.path.basename(p.path), normalize_plate(p.text)) for p in photos)
+    labels = OrderedDict((os.path.basename(p.path), normalize_plate(p.text, region_tokens=True))
+                         for p in photos)
     out = OrderedDict([("images", len(photos)), ("dir", images_dir)])  # type: Dict[str, Any]
     found = OrderedDict()  # type: Dict[str, Dict[str, str]]
     for runtime in runtimes:

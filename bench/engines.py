@@ -176,7 +176,7 @@ def engines_cmd(config_file: Any, model_paths: Tuple[str, ...], repeat: int, war
     if model_paths:
         models = OrderedDict((os.path.basename(p), p) for p in model_paths)  # type: Dict[str, str]
     else:
-        from engines.prepare.cli import default_model_paths
+        from engines.models_cli import default_model_paths
 
         models = default_model_paths(settings.engine_cache_dir)
     summary = run_engines_bench(models, settings, max(1, repeat), max(0, warmup), image,

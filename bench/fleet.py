@@ -18,7 +18,8 @@ import click
 
 from alpr.stats import percentile
 from bench.probes import (RedisSampler, file_sizes_kb, noise_jpegs, read_results, rounded)
-from bench.procs import Harness, LocalRedis, wait_until
+from bench.procs import Harness, wait_until
+from bench.redis_server import RedisServer
 from bench.queue import _drop_namespace, machine
 from bench.report import emit, plot_lines, report_options
 
@@ -165,7 +166,7 @@ def fleet_cmd(redis_url: Optional[str], nodes: str, node_fps: float, seconds: fl
               plot_path: Optional[str]) -> None:
     """Sweep fleet sizes: delivered fps, efficiency, latency, Redis CPU/memory (target >= 0.95)."""
     sizes = [int(n) for n in nodes.split(",") if n.strip()]
-    local = None if redis_url else LocalRedis().start()
+    local = None if redis_url else RedisServer().start()
     folder = tempfile.mkdtemp(prefix="alpr-fleet-frames-")
     rows = []  # type: List[Dict[str, Any]]
     frame_kb_real = None  # type: Optional[float]
@@ -183,7 +184,7 @@ def fleet_cmd(redis_url: Optional[str], nodes: str, node_fps: float, seconds: fl
     finally:
         shutil.rmtree(folder, ignore_errors=True)
         if local is not None:
-            local.close()
+            local.cleanup()
     summary = {"rows": rows, "node_fps": node_fps, "seconds": seconds,
                "frame_kb": frame_kb_real,
                "machine": machine()}

@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import click
 import numpy as np
 
-from engines.preprocess_cpu import (crops_normalized_cpu, crops_u8_cpu, letterbox_cpu,
+from engines.preprocess_cpu import (crops_normalized_cpu, crops_u8_cpu, letterbox_reference,
                                     ENCODER_STD)
 from engines.preprocess_cuda import CudaPreprocessor, cuda_backend_available
 
@@ -52,7 +52,7 @@ def check_backend(pre: CudaPreprocessor, frames: List[np.ndarray], seed: int) ->
         h, w = frame.shape[:2]
         _poison(pre, "det", 3 * DET_SIZE * DET_SIZE * 4)  # NaN: any unwritten element shows
         got, geo = pre.letterbox(frame, DET_SIZE, DET_SIZE)
-        ref, ref_geo = letterbox_cpu(frame, DET_SIZE, DET_SIZE)
+        ref, ref_geo = letterbox_reference(frame, DET_SIZE, DET_SIZE)
         assert geo == ref_geo, (geo, ref_geo)
         assert np.isfinite(got).all()
         worst["letterbox"] = max(worst["letterbox"], float(np.abs(got - ref).max()) * 255)
@@ -240,9 +240,9 @@ def run_bench(frames_n: int, repeats: int, seed: int, backends: List[str]) -> Di
     result = {"info": gpu_info(), "frames": [list(f.shape) for f in frames], "backends": {},
               "bandwidth": bandwidths()}  # type: Dict[str, Any]
     result["cpu_1080p_ms"] = {
-        "letterbox": median_ms(lambda: letterbox_cpu(hd, DET_SIZE, DET_SIZE), repeats // 4 or 1),
+        "letterbox": median_ms(lambda: letterbox_reference(hd, DET_SIZE, DET_SIZE), repeats // 4 or 1),
         "letterbox_1_thread": _one_thread(lambda: median_ms(
-            lambda: letterbox_cpu(hd, DET_SIZE, DET_SIZE), repeats // 4 or 1)),
+            lambda: letterbox_reference(hd, DET_SIZE, DET_SIZE), repeats // 4 or 1)),
         "crops_norm_4": median_ms(lambda: crops_normalized_cpu(hd, boxes), repeats // 4 or 1),
     }
     try:  # the pipeline's own CPU path (buffers reused), if the engines helper's module exists

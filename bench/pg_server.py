@@ -10,13 +10,7 @@ import tempfile
 import time
 from typing import List, Optional
 
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from bench.procs import free_port
 
 
 PG_BIN_DIRS = ["/usr/lib/postgresql/%s/bin" % v for v in ("17", "16", "15", "14", "13")]

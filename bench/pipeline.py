@@ -12,7 +12,6 @@ worker runs under load; the headline) and sequential (process_bytes, one frame a
 The overhead of both is measured against the models' own time in the sequential pass.
 """
 import gc
-import io
 import os
 import time
 from typing import Any, Dict, List, Optional, Sequence
@@ -21,6 +20,8 @@ import click
 
 from alpr import defaults
 from alpr.cli_options import build_settings, model_options
+from bench.evidence_cost import EVIDENCE_TARGET_FRACTION, EvidenceCost
+from bench.reference_reader import reference_read, reference_reader
 from bench.report import emit, ms_median, plot_bars, report_options
 from evaluation.openalpr import LabelledImage, read_dataset
 from evaluation.score import Scorer
@@ -64,37 +65,12 @@ def find_runtimes(obj: Any, depth: int = 4) -> List[Any]:
     return list(seen.values())
 
 
-def reference_reader(settings: Any) -> Any:
-    """platerec's own Platerec (with platedet) on the same providers and thread counts."""
-    import onnxruntime as ort
-    from platerec import Platerec
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = settings.intra_op_threads
-    options.inter_op_num_threads = settings.inter_op_threads
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL  # as engines.onnx_runtime sets
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # as engines.onnx_runtime: with ORT's default spinning, these sessions' idle threads keep
-    # a core busy for seconds after each run, slowing whatever is timed next (our passes)
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return Platerec(sess_options=options, providers=list(settings.providers))
-
-
-def reference_read(reader: Any, data: bytes) -> List[Any]:
-    """Decode with PIL as platerec's users do, then detect_read; reads as (text, box)."""
-    from PIL import Image
-
-    image = Image.open(io.BytesIO(data)).convert("RGB")
-    out = reader.detect_read(image)
-    return [(w, [int(v) for v in b]) for w, b in zip(out.get("words", []), out.get("boxes", []))]
-
-
 def frame_1080p(path: str, quality: int = defaults.JPEG_QUALITY) -> bytes:
     """A 1920x1080 JPEG made from a real photo (the issue's prep_ms reference frame size),
     encoded as `alpr produce` encodes the frames it captures."""
     import cv2
 
-    from engines.jpeg_strips import encode_params
+    from alpr.jpeg_encoding import encode_jpeg
 
     image = cv2.imread(path, cv2.IMREAD_COLOR)
     if image is None:
@@ -108,8 +84,7 @@ def frame_1080p(path: str, quality: int = defaults.JPEG_QUALITY) -> bytes:
         ch = int(w / target)
         image = image[(h - ch) // 2:(h - ch) // 2 + ch]
     image = cv2.resize(image, (1920, 1080), interpolation=cv2.INTER_CUBIC)
-    ok, buf = cv2.imencode(".jpg", image, encode_params(1920, quality))  # as producers do
-    return buf.tobytes()
+    return encode_jpeg(image, quality)  # as producers do
 
 
 def prep_ms_1080p(pipeline: Any, data: bytes, runs: int = PREP_RUNS) -> Dict[str, Any]:
@@ -121,9 +96,6 @@ def prep_ms_1080p(pipeline: Any, data: bytes, runs: int = PREP_RUNS) -> Dict[str
         crop.append(float(t.get("crop_decode", 0.0)))
     return {"prep_ms": round(ms_median(prep), 3), "crop_decode_ms": round(ms_median(crop), 3),
             "jpeg_kb": round(len(data) / 1024.0, 1), "runs": runs}
-
-
-EVIDENCE_TARGET_FRACTION = 0.02  # the evidence issue: crops + snapshot under 2 % of the frame time
 
 
 def _fps(frames: int, seconds: float) -> float:
@@ -161,47 +133,6 @@ class Pass(object):
                 if wall_ms > 0 else None,
                 "model_ms_per_frame": round(self.model_ms / self.frames, 2) if self.frames else None,
                 "frames": self.frames, "reads": self.reads}
-
-
-class EvidenceCost(object):
-    """What the worker's evidence (engines.evidence: plate crops, frame snapshot) costs per
-    frame, made as the worker makes it: after the pipeline returns, from its pictures."""
-
-    def __init__(self, settings: Any) -> None:
-        from engines.evidence import options_from
-
-        self.options = options_from(settings)
-        self.ms = []  # type: List[float]
-        self.crop_bytes = []  # type: List[int]
-        self.frame_bytes = []  # type: List[int]
-        self.frames = 0
-
-    def add(self, decoded: Any, result: Any) -> None:
-        from engines.evidence import make_evidence
-
-        self.frames += 1
-        if result.error or not result.reads or decoded.frame is None:
-            return
-        start = time.perf_counter()
-        ev = make_evidence(decoded.frame, result.reads, self.options)
-        self.ms.append((time.perf_counter() - start) * 1000.0)
-        if ev:
-            self.crop_bytes.extend(len(c) for c in ev["crops"] if c)
-            if ev["frame"]:
-                self.frame_bytes.append(len(ev["frame"]))
-
-    def summary(self, frame_ms: Optional[float]) -> Dict[str, Any]:
-        per_frame = sum(self.ms) / self.frames if self.frames else 0.0
-        return {"frames_with_reads": len(self.ms), "frames": self.frames,
-                "ms_per_frame": round(per_frame, 3),
-                "ms_per_frame_with_reads": round(sum(self.ms) / len(self.ms), 3) if self.ms else None,
-                "fraction_of_frame_time": round(per_frame / frame_ms, 4) if frame_ms else None,
-                "target_fraction": EVIDENCE_TARGET_FRACTION,
-                "crop_bytes_mean": int(sum(self.crop_bytes) / len(self.crop_bytes))
-                if self.crop_bytes else None,
-                "frame_bytes_mean": int(sum(self.frame_bytes) / len(self.frame_bytes))
-                if self.frame_bytes else None,
-                "options": dict(self.options._asdict())}
 
 
 def _chunks(items: Sequence[Any], size: int) -> List[Sequence[Any]]:

@@ -1,8 +1,8 @@
 """A small harness for real fleet processes: start, signal, watch and always reap them.
 
 Benchmarks and the chaos suite run `python -m alpr worker|dispatch|produce` as real
-subprocesses (the repo on PYTHONPATH) and a throwaway redis-server; nothing is left
-running when the harness closes, even after an exception.
+subprocesses (the repo on PYTHONPATH), against a throwaway redis-server (bench.redis_server);
+nothing is left running when the harness closes, even after an exception.
 """
 import os
 import shutil
@@ -238,59 +238,3 @@ class Harness(object):
             proc.kill()
         if self.own_dir and not self.keep_logs:
             shutil.rmtree(self.log_dir, ignore_errors=True)
-
-
-class LocalRedis(object):
-    """A throwaway redis-server on a free loopback port (benchmarks run against it by default)."""
-
-    def __init__(self, extra_args: Optional[List[str]] = None, port: Optional[int] = None) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
-        self.binary = binary
-        self.port = port or free_port()
-        self.dir = tempfile.mkdtemp(prefix="alpr-bench-redis-")
-        self.extra_args = list(extra_args or [])
-        self.proc = None  # type: Optional[subprocess.Popen]
-
-    @property
-    def url(self) -> str:
-        return "redis://127.0.0.1:%d/0" % self.port
-
-    def __enter__(self) -> "LocalRedis":
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def start(self) -> "LocalRedis":
-        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                "--dir", self.dir, "--daemonize", "no", "--loglevel", "warning"] + self.extra_args
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     start_new_session=True)
-        wait_until(self._answers, 10.0, 0.02, "redis-server on port %d" % self.port)
-        return self
-
-    def _answers(self) -> bool:
-        if self.proc is not None and self.proc.poll() is not None:
-            raise RuntimeError("redis-server exited with %s" % self.proc.returncode)
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
-                sock.sendall(b"PING\r\n")
-                return sock.recv(64).startswith((b"+PONG", b"-NOAUTH"))
-        except OSError:
-            return False
-
-    def cpu_s(self) -> float:
-        return read_cpu_s(self.proc.pid) if self.proc is not None else 0.0
-
-    def close(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self.proc = None
-        shutil.rmtree(self.dir, ignore_errors=True)

@@ -28,7 +28,8 @@ from alpr.stats import percentile
 from bench.probes import (file_sizes_kb, noise_jpegs, overhead_ms, read_results,
                           redis_benchmark_floor, rounded, RedisSampler)
 from bench import handoff
-from bench.procs import Harness, LocalRedis, wait_until
+from bench.procs import Harness, wait_until
+from bench.redis_server import RedisServer
 from bench.report import emit, plot_bars, report_options
 
 
@@ -291,7 +292,7 @@ def queue_cmd(redis_url: Optional[str], workers: int, frames: int, rate: float, 
               frame_kb: int, batch_max: int, python: Optional[str], as_json: bool,
               plot_path: Optional[str]) -> None:
     """Per-frame queue cost with a null engine behind the real worker (target <= 1 ms p50)."""
-    local = None if redis_url else LocalRedis().start()
+    local = None if redis_url else RedisServer().start()
     try:
         bench = QueueBench(redis_url or local.url, workers=workers, frames=frames, rate=rate,
                            seconds=seconds, frame_kb=frame_kb, batch_max=batch_max,
@@ -300,7 +301,7 @@ def queue_cmd(redis_url: Optional[str], workers: int, frames: int, rate: float, 
         res["machine"] = machine()
     finally:
         if local is not None:
-            local.close()
+            local.cleanup()
     title = ("queue benchmark: null engine, %s KB noise JPEGs, %d worker process(es), "
              "batch_max %d" % (res.get("frame_kb"), res.get("workers"), res.get("batch_max")))
     if plot_path:

@@ -6,7 +6,7 @@ Each row times our code and the library's on the same input (one core's worth of
 shared box: rerun, the best of each is what the docstrings quote):
 * resample: engines.resample.PilResizer vs Pillow's Image.resize (a 80x300 plate crop to
   224x224, platerec's input); skipped where Pillow is not installed (the node);
-* letterbox: engines.letterbox.Letterboxer vs engines.preprocess_cpu.letterbox_cpu (the
+* letterbox: engines.letterbox.Letterboxer vs engines.preprocess_cpu.letterbox_reference (the
   obvious cv2/numpy way, platedet's recipe) on a 1080p frame into 640x640;
 * jpeg_strips: engines.jpeg_strips.StripDecoder (2 strips) vs one cv2.imdecode of a 1080p
   producer JPEG (restart marker per MCU row).
@@ -40,9 +40,10 @@ def cases() -> List[Tuple[str, Callable[[], Any], Optional[Callable[[], Any]]]]:
     """(name, ours, the library's or None when it is not installed)."""
     import cv2
 
-    from engines.jpeg_strips import StripDecoder, encode_params
+    from alpr.jpeg_encoding import encode_params
+    from engines.jpeg_strips import StripDecoder
     from engines.letterbox import Letterboxer
-    from engines.preprocess_cpu import letterbox_cpu
+    from engines.preprocess_cpu import letterbox_reference
     from engines.resample import PilResizer
 
     crop = np.random.RandomState(0).randint(0, 256, (80, 300, 3)).astype(np.uint8)
@@ -59,7 +60,7 @@ def cases() -> List[Tuple[str, Callable[[], Any], Optional[Callable[[], Any]]]]:
     strips = StripDecoder(2)
     buf = np.frombuffer(data, np.uint8)
     return [("resample", lambda: resizer(crop), pillow),
-            ("letterbox", lambda: boxer(frame), lambda: letterbox_cpu(frame, 640, 640)),
+            ("letterbox", lambda: boxer(frame), lambda: letterbox_reference(frame, 640, 640)),
             ("jpeg_strips", lambda: strips.decode(data, cv2.IMREAD_COLOR),
              lambda: cv2.imdecode(buf, cv2.IMREAD_COLOR))]
 

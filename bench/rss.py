@@ -11,7 +11,8 @@ from typing import Any, Dict, List, Optional
 import click
 
 from bench.probes import rounded
-from bench.procs import Harness, LocalRedis, wait_until
+from bench.procs import Harness, wait_until
+from bench.redis_server import RedisServer
 from bench.queue import _drop_namespace, machine
 from bench.report import emit, plot_bars, report_options
 
@@ -83,13 +84,13 @@ def measure_rss(redis_url: str, frames: int = 60, fps: float = 10.0, engine: str
 def rss_cmd(redis_url: Optional[str], frames: int, fps: float, engine: str, source: str,
             worker_python: Optional[str], as_json: bool, plot_path: Optional[str]) -> None:
     """Peak RSS of worker (default models), producer and dispatcher (worker target <= 600 MB)."""
-    local = None if redis_url else LocalRedis().start()
+    local = None if redis_url else RedisServer().start()
     try:
         res = measure_rss(redis_url or local.url, frames=frames, fps=fps, engine=engine,
                           worker_python=worker_python, source=source)
     finally:
         if local is not None:
-            local.close()
+            local.cleanup()
     res["machine"] = machine()
     rows = [["worker (%s)" % engine, res["worker_peak_rss_mb"],
              "<= %d" % WORKER_TARGET_MB if engine == "pipeline" else ""],

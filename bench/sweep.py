@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional
 import click
 
 from alpr.stats import percentile
-from bench.procs import LocalRedis
+from bench.redis_server import RedisServer
 from bench.report import emit, report_options
 
 BULK = 1000  # frames per bulk pipeline while filling the backlog
@@ -46,13 +46,12 @@ def swept_camera(client: Any, store: Any, queue: Any, keys: Any, frames: int) ->
     """The camera whose sweep is timed: waiting frames, one claimed, one orphan."""
     from alpr.protocol import FrameEnvelope
     from worker.drain import Drainer
-    from worker.jobs import enqueue_frames
+    from alpr.frame_jobs import enqueue_frames, job_queue
 
     camera = "swept"
     own = "%snode-swept" % keys.ns
-    from worker.jobs import make_queue
 
-    own_queue = make_queue(own, client)
+    own_queue = job_queue(own, client)
     past = time.time() - 2 * SUSPECT_S  # old enough for every sweep to look at them
     ids = []  # type: List[str]
     for i in range(frames):
@@ -104,12 +103,12 @@ def measure(redis_url: str, small: int, large: int, camera_frames: int, repeat: 
     from alpr.frame_store import FrameStore
     from alpr.keys import Keys
     from alpr.redis_conn import connect
-    from worker.jobs import make_queue
+    from alpr.frame_jobs import job_queue
 
     client = connect(redis_url)
     keys = Keys("bench-sweep-%s:" % uuid.uuid4().hex[:6])
     store = FrameStore(client, keys)
-    queue = make_queue(keys.queue("frames"), client)
+    queue = job_queue(keys.queue("frames"), client)
     try:
         camera = swept_camera(client, store, queue, keys, camera_frames)
         out = {"camera_frames": camera_frames, "repeat": repeat}  # type: Dict[str, Any]
@@ -141,13 +140,13 @@ def sweep_cmd(redis_url: Optional[str], small: int, large: int, camera_frames: i
     """Time one camera's orphan + lost sweep beside a short and a long queue; print the ratio."""
     local = None
     if redis_url is None:
-        local = LocalRedis().start()
+        local = RedisServer().start()
         redis_url = local.url
     try:
         res = measure(redis_url, small, large, max(3, camera_frames), max(1, repeat))
     finally:
         if local is not None:
-            local.close()
+            local.cleanup()
     rows = [[res[k]["queued"], res[k]["ms_p50"], res[k]["ms_p90"],
              sum(res[k]["redis_calls"].values())] for k in ("small", "large")]
     emit(res, ["frames queued", "sweep ms p50", "sweep ms p90", "redis commands"], rows, as_json,

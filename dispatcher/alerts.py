@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from alpr import defaults
 from alpr.alert_rules import AlertRule, check_timezone
-from dispatcher.grouping import normalize_plate
+from alpr.plate_formats import normalize_plate
 
 ALERT_FIELDS = ("rule", "plate", "camera", "event_id", "label", "at", "message")
 

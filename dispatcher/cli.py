@@ -33,12 +33,12 @@ def _connect(settings: Settings, should_stop: Any = None) -> Any:
 
 
 def make_requeue_fn(settings: Settings, redis: Any) -> Any:
-    """Enqueue jobs on the shared queue for frames the reaper put back (worker.jobs owns the format)."""
+    """Enqueue jobs on the shared queue for frames the reaper put back (alpr.frame_jobs owns the format)."""
     from alpr.frame_store import FrameStore
-    from worker.jobs import enqueue_requeued, make_queue
+    from alpr.frame_jobs import enqueue_requeued, job_queue
 
     keys = Keys(settings.namespace)
-    queue = make_queue(keys.queue(settings.queue), redis, timeout=settings.job_timeout_s)
+    queue = job_queue(keys.queue(settings.queue), redis, timeout=settings.job_timeout_s)
     store = FrameStore(redis, keys, settings.results_maxlen, settings.max_frame_age_s)
 
     def requeue(frames: List[Tuple[str, str]]) -> None:

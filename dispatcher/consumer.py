@@ -12,6 +12,8 @@ import socket
 import time
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
+from alpr.protocol import as_text
+
 log = logging.getLogger(__name__)
 
 GROUP = "dispatch"  # consumer group name on the results stream
@@ -113,7 +115,7 @@ class ResultsConsumer(object):
         entries = []  # type: List[Entry]
         for _stream, items in reply or []:
             for entry_id, fields in items:
-                entries.append((_text(entry_id), fields or None))
+                entries.append((as_text(entry_id), fields or None))
         return entries
 
     def _autoclaim(self, held: Set[str]) -> List[Entry]:
@@ -122,9 +124,9 @@ class ResultsConsumer(object):
         for _ in range(100):  # bounded walk over the pending list
             reply = self.redis.xautoclaim(self.stream, self.group, self.consumer,
                                           self.claim_idle_ms, start_id=start, count=self.batch)
-            start = _text(reply[0])
+            start = as_text(reply[0])
             for entry_id, fields in reply[1] or []:
-                entry_id = _text(entry_id)
+                entry_id = as_text(entry_id)
                 if entry_id not in held:
                     entries.append((entry_id, fields or None))
             if start == "0-0" or len(entries) >= self.batch:
@@ -136,7 +138,3 @@ class ResultsConsumer(object):
     def _count(self, entries: List[Entry], name: str) -> List[Entry]:
         self.stats[name] += len(entries)
         return entries
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from alpr.frame_store import FrameStore
 from alpr.keys import Keys
+from alpr.protocol import as_text
 
 log = logging.getLogger(__name__)
 
@@ -87,14 +88,14 @@ class FleetWatch(object):
 
     # --- reading -------------------------------------------------------------------------
     def node_names(self) -> List[str]:
-        return sorted(_text(n) for n in self.redis.smembers(self.keys.nodes))
+        return sorted(as_text(n) for n in self.redis.smembers(self.keys.nodes))
 
     def nodes(self) -> List[Dict[str, Any]]:
         """One dict per registered node: name, alive, drained, running, and its stats hash."""
         names = self.node_names()
         if not names:
             return []
-        drained = set(_text(n) for n in self.redis.smembers(self.keys.drained()))
+        drained = set(as_text(n) for n in self.redis.smembers(self.keys.drained()))
         pipe = self.redis.pipeline(transaction=False)
         for name in names:
             pipe.exists(self.keys.node_alive(name))
@@ -106,7 +107,7 @@ class FleetWatch(object):
             alive, stats, running = replies[3 * i:3 * i + 3]
             out.append({"name": name, "alive": bool(alive), "drained": name in drained,
                         "running": int(running),
-                        "stats": {_text(k): _number(v) for k, v in (stats or {}).items()}})
+                        "stats": {as_text(k): _number(v) for k, v in (stats or {}).items()}})
         return out
 
     def queue_depths(self) -> Dict[str, int]:
@@ -125,7 +126,7 @@ class FleetWatch(object):
         names = set([self.shared_queue] + [self.keys.node_queue(n) for n in self.node_names()])
         own = rq_queue_key(self.keys.queue(""))
         for key in self.redis.smembers(Queue.redis_queues_keys):
-            key = _text(key)
+            key = as_text(key)
             if key.startswith(own) and not key.endswith(":intermediate"):
                 names.add(key[len(Queue.redis_queue_namespace_prefix):])
         return sorted(names)
@@ -216,11 +217,11 @@ class FleetWatch(object):
         overdue = []
         for frame_id, since in running.items():
             try:
-                since = float(_text(since) or 0.0)
+                since = float(as_text(since) or 0.0)
             except ValueError:
                 continue
             if since and now - since > self.hold_limit_s:
-                overdue.append(_text(frame_id))
+                overdue.append(as_text(frame_id))
         if not overdue:
             return 0
         requeued, failed = self.store.requeue_node(node, now=now, frame_ids=overdue,
@@ -254,12 +255,8 @@ def undrain(redis: Any, keys: Keys, node: str) -> bool:
     return bool(redis.srem(keys.drained(), node))
 
 
-def _text(value: Any) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-
-
 def _number(value: Any) -> Any:
-    text = _text(value)
+    text = as_text(value)
     try:
         number = float(text)
     except ValueError:

@@ -6,15 +6,9 @@ a group closes when it has not been seen for `window_s`, and its text is the can
 with the most reads, ties broken by confidence (Frigate's vote).
 """
 import itertools
-import re
 from typing import Any, Dict, List, Optional, Tuple
 
-_NOT_ALNUM = re.compile(r"[^0-9A-Z]")
-
-
-def normalize_plate(text: str) -> str:
-    """Upper-case alphanumerics only: 'abc-123 ' -> 'ABC123' (how plates are compared)."""
-    return _NOT_ALNUM.sub("", (text or "").upper())
+from alpr.plate_formats import normalize_plate
 
 
 def jaro_winkler(a: str, b: str, prefix_scale: float = 0.1) -> float:

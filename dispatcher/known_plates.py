@@ -13,7 +13,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional
 
 from alpr.errors import ConfigError
-from dispatcher.grouping import normalize_plate
+from alpr.plate_formats import normalize_plate
 
 LABELS = ("allow", "deny")
 log = logging.getLogger(__name__)

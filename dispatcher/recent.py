@@ -8,7 +8,8 @@ import time
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from alpr.keys import Keys
-from dispatcher.grouping import normalize_plate
+from alpr.plate_formats import normalize_plate
+from alpr.protocol import as_text
 
 TRIM_EVERY_S = 10.0  # trimming costs a ZREMRANGEBYSCORE per key; once every few seconds is plenty
 
@@ -86,11 +87,7 @@ class RecentCache(object):
     def latest(self, camera: str = "", limit: int = 10) -> List[Tuple[str, float]]:
         """The most recently seen plates (newest first)."""
         rows = self.redis.zrevrange(self.keys.recent(camera), 0, max(0, limit - 1), withscores=True)
-        return [(_text(member), float(score)) for member, score in rows]
-
-
-def _text(value: Any) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+        return [(as_text(member), float(score)) for member, score in rows]
 
 
 def _supports_gt(redis: Any) -> bool:

@@ -8,6 +8,7 @@ import time
 from typing import Any, Dict, List, Tuple
 
 from alpr.keys import Keys
+from alpr.protocol import as_text
 from dispatcher.consumer import GROUP
 from dispatcher.fleet_watch import FleetWatch
 
@@ -16,7 +17,7 @@ TERMINAL = ("read", "stale", "dropped", "failed")
 
 def camera_accounting(redis: Any, keys: Keys) -> Dict[str, Dict[str, Any]]:
     """camera -> produced/read/stale/dropped/failed/in_flight, failed_by_reason, invariant_ok."""
-    cameras = sorted(_text(c) for c in redis.smembers(keys.cameras))
+    cameras = sorted(as_text(c) for c in redis.smembers(keys.cameras))
     if not cameras:
         return {}
     pipe = redis.pipeline(transaction=True)
@@ -26,7 +27,7 @@ def camera_accounting(redis: Any, keys: Keys) -> Dict[str, Dict[str, Any]]:
     replies = pipe.execute()
     out = {}
     for i, cam in enumerate(cameras):
-        raw = {_text(k): int(v) for k, v in (replies[2 * i] or {}).items()}
+        raw = {as_text(k): int(v) for k, v in (replies[2 * i] or {}).items()}
         by_reason = {k.split(":", 1)[1]: v for k, v in raw.items() if k.startswith("failed:")}
         row = {
             "produced": raw.get("produced", 0), "read": raw.get("read", 0),
@@ -69,9 +70,9 @@ def collect(redis: Any, keys: Keys, fleet: FleetWatch) -> Dict[str, Any]:
         "invariant_ok": all(row["invariant_ok"] for row in cameras.values()),
         "results": {"length": int(redis.xlen(keys.results)), "pending": pending},
         "events": int(redis.xlen(keys.events)),
-        "security": {_text(k): int(v) for k, v in redis.hgetall(keys.security).items()},
+        "security": {as_text(k): int(v) for k, v in redis.hgetall(keys.security).items()},
         # the running dispatcher's counters (mqtt_*, alerts_*), rewritten every few seconds
-        "dispatcher": {_text(k): _number(v) for k, v in
+        "dispatcher": {as_text(k): _number(v) for k, v in
                        redis.hgetall(keys.dispatcher_stats).items()},
     }
 
@@ -134,7 +135,7 @@ def _dispatcher_line(status: Dict[str, Any]) -> str:
 
 
 def _number(value: Any) -> Any:
-    text = _text(value)
+    text = as_text(value)
     try:
         number = float(text)
     except ValueError:
@@ -171,7 +172,3 @@ def _pick(stats: Dict[str, Any], *names: str) -> Any:
 
 def _row(cells: List[Any]) -> str:
     return "  " + "".join(str(c).ljust(12 if i else 18) for i, c in enumerate(cells)).rstrip()
-
-
-def _text(value: Any) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)

@@ -22,7 +22,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from alpr.errors import ModelError
-from engines.trim import sha256_file, write_atomic
+from engines.model_files import sha256_file, write_atomic
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from typing import Any, Optional
 import numpy as np
 
 from alpr import defaults
-from alpr.errors import ImageDecodeError
+from alpr.errors import FrameDecodeError, ImageDecodeError
 
 #: most pixels we agree to decode (alias of alpr.defaults.MAX_IMAGE_PIXELS)
 MAX_IMAGE_PIXELS = defaults.MAX_IMAGE_PIXELS
@@ -130,6 +130,33 @@ class DecodedFrame(object):
     @property
     def has_full(self) -> bool:
         return self._full is not None
+
+
+#: the detector's input made with the decode (read-ahead): for `roi`, and what it cost
+DetectorInput = namedtuple("DetectorInput", "roi feeds context offset scale ms")
+
+
+class Decoded(object):
+    """The decode stage's outcome: a DecodedFrame and its ms, or the error for bad bytes."""
+
+    __slots__ = ("frame", "ms", "error", "ahead")
+
+    def __init__(self, frame: Any, ms: float, error: Optional[FrameDecodeError]) -> None:
+        self.frame, self.ms, self.error = frame, ms, error
+        self.ahead = None  # type: Optional[DetectorInput]
+
+
+class ArrayFrame(object):
+    """An already-decoded frame with the DecodedFrame interface the stages use."""
+
+    has_full = True
+
+    def __init__(self, image: np.ndarray) -> None:
+        self.image = image
+        self.height, self.width = image.shape[:2]
+
+    def full(self) -> np.ndarray:
+        return self.image
 
 
 def _probe_png(head: bytes) -> ImageInfo:

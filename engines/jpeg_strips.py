@@ -2,8 +2,8 @@
 
 libjpeg decodes a scan on one core, and its entropy decoding is most of a frame's decode
 time even when the DCT scales the picture down. A baseline JPEG whose restart interval
-covers whole MCU rows (our producer writes one restart marker per MCU row) splits at
-restart markers into horizontal strips that are each a valid JPEG: the same tables and
+covers whole MCU rows (our producers write one restart marker per MCU row: alpr.jpeg_encoding)
+splits at restart markers into horizontal strips that are each a valid JPEG: the same tables and
 headers with the strip's height in the frame header, the strip's entropy data, an EOI.
 The strips decode in parallel (cv2.imdecode drops the GIL) and are stacked.
 
@@ -30,22 +30,6 @@ _STANDALONE = set(range(0xD0, 0xD8)) | {0x01, 0xD8}
 MIN_STRIP_ROWS = 4  # MCU rows: thinner strips cost more in thread hand-offs than they save
 
 Layout = namedtuple("Layout", "sof_pos height width mcu_h mcu_rows rows_per_interval scan_pos")
-
-
-def rst_interval_for(width: int, mcu_width: int = 16) -> int:
-    """Restart interval (in MCUs) of one marker per MCU row: what producers should write
-    (cv2.IMWRITE_JPEG_RST_INTERVAL) so workers can decode frames in strips. 16-px MCUs
-    are libjpeg's 4:2:0 default."""
-    return max(1, (int(width) + mcu_width - 1) // mcu_width)
-
-
-def encode_params(width: int, quality: int) -> List[int]:
-    """cv2.imencode parameters for a frame workers can decode in strips: the quality and
-    one restart marker per MCU row (about 0.1 % larger files)."""
-    import cv2
-
-    return [int(cv2.IMWRITE_JPEG_QUALITY), int(quality),
-            int(cv2.IMWRITE_JPEG_RST_INTERVAL), rst_interval_for(width)]
 
 
 def layout(data: bytes) -> Optional[Layout]:

@@ -13,7 +13,7 @@ Contract (identical to platedet's and open-image-models' own `letterbox`):
 * boxes map back with ``x = (x_model - pad_w) / r`` (the float pads, as the references do).
 
 Letterboxer re-does platedet's recipe into preallocated buffers for speed: 1.0-1.6x the
-obvious cv2/numpy way (engines.preprocess_cpu.letterbox_cpu) on a 1080p frame into 640x640
+obvious cv2/numpy way (engines.preprocess_cpu.letterbox_reference) on a 1080p frame into 640x640
 (2.3-3.7 ms vs 2.7-5.0 ms, three runs of `python -m bench.reimpl` on a loaded 2-core box);
 tests/engines/test_letterbox.py checks it equals platedet's preprocessing exactly.
 """

@@ -12,6 +12,7 @@ from typing import Any, Dict, Optional, Tuple
 
 from alpr.errors import ConfigError, ModelError
 from engines.adapters.base import Detector, Recognizer
+from engines.model_files import sha256_file
 from engines.open_runtime import open_from_settings, open_runtime, trt_options_from
 from engines.pipeline import Pipeline
 from engines.runtime import Runtime
@@ -97,7 +98,7 @@ def prepared_copy(path: str, target: str, cache_dir: str) -> str:
                          "package (%s); or run `alpr models prepare --target %s` elsewhere "
                          "and point --detector/--ocr at the copies" % (path, exc, target)) from exc
 
-    sha = convert.sha256_file(path)
+    sha = sha256_file(path)
     stem = os.path.splitext(os.path.basename(path))[0]
     out = os.path.join(os.path.abspath(os.path.expanduser(cache_dir)),
                        "%s-%s.%s.onnx" % (stem, sha[:12], target))

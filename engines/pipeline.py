@@ -14,7 +14,6 @@ Bad input never raises: undecodable bytes or a malformed array give a FrameResul
 """
 import os
 import time
-from collections import namedtuple
 from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
@@ -22,11 +21,11 @@ import numpy as np
 from alpr import defaults
 from alpr.errors import FrameDecodeError
 from engines.adapters.base import Box, Detector, Recognizer, score_threshold
-from engines.image_io import DecodedFrame, probe, reduction_for
+from engines.image_io import ArrayFrame, Decoded, DecodedFrame, DetectorInput, probe, reduction_for
 from engines.jpeg_strips import StripDecoder
 from engines.runtime import Runtime
 from engines.textproc import TextProcessor
-from engines.types import Detection, FrameResult, PlateRead
+from engines.types import Detection, FrameResult, PlateRead, to_frame
 
 Roi = Tuple[int, int, int, int]  # [x, y, w, h], the envelope's (alpr.protocol)
 STAGES = ("decode", "det_prep", "det_infer", "det_post", "crop_decode", "ocr_prep",
@@ -86,7 +85,7 @@ class Pipeline(object):
         return self.process_decoded(self.decode(data), roi, start, regions=regions)
 
     def decode(self, data: bytes, roi: Optional[Roi] = None,
-               detector_input: bool = False) -> "Decoded":
+               detector_input: bool = False) -> Decoded:
         """The decode stage alone (no model runs; may run in another thread, as the worker's
         read-ahead and process_many do): a Decoded for process_decoded. `detector_input`
         also makes the detector's feeds for `roi` now (det_prep, in fresh arrays)."""
@@ -109,7 +108,7 @@ class Pipeline(object):
                                           _ms(t0, time.perf_counter()))
         return decoded
 
-    def process_decoded(self, decoded: "Decoded", roi: Optional[Roi] = None,
+    def process_decoded(self, decoded: Decoded, roi: Optional[Roi] = None,
                         start: Optional[float] = None,
                         on_detected: Optional[Callable[[], None]] = None,
                         regions: Optional[Sequence[str]] = None) -> FrameResult:
@@ -182,7 +181,7 @@ class Pipeline(object):
                 or image.shape[0] < 1 or image.shape[1] < 1:
             return _failed(FrameDecodeError("expected an HxWx3 uint8 BGR frame, got %s %s"
                                             % (image.dtype, image.shape)), start)
-        result = self._run(_ArrayFrame(image), roi, start, model0, regions=regions)
+        result = self._run(ArrayFrame(image), roi, start, model0, regions=regions)
         result.timings["decode"] = 0.0
         return result
 
@@ -215,7 +214,7 @@ class Pipeline(object):
     # -- stages -----------------------------------------------------------------------------
     def _run(self, frame: Any, roi: Optional[Roi], start: float, model0: float,
              on_detected: Optional[Callable[[], None]] = None,
-             ahead: Optional["DetectorInput"] = None,
+             ahead: Optional[DetectorInput] = None,
              regions: Optional[Sequence[str]] = None) -> FrameResult:
         t = {name: 0.0 for name in STAGES}
         result = FrameResult(width=frame.width, height=frame.height, timings=t)
@@ -230,7 +229,7 @@ class Pipeline(object):
         outputs = self.detector.infer(feeds)
         t2 = time.perf_counter()
         dets, weak = self._detections(outputs, context)
-        dets = [_to_frame(d, offset, scale, frame.width, frame.height) for d in dets]
+        dets = [to_frame(d, offset, scale, frame.width, frame.height) for d in dets]
         t3 = time.perf_counter()
         t["det_prep"], t["det_infer"], t["det_post"] = _ms(t0, t1), _ms(t1, t2), _ms(t2, t3)
         if len(weak) == len(dets) and self._zoom_due():  # no sure plate: a zoomed look
@@ -295,9 +294,9 @@ class Pipeline(object):
         """Plates in zoomed tiles of the full-resolution view (engines.zoom)."""
         from engines.zoom import zoomed_detections
 
-        picture, offset, _ = self._detector_view(_ArrayFrame(frame.full()), roi)
+        picture, offset, _ = self._detector_view(ArrayFrame(frame.full()), roi)
         dets = zoomed_detections(self.detector, picture, self.zoom_conf)[:self.max_plates]
-        return [_to_frame(d, offset, 1.0, frame.width, frame.height) for d in dets]
+        return [to_frame(d, offset, 1.0, frame.width, frame.height) for d in dets]
 
     def _crop_source(self, frame: Any, dets: Sequence[Detection]) -> Tuple[np.ndarray, float]:
         """The reduced picture when every plate stays wide enough there, else full resolution
@@ -350,45 +349,6 @@ class Pipeline(object):
             reads.append(PlateRead(match.text, float(overall), tuple(final_confs), region, box,
                                    float(det.score), raw, match.country, match.format))
         return reads
-
-
-#: the detector's input made with the decode (read-ahead): for `roi`, and what it cost
-DetectorInput = namedtuple("DetectorInput", "roi feeds context offset scale ms")
-
-
-class Decoded(object):
-    """The decode stage's outcome: a DecodedFrame and its ms, or the error for bad bytes."""
-
-    __slots__ = ("frame", "ms", "error", "ahead")
-
-    def __init__(self, frame: Any, ms: float, error: Optional[FrameDecodeError]) -> None:
-        self.frame, self.ms, self.error = frame, ms, error
-        self.ahead = None  # type: Optional[DetectorInput]
-
-
-class _ArrayFrame(object):
-    """An already-decoded frame with the DecodedFrame interface the stages use."""
-
-    has_full = True
-
-    def __init__(self, image: np.ndarray) -> None:
-        self.image = image
-        self.height, self.width = image.shape[:2]
-
-    def full(self) -> np.ndarray:
-        return self.image
-
-
-def _to_frame(det: Detection, offset: Tuple[float, float], scale: float,
-              width: int, height: int) -> Detection:
-    if offset == (0.0, 0.0) and scale == 1.0:
-        return det
-    ox, oy = offset
-    x1 = min(max(det.x1 * scale + ox, 0.0), width)
-    x2 = min(max(det.x2 * scale + ox, 0.0), width)
-    y1 = min(max(det.y1 * scale + oy, 0.0), height)
-    y2 = min(max(det.y2 * scale + oy, 0.0), height)
-    return Detection(x1, y1, x2, y2, det.score, det.cls)
 
 
 class _Once(object):

@@ -29,7 +29,7 @@ def letterbox_geometry(src_h: int, src_w: int, in_h: int, in_w: int) -> Letterbo
     return letterbox_params(src_h, src_w, in_h, in_w)
 
 
-def letterbox_cpu(image_bgr: np.ndarray, in_h: int, in_w: int,
+def letterbox_reference(image_bgr: np.ndarray, in_h: int, in_w: int,
                   fill: int = defaults.LETTERBOX_FILL,
                   swap_rb: bool = True) -> Tuple[np.ndarray, Letterbox]:
     """Detector input [1, 3, in_h, in_w] float32 in 0..1 (RGB unless swap_rb is False)."""

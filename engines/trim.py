@@ -10,13 +10,13 @@ The copy is made once into the engine cache with the onnx package (absent: the o
 runs, with a log line); a JSON sidecar records what was dropped, so later loads need not
 parse the model.
 """
-import hashlib
 import json
 import logging
 import os
 from typing import List, Sequence, Tuple
 
 from alpr.errors import ModelError
+from engines.model_files import sha256_file, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -66,24 +66,3 @@ def only_outputs(path: str, keep: Sequence[int], cache_dir: str) -> Tuple[str, D
               "dropped": shapes}
     write_atomic(sidecar, json.dumps(record, indent=1).encode("utf-8"))
     return target, shapes
-
-
-def sha256_file(path: str) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def write_atomic(path: str, data: bytes) -> None:
-    """Write through a per-process temporary name and rename: readers (other workers
-    starting on the same node) never see half a file."""
-    parent = os.path.dirname(path)
-    if not os.path.isdir(parent):
-        os.makedirs(parent, exist_ok=True)
-    tmp = "%s.%d.tmp" % (path, os.getpid())
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)

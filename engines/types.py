@@ -62,3 +62,17 @@ class FrameResult:
     height: int = 0
     error: Optional[str] = None  # set when the frame could not be processed
     evidence: Optional[Dict[str, Any]] = None  # engines.evidence.make_evidence's, when made
+
+
+def to_frame(det: Detection, offset: Tuple[float, float], scale: float,
+             width: int, height: int) -> Detection:
+    """A detection in a view (offset, scale: the view's origin and pixel size in the frame)
+    in frame pixels, clipped to the frame."""
+    if offset == (0.0, 0.0) and scale == 1.0:
+        return det
+    ox, oy = offset
+    x1 = min(max(det.x1 * scale + ox, 0.0), width)
+    x2 = min(max(det.x2 * scale + ox, 0.0), width)
+    y1 = min(max(det.y1 * scale + oy, 0.0), height)
+    y2 = min(max(det.y2 * scale + oy, 0.0), height)
+    return Detection(x1, y1, x2, y2, det.score, det.cls)

@@ -81,15 +81,15 @@ class LabelCheck(object):
         self.catalog, self.regions_for = catalog, regions_for
 
     def __call__(self, region: str, label: str, reads: List[str]) -> bool:
-        from alpr.plate_formats import DIGIT_TO_LETTER, LETTER_TO_DIGIT, normalize
+        from alpr.plate_formats import DIGIT_TO_LETTER, LETTER_TO_DIGIT, normalize_plate
 
         book = self.catalog.book(self.regions_for(region))
-        want = normalize(label)
+        want = normalize_plate(label)
         if book.empty or _fits_specific(book, want):
             return False
         alike = set(DIGIT_TO_LETTER.items()) | set(LETTER_TO_DIGIT.items())
         for read in reads:
-            got = normalize(read)
+            got = normalize_plate(read)
             if got != want and len(got) == len(want) and _fits_specific(book, got) and all(
                     a == b or (a, b) in alike for a, b in zip(want, got)):
                 return True

@@ -2,31 +2,23 @@
 
 Rules (the issue's): a labelled plate is *detected* when a read's box has IoU >= 0.3
 with the labelled box; it is read *exactly* when any read on the frame equals the label
-after normalisation (region tokens like "[br]", spaces and dashes dropped, case
-ignored). The read reported for a plate is the one overlapping its box most (else the
+after normalisation (alpr.plate_formats.normalize_plate: region tokens like "[br]"
+dropped, then letters and digits only, case ignored). The read reported for a plate is the one overlapping its box most (else the
 first read), and `exact_located` counts the stricter rule "that overlapping read is
 exact", so both figures are visible.
 """
-import re
 import statistics
 from collections import Counter
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from alpr import defaults
+from alpr.plate_formats import normalize_plate
 from evaluation.openalpr import Box, LabelledImage
 
 Read = Tuple[str, Sequence[float]]  # (text, (x1, y1, x2, y2))
 
 OCR_STAGES = ("ocr_prep", "ocr_infer", "ocr_post")  # a frame's OCR time, split per plate
 TOP_CONFUSIONS = 10  # character confusions listed per region
-
-_REGION_TOKEN = re.compile(r"\[[^\]]*\]")
-_IGNORED = re.compile(r"[\s\-]+")
-
-
-def normalize_plate(text: str) -> str:
-    """Upper-case plate text without region tokens, spaces and dashes."""
-    return _IGNORED.sub("", _REGION_TOKEN.sub("", text or "")).upper()
 
 
 def iou(a: Sequence[float], b: Sequence[float]) -> float:
@@ -75,7 +67,7 @@ def score_plate(image: LabelledImage, index: int, reads: Sequence[Read],
     """Score the image's `index`-th labelled plate against all reads of the frame."""
     label = image.plates[index]
     result = PlateScore(image.name, image.region, label.text, label.box)
-    want = normalize_plate(label.text)
+    want = normalize_plate(label.text, region_tokens=True)
     result.reads = [str(text) for text, _ in reads]
     best = None  # type: Optional[Read]
     for text, box in reads:
@@ -83,9 +75,9 @@ def score_plate(image: LabelledImage, index: int, reads: Sequence[Read],
         if overlap > result.best_iou:
             result.best_iou, best = overlap, (text, box)
     result.detected = result.best_iou >= iou_threshold
-    result.exact = any(normalize_plate(text) == want for text, _ in reads)
+    result.exact = any(normalize_plate(text, region_tokens=True) == want for text, _ in reads)
     result.exact_located = bool(result.detected and best is not None
-                                and normalize_plate(best[0]) == want)
+                                and normalize_plate(best[0], region_tokens=True) == want)
     if best is not None and result.detected:
         result.read = str(best[0])
     elif reads:
@@ -176,7 +168,8 @@ def confusions(plates: Sequence[PlateScore], top: int = TOP_CONFUSIONS) -> List[
     detected misreads of the label's length (the read on the labelled box)."""
     counts = Counter()  # type: Counter
     for p in plates:
-        want, got = normalize_plate(p.label), normalize_plate(p.read)
+        want = normalize_plate(p.label, region_tokens=True)
+        got = normalize_plate(p.read, region_tokens=True)
         if p.detected and not p.exact and len(want) == len(got):
             counts.update((a, b) for a, b in zip(want, got) if a != b)
     return [[a, b, n] for (a, b), n in counts.most_common(top)]

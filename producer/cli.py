@@ -48,6 +48,7 @@ def produce_cmd(source: str, config_file: Any, every: int, max_width: int, pin_n
     from alpr.stop_flag import StopFlag
     from alpr.retry import standard_retry
     from producer.sender import FrameSender
+    from alpr.cli import named_sources
     from producer.sources import open_source
 
     settings = build_settings(config_file, **{k: flags.get(k) for k in SETTINGS_FLAGS})
@@ -64,7 +65,8 @@ def produce_cmd(source: str, config_file: Any, every: int, max_width: int, pin_n
                          results_maxlen=settings.results_maxlen,
                          job_timeout_s=settings.job_timeout_s, result_ttl_s=settings.result_ttl_s,
                          failure_ttl_s=settings.failure_ttl_s, regions=settings.regions)
-    src = open_source(source, loop=loop, decode=bool(max_width), seed=seed, repeat=repeat)
+    src = open_source(source, loop=loop, decode=bool(max_width), seed=seed, repeat=repeat,
+                      named=named_sources())
     log.info("camera %s: producing from %s at %s fps into %s", settings.camera,
              "scenes" if source == "scenes" else source.split("@")[-1],
              settings.fps or "max", queue_name)

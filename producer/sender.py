@@ -10,20 +10,20 @@ import time
 import uuid
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from alpr.frame_jobs import enqueue_frames, job_queue
 from alpr.frame_store import FrameStore
+from alpr.jpeg_encoding import encode_jpeg as encode_picture
 from alpr.keys import Keys
 from alpr.protocol import STATUS_FAILED, FrameEnvelope, ResultRecord, encode_frame
 from alpr.retry import Retry
-from engines.jpeg_strips import encode_params
 from producer.sources import SourceFrame
-from worker.jobs import enqueue_frames, make_queue
 
 log = logging.getLogger(__name__)
 
 
 def encode_jpeg(frame: SourceFrame, quality: int, max_width: int = 0) -> bytes:
     """JPEG bytes of a source frame: pass-through when possible, else (resize and) encode
-    with restart markers so workers decode it on several cores (engines.jpeg_strips)."""
+    with restart markers so workers decode it on several cores (alpr.jpeg_encoding)."""
     if frame.jpeg is not None and not max_width:
         return frame.jpeg
     import cv2
@@ -37,10 +37,7 @@ def encode_jpeg(frame: SourceFrame, quality: int, max_width: int = 0) -> bytes:
     if max_width and image.shape[1] > max_width:
         height = max(1, int(round(image.shape[0] * max_width / float(image.shape[1]))))
         image = cv2.resize(image, (int(max_width), height), interpolation=cv2.INTER_AREA)
-    ok, buf = cv2.imencode(".jpg", image, encode_params(image.shape[1], quality))
-    if not ok:
-        raise ValueError("JPEG encoding failed")
-    return buf.tobytes()
+    return encode_picture(image, quality)
 
 
 class FrameSender(object):
@@ -55,7 +52,7 @@ class FrameSender(object):
         self.regions = list(regions) if regions else None  # the camera's plate regions
         self.keys = keys
         self.store = FrameStore(redis_client, keys, results_maxlen, max_age_s)
-        self.queue = make_queue(queue_name, redis_client, job_timeout_s)
+        self.queue = job_queue(queue_name, redis_client, job_timeout_s)
         self.camera = camera
         self.retry = retry
         self.site = site

@@ -1,4 +1,4 @@
-"""Frame sources: image folder, video file, RTSP/HTTP URL, V4L2 device, generated scenes.
+"""Frame sources: image folder, video file, RTSP/HTTP URL, V4L2 device, or one named by a layer above.
 
 Each source yields SourceFrame items (BGR pixels or ready JPEG bytes, plus labelled truth when
 known). cv2 is imported only inside the sources that need it. Live cameras reconnect with
@@ -6,7 +6,7 @@ backoff through a Retry; a bad frame is counted by the caller and skipped, never
 """
 import logging
 import os
-from typing import Any, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from alpr.errors import ConfigError, TransientError
 from alpr.retry import ExponentialBackoff, Retry
@@ -210,31 +210,6 @@ class CaptureSource(object):
                 self.cap = None
 
 
-class SceneSource(object):
-    """Generated labelled scenes (evaluation.scenes); each scene repeated ``repeat`` frames."""
-
-    def __init__(self, seed: int = 0, repeat: int = 1, count: Optional[int] = None) -> None:
-        from evaluation.scenes import generate_scene, scene_region, scene_rng
-
-        self.generate_scene = generate_scene
-        self.scene_region = scene_region
-        self.scene_rng = scene_rng
-        self.seed = int(seed)
-        self.repeat = max(1, int(repeat))
-        self.count = count
-
-    def __iter__(self) -> Iterator[SourceFrame]:
-        index = 0
-        while self.count is None or index < self.count:
-            image, text, _box = self.generate_scene(self.scene_rng(self.seed, index), region="mix", index=index)
-            # the mix stands for cameras of three countries: each scene says its own
-            regions = [self.scene_region("mix", index, None)]
-            for _ in range(self.repeat):
-                yield SourceFrame(image=image, truth=[text], name="scene-%d" % index,
-                                  regions=regions)
-            index += 1
-
-
 def _video_capture(cv2: Any, target: Any, params: Any) -> Any:
     """VideoCapture with open parameters where this OpenCV takes them (4.5.2+)."""
     if params:
@@ -254,10 +229,13 @@ def _safe(target: Any) -> str:
 
 
 def open_source(spec: str, loop: bool = False, decode: bool = False, seed: int = 0,
-                repeat: int = 1) -> Any:
-    """SOURCE argument -> a source: ``scenes``, a folder, a video file, a URL or a device index."""
-    if spec == "scenes":
-        return SceneSource(seed=seed, repeat=repeat)
+                repeat: int = 1, named: Optional[Dict[str, Callable[..., Any]]] = None) -> Any:
+    """SOURCE argument -> a source: a name in ``named`` (factories taking ``seed``, ``repeat``:
+    e.g. ``scenes``, which the console script lends from evaluation/, alpr.cli.NAMED_SOURCES),
+    a folder, a video file, a URL or a device index."""
+    named = named or {}
+    if spec in named:
+        return named[spec](seed=seed, repeat=repeat)
     if spec.isdigit():
         return CaptureSource(int(spec), live=True)
     if spec.startswith("/dev/video"):
@@ -270,6 +248,5 @@ def open_source(spec: str, loop: bool = False, decode: bool = False, seed: int =
         if spec.lower().endswith(IMAGE_EXTS):
             return FolderSource(spec, loop=loop, decode=decode)
         return CaptureSource(spec, live=False, loop=loop)
-    raise ConfigError("source %s is not scenes, a folder, a file, a URL or a device index"
-                      % _safe(spec))
-
+    raise ConfigError("source %s is not %sa folder, a file, a URL or a device index"
+                      % (_safe(spec), "".join("%s, " % name for name in sorted(named))))

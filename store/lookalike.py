@@ -4,18 +4,16 @@ OCR (and people) confuse O/0/D/Q, I/1, B/8, S/5, Z/2 and G/6. Every text is stor
 folded key (``A8C1234`` for ``ABC1234`` and ``A8C I234``), so any number of look-alike swaps
 is an exact key match; the key's one-deletion neighbours find a key one real misread away.
 """
-import re
 from typing import List
 
-_NOT_ALNUM = re.compile(r"[^0-9A-Z]")
+from alpr.plate_formats import normalize_plate
+
 #: each look-alike class folds to one representative
 FOLD = str.maketrans({"O": "0", "D": "0", "Q": "0", "I": "1", "B": "8", "S": "5", "Z": "2",
                       "G": "6"})
 
 
-def normalize(text: str) -> str:
-    """Upper-case alphanumerics only (the dispatcher's normalize_plate)."""
-    return _NOT_ALNUM.sub("", (text or "").upper())
+normalize = normalize_plate  # the one comparison form (alpr.plate_formats), as the dispatcher's
 
 
 def plate_key(text: str) -> str:

@@ -17,7 +17,8 @@ from alpr.errors import FrameDecodeError
 from alpr.frame_store import HELD_ELSEWHERE, FrameStore
 from alpr.protocol import FrameEnvelope, decode_frame
 from alpr.retry import Retry
-from worker.jobs import AllowlistJob, enqueue_requeued, make_queue
+from alpr.frame_jobs import enqueue_requeued
+from worker.jobs import AllowlistJob, make_queue
 
 log = logging.getLogger(__name__)
 

@@ -144,7 +144,7 @@ def check_memory(info: Dict[str, int], runtime: str) -> List[Check]:
 
 def check_engine_cache(cache_dir: str, identity: Optional[Any], runtime: str) -> List[Check]:
     """Every cached engine: built by which TensorRT for which model, and whether it is stale."""
-    from engines.prepare.convert import sha256_file
+    from engines.model_files import sha256_file
     from engines.tensorrt.cache import EngineCache, sidecar_mismatches
 
     cache = EngineCache(cache_dir)

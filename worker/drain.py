@@ -4,7 +4,7 @@ RQ costs ~20 round trips per job; a drained job costs one (pop + read its data i
 call). Jobs are popped one at a time, by the worker's read-ahead while its current frame
 is in the engine (at most one frame ahead), so pull-based load balancing between nodes is
 kept. A popped job that is not a plain frame job (its data, or a hash field outside
-worker.jobs.JOB_FIELDS) is pushed back to the queue front for the worker's RQ dequeue,
+alpr.frame_jobs.JOB_FIELDS) is pushed back to the queue front for the worker's RQ dequeue,
 which refuses and counts it.
 """
 from typing import Any, List, Optional, Sequence
@@ -12,8 +12,8 @@ from typing import Any, List, Optional, Sequence
 from rq.job import Job
 from rq.queue import Queue
 
-from worker.jobs import EMPTY_FIELDS, FUNC_NAME, JOB_FIELDS, Frame, parse_frames
-from worker.serializer import MAX_JOB_BYTES, MsgpackSerializer, PayloadRefused, inflate
+from alpr.frame_jobs import EMPTY_FIELDS, FUNC_NAME, JOB_FIELDS, Frame, parse_frames
+from alpr.job_serializer import MAX_JOB_BYTES, MsgpackSerializer, PayloadRefused, inflate
 
 # KEYS: the queued marks (alpr.keys.Keys.queued), then the queue lists; ARGV: job key prefix,
 # then 'name=0|1' per allowed hash field (1: must be empty). The popped job's frame loses its

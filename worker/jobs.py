@@ -1,15 +1,13 @@
-"""The RQ side of the wire: the one allowlisted job function, the refusing Job class, enqueueing.
+"""The worker's side of the RQ wire: the one allowlisted job function, the refusing Job class, the claiming queue.
 
-A job carries only frame keys ``[[frame_id, camera], ...]``, never pixels. The worker runs
+A job carries only frame keys (its format: alpr.frame_jobs). The worker runs
 only functions named in ALLOWED_FUNCTIONS; anything else (``os.system``, ``builtins.eval``),
 a payload that is not msgpack, keyword arguments, or a job hash field RQ would act on
 (callbacks, dependencies, retries, webhooks: anything outside JOB_FIELDS) is refused before
 any import or call, and the refused job never enters RQ's execution path (worker.node).
 """
 import logging
-import string
 import time
-import uuid
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from rq.exceptions import DeserializationError, NoSuchJobError
@@ -18,26 +16,13 @@ from rq.queue import Queue
 
 from alpr import defaults
 from alpr.errors import RefusedJobError
-from alpr.protocol import MAX_ID_LEN
-from worker.serializer import MAX_JOB_BYTES, MsgpackSerializer, PayloadRefused, inflate
+from alpr.frame_jobs import (ALLOWED_FUNCTIONS, EMPTY_FIELDS, JOB_FIELDS, Frame, frame_id_of_job,
+                             parse_frames)
+from alpr.protocol import as_text
+from alpr.job_serializer import MAX_JOB_BYTES, MsgpackSerializer, PayloadRefused, inflate
 
 log = logging.getLogger(__name__)
 
-FUNC_NAME = "worker.jobs.process_frames"
-ALLOWED_FUNCTIONS = frozenset([FUNC_NAME])
-MAX_FRAMES_PER_JOB = 256  # a job is a micro-batch of keys; more is malformed
-
-# The job hash fields RQ's own enqueue writes for a frame job (rq 1.15 and 3.x), and the ones
-# of them that must stay empty: RQ imports and calls what they name. Any other field (a
-# dependency, retries, webhooks, meta, ...) is something RQ would act on: the job is refused.
-JOB_FIELDS = frozenset(["status", "created_at", "data", "started_at", "ended_at", "last_heartbeat",
-                        "worker_name", "origin", "description", "enqueued_at", "timeout",
-                        "result_ttl", "failure_ttl", "success_callback_name",
-                        "failure_callback_name", "stopped_callback_name", "group_id"])
-EMPTY_FIELDS = frozenset(["success_callback_name", "failure_callback_name",
-                          "stopped_callback_name", "group_id"])
-
-Frame = Tuple[str, str]  # (frame_id, camera)
 
 def process_frames(frames: Sequence[Sequence[str]]) -> Dict[str, int]:
     """The job function frame jobs name. `alpr worker` never calls it: FleetWorker runs frame
@@ -45,19 +30,6 @@ def process_frames(frames: Sequence[Sequence[str]]) -> Dict[str, int]:
     parse_frames(frames)
     raise RuntimeError("process_frames runs only inside `alpr worker` (frame jobs take its "
                        "fast path, not RQ's job call)")
-
-
-def parse_frames(value: Any) -> List[Frame]:
-    """Validate a job's frames argument: a list of [frame_id, camera] text pairs."""
-    if not isinstance(value, (list, tuple)) or not 0 < len(value) <= MAX_FRAMES_PER_JOB:
-        raise ValueError("frames must be a non-empty list of at most %d pairs" % MAX_FRAMES_PER_JOB)
-    out = []
-    for item in value:
-        if (not isinstance(item, (list, tuple)) or len(item) != 2
-                or not all(isinstance(v, str) and 0 < len(v) <= MAX_ID_LEN for v in item)):
-            raise ValueError("each frame must be [frame_id, camera] text")
-        out.append((item[0], item[1]))
-    return out
 
 
 def field_refusal(fields: Dict[str, Any]) -> Optional[str]:
@@ -132,7 +104,7 @@ class AllowlistJob(Job):
         outside JOB_FIELDS is not given to RQ's restore at all (only its data, inflated
         within MAX_JOB_BYTES, so the refusal can name its frames); one RQ cannot parse
         (garbage timeout, dates, ...) leaves ``restore_error`` instead of raising."""
-        self.stored_fields = {_text(k): v for k, v in dict(raw_data or {}).items()}
+        self.stored_fields = {as_text(k): v for k, v in dict(raw_data or {}).items()}
         try:
             data = inflate(self.stored_fields.get("data") or b"", MAX_JOB_BYTES)
         except PayloadRefused as exc:  # RQ's own zlib.decompress has no limit
@@ -216,58 +188,8 @@ class FrameQueue(Queue):
         return got
 
 
-def _text(value: Any) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-
-
-def frame_id_of_job(job_id: str) -> str:
-    """The frame a job id names: the producer's job id is the frame id; a re-queued job's
-    id is the frame id + ``-r<6 hex>`` (requeue_job_id)."""
-    head, sep, tail = job_id.rpartition("-r")
-    if sep and head and len(tail) == 6 and all(c in string.hexdigits for c in tail):
-        return head
-    return job_id
-
-
-def requeue_job_id(frame_id: str) -> str:
-    """Id of a job re-enqueued for one frame: the frame id + ``-r<hex>`` (the orphan sweep
-    recognises a frame's queued job by it; the producer's own job id is the frame id)."""
-    return "%s-r%s" % (frame_id, uuid.uuid4().hex[:6])
-
-
-def enqueue_requeued(queue: Any, frames: Sequence[Frame], store: Any = None,
-                     result_ttl: int = defaults.RESULT_TTL_S,
-                     failure_ttl: int = defaults.FAILURE_TTL_S,
-                     timeout: int = defaults.JOB_TIMEOUT_S) -> None:
-    """One job per frame put back (reaper, restarted node, a frame given back, the orphan
-    sweep), id = frame id + ``-r<hex>``; with ``store`` (a FrameStore) the frame is marked
-    queued in the same MULTI as the job's RPUSH, as the producer's put does."""
-    for frame_id, camera in frames:
-        if store is None:
-            enqueue_frames(queue, [(frame_id, camera)], job_id=requeue_job_id(frame_id),
-                           result_ttl=result_ttl, failure_ttl=failure_ttl, timeout=timeout)
-            continue
-        pipe = queue.connection.pipeline(transaction=True)
-        enqueue_frames(queue, [(frame_id, camera)], pipeline=pipe,
-                       job_id=requeue_job_id(frame_id), result_ttl=result_ttl,
-                       failure_ttl=failure_ttl, timeout=timeout)
-        store.mark_queued(frame_id, queue.key, pipe)
-        pipe.execute()
-
-
 def make_queue(name: str, connection: Any, timeout: int = defaults.JOB_TIMEOUT_S) -> Any:
-    """An rq.Queue (FrameQueue) speaking msgpack with the allowlisting Job class."""
+    """The worker's rq.Queue (FrameQueue: its dequeue claims) speaking msgpack with the
+    allowlisting Job class (to enqueue, alpr.frame_jobs.job_queue is enough)."""
     return FrameQueue(name, connection=connection, serializer=MsgpackSerializer,
                       job_class=AllowlistJob, default_timeout=timeout)
-
-
-def enqueue_frames(queue: Any, frames: Sequence[Frame], pipeline: Any = None,
-                   job_id: Optional[str] = None, result_ttl: int = defaults.RESULT_TTL_S,
-                   failure_ttl: int = defaults.FAILURE_TTL_S,
-                   timeout: int = defaults.JOB_TIMEOUT_S) -> Any:
-    """Enqueue one job naming the frames (ids + cameras only); inside ``pipeline`` if given."""
-    frames = [[str(f), str(c)] for f, c in frames]
-    return queue.enqueue_call(
-        FUNC_NAME, args=(frames,), timeout=timeout, result_ttl=result_ttl,
-        failure_ttl=failure_ttl, job_id=job_id, pipeline=pipeline,
-        description="frames %s" % ",".join("%s/%s" % (c, f) for f, c in frames[:4]))

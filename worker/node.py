@@ -18,23 +18,25 @@ from rq.worker import SimpleWorker
 
 from alpr import defaults
 from alpr.errors import RefusedJobError
+from alpr.frame_jobs import enqueue_requeued
 from alpr.frame_store import FrameStore
 from alpr.keys import Keys
+from alpr.protocol import as_text
 from alpr.redis_conn import connect_settings
 from alpr.stop_flag import StopFlag
 from alpr.retry import ExponentialBackoff, standard_retry
-from worker.engines import build_engine
+from worker.frame_engines import frame_engine_for
 from worker.claim import Claimer
 from worker.drain import Drainer
 from worker.engine_step import EngineStep
 from worker.finish import Finisher
 from worker.heartbeat import Heartbeat, process_token
 from worker.liveness import EngineWatch, ProgressFile
-from worker.jobs import AllowlistJob, FrameQueue, enqueue_requeued, frames_of, make_queue, refusal
+from worker.jobs import AllowlistJob, FrameQueue, frames_of, make_queue, refusal
 from worker.metrics import Metrics, serve_metrics
 from worker.node_state import NodeState
 from worker.processor import FrameProcessor
-from worker.serializer import MsgpackSerializer
+from alpr.job_serializer import MsgpackSerializer
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +216,7 @@ def node_name(settings: Any) -> str:
 def serve(settings: Any, burst: bool = False, max_jobs: Optional[int] = None) -> int:
     """Run the worker until SIGTERM (or, with ``burst``, until the queues are empty); the
     engine is closed on every way out (SIGTERM, burst end, an error at start)."""
-    engine = build_engine(settings.engine, settings)
+    engine = frame_engine_for(settings.engine, settings)
     try:
         return _serve(settings, engine, burst, max_jobs)
     finally:
@@ -315,7 +317,7 @@ def predecessor_gone(conn: Any, keys: Keys, node: str, token: str, ttl_ms: int,
     deadline = time.time() + (left if left > 0 else ttl_ms) / 1000.0 + 2 * poll_s
     while True:
         value = conn.get(key)
-        if value is None or _text(value) == token:
+        if value is None or as_text(value) == token:
             return True
         if time.time() >= deadline:
             return False
@@ -346,7 +348,3 @@ def _recover_own_frames(conn: Any, store: FrameStore, keys: Keys, node: str, set
     if requeued or failed:
         log.info("node %s: re-queued %d and failed %d frames left by a previous run",
                  node, len(requeued), len(failed))
-
-
-def _text(value: Any) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)

@@ -14,13 +14,13 @@ import threading
 from collections import deque
 from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple
 
+from alpr.frame_jobs import Frame
 from alpr.frame_store import counter_field
 from alpr.retry import Retry
 from worker.claim import Claimed, Claimer, Todo
 from worker.drain import Drainer
 from worker.engine_step import EngineStep
 from worker.finish import Finisher
-from worker.jobs import Frame
 from worker.metrics import Metrics
 from worker.node_state import NodeState
 

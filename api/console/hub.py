@@ -14,6 +14,7 @@ import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from alpr import defaults
+from alpr.protocol import as_text
 
 log = logging.getLogger("alpr.console")
 
@@ -30,10 +31,6 @@ def entry_key(entry_id: str) -> Tuple[int, int]:
         return int(ms), int(seq or 0)
     except ValueError:
         return 0, 0
-
-
-def _text(value: Any) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 class StreamHub(object):
@@ -85,7 +82,7 @@ class StreamHub(object):
     def latest(self, kind: str, count: int) -> Tuple[List[Message], str]:
         """The newest `count` messages of a stream, oldest first, and the stream's last id."""
         rows = self.client().xrevrange(self.streams[kind], count=count)
-        last = _text(rows[0][0]) if rows else "0-0"
+        last = as_text(rows[0][0]) if rows else "0-0"
         return [m for m in (self.decode(kind, e, f) for e, f in reversed(rows)) if m], last
 
     def since(self, kind: str, after: str, count: int = defaults.CONSOLE_SSE_REPLAY
@@ -108,7 +105,7 @@ class StreamHub(object):
                 if not last:
                     for key in kinds:
                         rows = redis.xrevrange(key, count=1)
-                        last[key] = _text(rows[0][0]) if rows else "0-0"
+                        last[key] = as_text(rows[0][0]) if rows else "0-0"
                     self._publish({"kind": "state", "id": "", "data": {"redis": "up"}})
                 replies = redis.xread(dict(last), block=self.block_ms, count=100) or []
             except Exception as exc:  # noqa: BLE001 - Redis down: tell the pages, retry
@@ -119,9 +116,9 @@ class StreamHub(object):
                 self.stopping.wait(1.0)
                 continue
             for key, entries in replies:
-                key = _text(key)
+                key = as_text(key)
                 for entry_id, fields in entries:
-                    last[key] = _text(entry_id)
+                    last[key] = as_text(entry_id)
                     message = self.decode(kinds[key], entry_id, fields)
                     if message is not None:
                         self._publish(message)
@@ -145,7 +142,7 @@ class StreamHub(object):
     # --- entries -> messages ---------------------------------------------------------------
     def decode(self, kind: str, entry_id: Any, fields: Dict[Any, Any]) -> Optional[Message]:
         """One stream entry as a page message; None (counted) when malformed or readless."""
-        entry_id = _text(entry_id)
+        entry_id = as_text(entry_id)
         try:
             if kind == "event":
                 data = self.enrich(json.loads(fields[b"event"]))

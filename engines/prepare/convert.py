@@ -14,7 +14,7 @@ from onnx import TensorProto
 
 from alpr.errors import ConfigError, ModelError
 from engines.prepare import opset, rewrite
-from engines.trim import sha256_file  # noqa: F401  (convert.sha256_file for callers)
+from engines.model_files import sha256_file
 
 #: what a target needs: highest opset, fp32 I/O, fp32 interior, uint8 inputs as float32,
 #: cut before NMS

@@ -219,7 +219,7 @@ def calibration_batches(files: Sequence[str], shape: Shape) -> List[np.ndarray]:
     """Frames letterboxed with the detector's CPU preprocessing, grouped into shape[0] batches."""
     import cv2
 
-    from engines.preprocess_cpu import letterbox_cpu
+    from engines.preprocess_cpu import letterbox_reference
 
     if len(shape) != 4 or shape[1] != 3:
         raise ConfigError("INT8 calibration from frames needs an NCHW 3-channel input, got %s" % (shape,))
@@ -228,7 +228,7 @@ def calibration_batches(files: Sequence[str], shape: Shape) -> List[np.ndarray]:
         img = cv2.imread(path, cv2.IMREAD_COLOR)
         if img is None:
             continue  # unreadable file: skip rather than fail a long build
-        frames.append(letterbox_cpu(img, shape[2], shape[3])[0][0])
+        frames.append(letterbox_reference(img, shape[2], shape[3])[0][0])
     n = shape[0]
     return [np.ascontiguousarray(np.stack(frames[i:i + n]), dtype=np.float32)
             for i in range(0, len(frames) - n + 1, n)]

@@ -12,6 +12,7 @@ from typing import Callable, Dict, Optional, Tuple
 
 from alpr import defaults
 from alpr.errors import ConfigError
+from engines.model_files import sha256_file
 from engines.runtime import Runtime
 from engines.tensorrt import cache as cache_mod
 from engines.tensorrt.build import BuildOptions, Profile, build_engine
@@ -49,7 +50,7 @@ def ensure_prepared(onnx_path: str, target: str, cache_dir: str) -> str:
 
     if _prepared_for(onnx_path) in ("trt8.2", "trt10"):
         return onnx_path
-    sha = convert.sha256_file(onnx_path)
+    sha = sha256_file(onnx_path)
     stem = os.path.splitext(os.path.basename(onnx_path))[0]
     out = os.path.join(os.path.abspath(os.path.expanduser(cache_dir)),
                        "%s-%s.%s.onnx" % (stem, sha[:12], target))
@@ -78,7 +79,6 @@ def get_engine(onnx_path: str, options: BuildOptions, trt: ModuleType, ctx: Cuda
                report: Callable[[str], None] = log.info,
                rebuild: bool = False) -> Tuple[cache_mod.Entry, Dict[str, object], bool]:
     """(cache entry, sidecar, built_now) for `onnx_path`: a fresh cached engine or a new build."""
-    from engines.prepare.convert import sha256_file
 
     if not os.path.isfile(onnx_path):
         raise ConfigError("model file not found: %s" % onnx_path)

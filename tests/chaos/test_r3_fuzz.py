@@ -23,7 +23,7 @@ from chaos_helpers import FleetRun, crash_lines, figures, size
 from malformed import (bad_images, malformed_frames, malformed_payloads,
                        malformed_result_fields, pack,
                        tiny_jpeg, wrong_types)
-from worker.engines import build_engine
+from worker.frame_engines import frame_engine_for
 from worker.metrics import Metrics
 from worker.node import build_frame_path
 
@@ -68,7 +68,7 @@ def make_processor(client, keys, engine):
 
 def test_r3_worker_envelopes_in_process(redis_client):
     keys = Keys("r3a:")
-    proc, store = make_processor(redis_client, keys, build_engine("null", Settings()))
+    proc, store = make_processor(redis_client, keys, frame_engine_for("null", Settings()))
     rec = Recorder(redis_client, keys, store)
 
     @settings(max_examples=size(800, 8000), **FUZZ)
@@ -90,7 +90,7 @@ def test_r3_worker_envelopes_in_process(redis_client):
 @pytest.fixture(scope="module")
 def pipeline_engine():
     try:
-        engine = build_engine("pipeline", Settings())
+        engine = frame_engine_for("pipeline", Settings())
     except ImportError as exc:
         pytest.skip("recognition pipeline not importable yet: %s" % exc)
     engine.warmup(1)
@@ -100,7 +100,7 @@ def pipeline_engine():
 def test_r3_envelope_naming_another_frame(redis_client):
     """Key says frame A, envelope says frame B: A must still end (failed), B must be untouched."""
     keys = Keys("r3e:")
-    proc, store = make_processor(redis_client, keys, build_engine("null", Settings()))
+    proc, store = make_processor(redis_client, keys, frame_engine_for("null", Settings()))
     victim = FrameEnvelope(frame_id="victim", camera="cam", data=tiny_jpeg(), max_age_s=30.0)
     store.put(victim)
     forged = FrameEnvelope(frame_id="victim", camera="cam", data=tiny_jpeg(), max_age_s=30.0)
@@ -146,10 +146,10 @@ def test_r3_worker_images_in_process(redis_client, pipeline_engine):
 def test_r3_job_arguments_in_process(redis_client):
     """A frame job's argument check refuses malformed frame lists with ValueError (the
     worker's refusal, worker.jobs.refusal, parses them so); a valid list runs."""
-    from worker.jobs import parse_frames
+    from alpr.frame_jobs import parse_frames
 
     keys = Keys("r3c:")
-    proc, _ = make_processor(redis_client, keys, build_engine("null", Settings()))
+    proc, _ = make_processor(redis_client, keys, frame_engine_for("null", Settings()))
     tally = {"refused": 0, "ran": 0}
 
     @settings(max_examples=size(300, 2000), **FUZZ)
@@ -202,14 +202,14 @@ def test_r3_real_worker_process(redis_url, harness):
     from rq.job import Job
 
     from enqueue import put_frame
-    from worker.jobs import FUNC_NAME, make_queue
+    from alpr.frame_jobs import FUNC_NAME, job_queue
 
     count = size(150, 1000)
     client = redis.Redis.from_url(redis_url)
     run = FleetRun(redis_url, harness)
     keys = Keys(run.namespace)
     store = FrameStore(client, keys)
-    queue = make_queue(keys.queue(run.queue), client)
+    queue = job_queue(keys.queue(run.queue), client)
     ids = []
     skipped = 0
     while len(ids) < count:

@@ -315,10 +315,10 @@ def test_requeue_orphans_finds_stored_frames_whose_job_vanished(store, redis_cli
     (only their heads): a drain pop removes the frame's queued mark; RQ's blocking pop leaves
     a mark numbered before the queue's new head (lists are FIFO)."""
     from worker.drain import Drainer
-    from worker.jobs import enqueue_frames, enqueue_requeued, make_queue
+    from alpr.frame_jobs import enqueue_frames, enqueue_requeued, job_queue
 
     keys = store.keys
-    queue = make_queue(keys.queue("frames"), redis_client)
+    queue = job_queue(keys.queue("frames"), redis_client)
     redis_client.sadd(keys.nodes, "n1")
     now = time.time()
     drained, popped, queued, requeued, running, expired, young = (

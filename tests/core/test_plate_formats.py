@@ -120,3 +120,14 @@ def test_a_catalog_from_another_file():
     book = catalog.book(["xx"])
     assert book.match("123B").fits and not book.match("123C").fits
     assert book.match("I23A", [0.5, SURE, SURE, SURE]).text == "123A"
+
+
+def test_normalize_plate_one_rule_for_reads_labels_and_keys():
+    """One comparison form: the dispatcher, the store and the scorer call this one function."""
+    from alpr.plate_formats import normalize_plate
+
+    assert normalize_plate(" abc-12 34 ") == "ABC1234"
+    assert normalize_plate("ab.c_1\u00b72") == "ABC12"
+    assert normalize_plate(None) == ""
+    assert normalize_plate("[br]abc-1 234", region_tokens=True) == "ABC1234"  # a label, a platerec read
+    assert normalize_plate("[br]abc-1 234") == "BRABC1234"  # our reads carry none

@@ -8,7 +8,7 @@ from testenv import subprocess_env
 
 
 def make_fleet(redis_url, tmp_path):
-    from alpr.demo import Fleet
+    from demo.fleet import Fleet
 
     run = uuid.uuid4().hex[:6]
     return Fleet(redis_url, "mq-%s:" % run, "mq-%s" % run, str(tmp_path)), run

@@ -58,12 +58,12 @@ def test_nodes_queues_drain(redis_client):
     redis_client.hset(keys.node_stats("n1"), mapping={"fps": "12.5", "frames": "40", "engine": "ort"})
     redis_client.rpush(rq_queue_key(keys.queue("frames")), "a", "b")
     redis_client.rpush(rq_queue_key(keys.node_queue("n1")), "c")
-    from worker.jobs import enqueue_frames, make_queue
+    from alpr.frame_jobs import enqueue_frames, job_queue
 
     # RQ registers every queue in one global set: a queue of the namespace shows, another
     # fleet's (namespace other:) on the same Redis does not
-    enqueue_frames(make_queue(keys.queue("extra"), redis_client), [("e1", "c")])
-    enqueue_frames(make_queue("other:frames", redis_client), [("o1", "c")])
+    enqueue_frames(job_queue(keys.queue("extra"), redis_client), [("e1", "c")])
+    enqueue_frames(job_queue("other:frames", redis_client), [("o1", "c")])
     fleet = FleetWatch(redis_client, keys, store, keys.queue("frames"))
     assert drain(redis_client, keys, "n1") is True and drain(redis_client, keys, "n1") is False
     (node,) = fleet.nodes()

@@ -1,5 +1,6 @@
 """Grouping reads into vehicles, voting, dedup: pure logic, no Redis."""
-from dispatcher.grouping import Deduper, Grouper, jaro_winkler, normalize_plate
+from alpr.plate_formats import normalize_plate
+from dispatcher.grouping import Deduper, Grouper, jaro_winkler
 
 
 def read(text, conf=0.9, box=(10, 10, 50, 30)):

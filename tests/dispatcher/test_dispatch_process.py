@@ -8,7 +8,7 @@ from redis_server import RedisServer
 
 
 def make(redis_url, tmp_path):
-    from alpr.demo import Fleet
+    from demo.fleet import Fleet
 
     run = uuid.uuid4().hex[:6]
     return Fleet(redis_url, "dp-%s:" % run, "dp-%s" % run, str(tmp_path))

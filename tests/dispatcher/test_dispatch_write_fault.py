@@ -15,7 +15,7 @@ import uuid
 
 import redis
 
-from alpr.demo import Fleet
+from demo.fleet import Fleet
 from alpr.protocol import ResultRecord, encode_result
 
 USER, PASSWORD = "dispatch-fault", "pw-%s" % uuid.uuid4().hex[:8]

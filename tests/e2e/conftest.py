@@ -1,4 +1,4 @@
-"""End-to-end fixtures: real fleets (alpr.demo.Fleet) of real processes on a real redis-server."""
+"""End-to-end fixtures: real fleets (demo.fleet.Fleet) of real processes on a real redis-server."""
 import uuid
 
 import pytest
@@ -7,7 +7,7 @@ import pytest
 @pytest.fixture
 def make_fleet(tmp_path):
     """Factory: a Fleet on a Redis URL in a fresh namespace/queue; everything stopped at teardown."""
-    from alpr.demo import Fleet
+    from demo.fleet import Fleet
 
     fleets = []
 

@@ -6,7 +6,7 @@ because the RQ queue names were not under the namespace.
 """
 import time
 
-from alpr.demo import Fleet
+from demo.fleet import Fleet
 
 
 def node_frames(fleet, node):

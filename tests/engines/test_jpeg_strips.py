@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from engines.image_io import DecodedFrame, decode, probe
-from engines.jpeg_strips import StripDecoder, encode_params, layout, rst_interval_for, split
+from alpr.jpeg_encoding import encode_params, rst_interval_for
+from engines.jpeg_strips import StripDecoder, layout, split
 
 
 def _scene(h, w, seed=0):

@@ -107,14 +107,14 @@ def _plate(lines, size=(130, 440), height=70):
 
 
 def test_the_default_ocr_reads_one_and_two_line_plates(ocr):
-    from alpr.plate_formats import normalize
+    from alpr.plate_formats import normalize_plate
 
     one = _plate(["ABC1234"], size=(110, 460))
     two = _plate(["ABC", "1D23"], size=(260, 300), height=80)
     reads = ocr.read(np.concatenate([np.pad(one, ((0, 150), (0, 0), (0, 0))),
                                      np.pad(two, ((0, 0), (0, 160), (0, 0)))], axis=1),
                      [(0, 0, 460, 110), (460, 0, 760, 260)])
-    assert [normalize(r.text) for r in reads] == ["ABC1234", "ABC1D23"]
+    assert [normalize_plate(r.text) for r in reads] == ["ABC1234", "ABC1D23"]
     assert ocr.located >= 1  # the tall crop went through the line locator
 
 

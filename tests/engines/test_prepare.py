@@ -13,7 +13,7 @@ import onnx_builders as build  # noqa: E402
 
 from alpr.errors import ConfigError, ModelError  # noqa: E402
 from engines.prepare import convert, equivalence as eq, opset, rewrite  # noqa: E402
-from engines.prepare.cli import models_group  # noqa: E402
+from engines.models_cli import models_group  # noqa: E402
 
 
 def _ort_max_opset() -> int:

@@ -28,7 +28,7 @@ def default_models():
         if not _installed(package):
             pytest.skip("%s not installed (make venv installs the model wheels --no-deps)" % package)
     from engines.models import default_file
-    from engines.prepare.cli import default_model_paths
+    from engines.models_cli import default_model_paths
 
     out = default_model_paths()
     for label in ("platerec-encoder", "platerec-decoder"):  # selectable with --ocr platerec
@@ -98,7 +98,7 @@ def test_prepare_default_goes_on_where_the_proof_cannot_run(default_models, tmp_
     so, and writes every copy; --strict keeps the old exit 2."""
     from click.testing import CliRunner
 
-    from engines.prepare.cli import models_group
+    from engines.models_cli import models_group
 
     if _can_load(default_models["platedet"]):
         pytest.skip("this onnxruntime runs platedet's original: every proof runs here")
@@ -107,7 +107,7 @@ def test_prepare_default_goes_on_where_the_proof_cannot_run(default_models, tmp_
     result = CliRunner().invoke(models_group, args + ["--out-dir", str(tmp_path / "a")])
     assert result.exit_code == 0, result.output
     assert "not proven here" in result.output and "not proven on this node" in result.output
-    from engines.prepare.cli import DEFAULT_MODELS
+    from engines.models_cli import DEFAULT_MODELS
 
     assert len(list((tmp_path / "a").glob("*.trt8.2.onnx"))) == len(DEFAULT_MODELS)
     strict = CliRunner().invoke(models_group, args + ["--out-dir", str(tmp_path / "b"), "--strict"])

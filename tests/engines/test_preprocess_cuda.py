@@ -6,7 +6,7 @@ import pytest
 
 from alpr.errors import EngineError, FrameDecodeError
 from engines.preprocess_cpu import (ENCODER_MEAN, ENCODER_STD, clamp_boxes, crops_normalized_cpu,
-                                    crops_u8_cpu, letterbox_cpu, letterbox_geometry)
+                                    crops_u8_cpu, letterbox_reference, letterbox_geometry)
 from engines.preprocess_cuda import (CpuPreprocessor, CudaPreprocessor, cuda_backend_available,
                                      make_preprocessor)
 
@@ -19,7 +19,7 @@ def _frame(h, w, seed=0):
 
 @pytest.mark.parametrize("h,w", [(480, 640), (1080, 1920), (640, 481), (2160, 3840), (7, 5)])
 def test_letterbox_cpu_places_frame_and_pads_with_114(h, w):
-    out, geo = letterbox_cpu(_frame(h, w), 640, 640)
+    out, geo = letterbox_reference(_frame(h, w), 640, 640)
     assert out.shape == (1, 3, 640, 640) and out.dtype == np.float32
     assert geo == letterbox_geometry(h, w, 640, 640)
     assert max(geo.new_w, geo.new_h) == 640
@@ -35,7 +35,7 @@ def test_letterbox_cpu_matches_platedets_own_preprocess():
     model = types.SimpleNamespace(model_height=640, model_width=640)
     # platedet is fed RGB images (PIL); our path takes BGR and swaps, so give it the swapped frame
     ref, _, (pad_w, pad_h) = platedet.Platedet.preprocess(model, frame[:, :, ::-1].copy())
-    out, geo = letterbox_cpu(frame, 640, 640)
+    out, geo = letterbox_reference(frame, 640, 640)
     assert (geo.pad_w, geo.pad_h) == (pad_w, pad_h)
     assert np.abs(out - ref).max() < 1e-6
 
@@ -44,7 +44,7 @@ def test_letterbox_cpu_matches_platedets_own_preprocess():
 def test_cpu_fallback_is_the_pipelines_letterbox_and_matches_the_reference(h, w):
     frame = _frame(h, w, seed=h)
     fast, geo = CpuPreprocessor().letterbox(frame, 640, 640)
-    ref, ref_geo = letterbox_cpu(frame, 640, 640)
+    ref, ref_geo = letterbox_reference(frame, 640, 640)
     assert geo == ref_geo
     assert np.abs(fast - ref).max() < 1e-6
 
@@ -125,7 +125,7 @@ def test_gpu_kernels_match_cpu_within_one_level(backend, zero_copy):
         for i, (h, w) in enumerate([(480, 640), (1080, 1920), (777, 1333), (2160, 3840)]):
             frame = _frame(h, w, seed=i)
             got, geo = pre.letterbox(frame, 640, 640)
-            ref, ref_geo = letterbox_cpu(frame, 640, 640)
+            ref, ref_geo = letterbox_reference(frame, 640, 640)
             assert geo == ref_geo
             assert np.abs(got - ref).max() <= 1.0 / 255 + 1e-6
             boxes = np.array([[rng.uniform(0, w - 60), rng.uniform(0, h - 30), 0, 0]
@@ -164,7 +164,7 @@ def test_pycuda_borrows_the_current_context_and_leaves_it_current():
             geo = pre.letterbox_to_device(_frame(48, 64), 64, 64, int(binding))
         out = np.empty((3, 64, 64), np.float32)
         cuda.memcpy_dtoh(out, binding)
-        ref, ref_geo = letterbox_cpu(_frame(48, 64), 64, 64)
+        ref, ref_geo = letterbox_reference(_frame(48, 64), 64, 64)
         assert geo == ref_geo and np.abs(out - ref[0]).max() <= 1.0 / 255
         assert cuda.Context.get_current().handle == ctx.handle
         binding.free()

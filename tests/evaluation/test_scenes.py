@@ -173,10 +173,11 @@ def test_scenes_cli_default_is_a_mix(tmp_path):
 
 
 def test_producer_scene_source_shows_every_region():
+    from alpr.cli import named_sources
     from producer.sources import open_source
 
     truths = []
-    for frame in open_source("scenes", seed=1, repeat=1):
+    for frame in open_source("scenes", seed=1, repeat=1, named=named_sources()):
         truths.append(frame.truth[0])
         if len(truths) == 6:
             break

@@ -2,7 +2,8 @@
 import json
 
 from evaluation.openalpr import LabelledImage, PlateLabel
-from evaluation.score import Scorer, iou, normalize_plate
+from alpr.plate_formats import normalize_plate
+from evaluation.score import Scorer, iou
 
 
 def _image(text="ABC1234", box=(100, 100, 200, 130), region="br", name="x.jpg"):
@@ -10,7 +11,8 @@ def _image(text="ABC1234", box=(100, 100, 200, 130), region="br", name="x.jpg"):
 
 
 def test_normalize_drops_region_tokens_spaces_dashes_and_case():
-    assert normalize_plate("[br]abc-1 234") == "ABC1234"
+    assert normalize_plate("[br]abc-1 234", region_tokens=True) == "ABC1234"
+    assert normalize_plate("[br]abc-1 234") == "BRABC1234"  # our reads carry none
     assert normalize_plate("") == ""
 
 

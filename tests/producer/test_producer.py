@@ -149,9 +149,12 @@ def test_cli_folder_and_video(redis_url, redis_client, tmp_path):
 
 
 def test_scenes_source_labels_frames():
+    """`alpr produce scenes`: the name the console script lends from evaluation/."""
+    from alpr.cli import named_sources
+
     pytest.importorskip("evaluation.scenes")
     frames = []
-    for frame in open_source("scenes", seed=1, repeat=2):
+    for frame in open_source("scenes", seed=1, repeat=2, named=named_sources()):
         frames.append(frame)
         if len(frames) == 4:
             break

@@ -13,11 +13,12 @@ import uuid
 
 import pytest
 
-from alpr.demo import Fleet
+from demo.fleet import Fleet
 from alpr.frame_store import FrameStore
 from alpr.protocol import FrameEnvelope, decode_result
 from testenv import ROOT
-from worker.jobs import FUNC_NAME, make_queue
+from alpr.frame_jobs import FUNC_NAME
+from worker.jobs import make_queue
 
 from test_security_refusals import security_counts, wait_for
 
@@ -121,7 +122,7 @@ def test_failure_callback_on_a_refused_function_is_never_called(trapped_fleet, t
     went through RQ's failure path, which imported and called the callback."""
     from rq import Queue
 
-    from worker.serializer import MsgpackSerializer
+    from alpr.job_serializer import MsgpackSerializer
 
     put_frame(trapped_fleet, camera="good-cam")
     queue = Queue(trapped_fleet.keys.queue(trapped_fleet.queue), connection=trapped_fleet.redis,

@@ -47,7 +47,7 @@ def results(fleet):
 def test_pickled_payload_and_foreign_function_are_refused_and_counted(fleet, tmp_path):
     from rq import Queue
 
-    from worker.serializer import MsgpackSerializer
+    from alpr.job_serializer import MsgpackSerializer
 
     fleet.start_worker("secnode", engine="null")
     fleet.wait_nodes(["secnode"], timeout=60)

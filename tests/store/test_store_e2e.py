@@ -18,7 +18,7 @@ REPEAT = 3  # frames per vehicle
 
 @pytest.fixture
 def fleet(tmp_path, redis_url):
-    from alpr.demo import Fleet
+    from demo.fleet import Fleet
 
     run = uuid.uuid4().hex[:8]
     made = Fleet(redis_url, "st-%s:" % run, "st-%s" % run, str(tmp_path),

@@ -8,10 +8,11 @@ import pytest
 from alpr.frame_store import FrameStore
 from alpr.keys import Keys
 from alpr.protocol import FrameEnvelope
-from worker.engines import NullEngine
-from worker.jobs import AllowlistJob, FrameQueue, enqueue_frames, frame_id_of_job, make_queue
+from worker.frame_engines import NullEngine
+from alpr.frame_jobs import enqueue_frames, frame_id_of_job
+from worker.jobs import AllowlistJob, FrameQueue, make_queue
 from worker.node import FleetWorker
-from worker.serializer import MsgpackSerializer
+from alpr.job_serializer import MsgpackSerializer
 from worker_helpers import put_frames, results
 from test_processor import make_path
 
@@ -98,7 +99,7 @@ def test_a_job_whose_id_names_a_frame_it_does_not_carry_gives_that_frame_back(re
     _store_frame(redis_client, keys, "x1")
     _store_frame(redis_client, keys, "y1")
     # a forged job: its id looks like a re-queued job of x1, its frames name y1
-    enqueue_frames(make_queue("alpr:frames", redis_client), [("y1", "cam1")], job_id="x1-r00abcd")
+    enqueue_frames(job_queue("alpr:frames", redis_client), [("y1", "cam1")], job_id="x1-r00abcd")
     job, queue = dequeue(worker)
     assert job.preclaimed[0] == "x1"
     worker.execute_job(job, queue)

@@ -10,7 +10,7 @@ from alpr.protocol import FrameEnvelope, encode_frame
 from alpr.retry import Retry
 from engines.types import FrameResult, PlateRead
 from worker_helpers import put_frames, queue_key, results
-from worker.engines import NullEngine, SleepEngine, build_engine
+from worker.frame_engines import NullEngine, SleepEngine, frame_engine_for
 from worker.metrics import Metrics
 from worker.node import build_frame_path
 
@@ -137,16 +137,16 @@ def test_stop_request_stops_draining(redis_client):
     assert proc.run_job([(ids[0], "cam1")])["frames"] == 1
 
 
-def test_build_engine_specs():
-    assert build_engine("null", None).name == "null"
-    sleeper = build_engine("sleep:0.01", None)
+def test_frame_engine_for_specs():
+    assert frame_engine_for("null", None).name == "null"
+    sleeper = frame_engine_for("sleep:0.01", None)
     assert isinstance(sleeper, SleepEngine) and sleeper.seconds == 0.01
     started = time.time()
     sleeper.process(None)
     assert time.time() - started >= 0.01
     for bad in ("sleep:x", "gpu", "sleep:-1"):
         with pytest.raises(Exception):
-            build_engine(bad, None)
+            frame_engine_for(bad, None)
 
 
 class recording_engine(object):

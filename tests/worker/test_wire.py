@@ -5,16 +5,9 @@ import zlib
 import pytest
 
 from worker.drain import Drainer, decode_frame_job
-from worker.jobs import (
-    FUNC_NAME,
-    AllowlistJob,
-    enqueue_frames,
-    frames_of,
-    make_queue,
-    parse_frames,
-    refusal,
-)
-from worker.serializer import MsgpackSerializer, PayloadRefused
+from alpr.frame_jobs import FUNC_NAME, enqueue_frames, job_queue, parse_frames
+from worker.jobs import AllowlistJob, frames_of, refusal
+from alpr.job_serializer import MsgpackSerializer, PayloadRefused
 
 
 def test_serializer_round_trip_and_refuses_pickle():
@@ -36,7 +29,7 @@ def test_parse_frames_rejects_malformed(bad):
 
 
 def test_enqueued_job_is_msgpack_and_allowed(redis_client):
-    queue = make_queue("frames", redis_client)
+    queue = job_queue("frames", redis_client)
     job = enqueue_frames(queue, [("f1", "cam1")], job_id="f1")
     stored = redis_client.hget("rq:job:f1", "data")
     assert decode_frame_job(stored) == [("f1", "cam1")]
@@ -75,8 +68,8 @@ def test_pickled_job_from_a_default_rq_queue_is_refused(redis_client):
 def test_drainer_pops_in_queue_order_and_gives_back_foreign_jobs(redis_client):
     from rq import Queue
 
-    shared = make_queue("frames", redis_client)
-    own = make_queue("node-n1", redis_client)
+    shared = job_queue("frames", redis_client)
+    own = job_queue("node-n1", redis_client)
     enqueue_frames(shared, [("s1", "c")], job_id="s1")
     enqueue_frames(own, [("o1", "c")], job_id="o1")
     drainer = Drainer(redis_client, "alpr:queued")
@@ -97,7 +90,7 @@ def test_zlib_bomb_in_job_data_is_refused_within_the_size_limit(redis_client):
 
     from rq.job import Job
 
-    from worker.serializer import MAX_JOB_BYTES, inflate
+    from alpr.job_serializer import MAX_JOB_BYTES, inflate
 
     bomb = zlib.compress(b"\0" * (64 * MAX_JOB_BYTES), 9)
     assert len(bomb) < MAX_JOB_BYTES // 4  # small on the wire
@@ -124,7 +117,7 @@ def test_allowlist_job_never_resolves_a_callback(redis_client, field):
     failure callback of an 'abandoned' job), the name stored in the hash is not imported."""
     from rq.job import Job
 
-    queue = make_queue("frames", redis_client)
+    queue = job_queue("frames", redis_client)
     enqueue_frames(queue, [("cb1", "cam1")], job_id="cb1")
     redis_client.hset(Job.redis_job_namespace_prefix + "cb1", field, "os.system")
     job = AllowlistJob.fetch("cb1", connection=redis_client, serializer=MsgpackSerializer)

@@ -104,7 +104,7 @@ def test_heartbeat_metrics_drain_and_graceful_sigterm(redis_client, redis_url, t
 def test_refused_jobs_counted_and_worker_goes_on(redis_client, redis_url, tmp_path):
     from rq import Queue
 
-    from worker.serializer import MsgpackSerializer
+    from alpr.job_serializer import MsgpackSerializer
 
     Queue(KEYS.queue("frames"), connection=redis_client).enqueue_call(
         "worker.jobs.process_frames", args=([["x", "cam1"]],))  # pickle payload

@@ -58,7 +58,7 @@ def test_worker_loads_every_engine_the_entrypoint_built_and_builds_none(nano, tm
     assert engines, proc.stdout
     assert not (tmp_path / "home" / ".cache" / "alpr").exists()  # all of it in ALPR_ENGINE_CACHE_DIR
 
-    from worker.engines import PipelineEngine
+    from worker.frame_engines import PipelineEngine
 
     settings = Settings.load(env={"ALPR_RUNTIME": "tensorrt", "ALPR_ENGINE_CACHE_DIR": str(cache),
                                   "ALPR_TRT_ALLOW_BUILD": "0"})

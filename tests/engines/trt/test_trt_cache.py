@@ -16,7 +16,7 @@ from trt_calls import calls, clear_calls
 
 from alpr.errors import ConfigError
 from engines.prepare import equivalence as eq
-from engines.tensorrt.cli import engines_group
+from engines.trt_cli import engines_group
 from engines.tensorrt.loader import open_trt_runtime
 
 BUILDS = {"trt.Builder.build_serialized_network"}

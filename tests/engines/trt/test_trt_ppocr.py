@@ -20,7 +20,7 @@ def models(tmp_path_factory):
     for package in ("rapidocr", "rapidocr_onnxruntime"):
         if importlib.util.find_spec(package) is None:
             pytest.skip("%s is not installed (make venv installs it --no-deps)" % package)
-    from engines.prepare.cli import default_model_paths
+    from engines.models_cli import default_model_paths
 
     return default_model_paths(str(tmp_path_factory.mktemp("cache")))
 

@@ -12,7 +12,7 @@ from trt_calls import calls
 
 from alpr.errors import ConfigError
 from engines.tensorrt.build import BuildOptions, build_engine
-from engines.tensorrt.cli import engines_group
+from engines.trt_cli import engines_group
 
 LAYERNORM_FP32 = ["Pow_3", "ReduceMean_4", "Add_5", "Sqrt_6", "Div_7"]
 

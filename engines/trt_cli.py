@@ -61,7 +61,7 @@ def build_cmd(ctx: click.Context, models: Tuple[str, ...], use_default: bool, ca
             build_worker_engines(given)
             return
         if use_default:
-            from engines.prepare.cli import default_model_paths
+            from engines.models_cli import default_model_paths
 
             paths.extend(default_model_paths(cache_dir).values())
         if not paths:

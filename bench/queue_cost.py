@@ -1,10 +1,10 @@
 """Measure the queue's per-frame cost: stock RQ per job vs the fleet's path per frame.
 
-``python -m worker.queue_cost --redis-url URL`` runs, in this process, (1) stock RQ: a
+``python -m bench.queue_cost --redis-url URL`` runs, in this process, (1) stock RQ: a
 SimpleWorker on no-op jobs, and (2) the fleet: producer puts (frame key + RQ job in one
 MULTI) of ``--kb`` KB frames, then a FleetWorker with the null engine in burst mode. Round
 trips are counted on the client socket (one write = one round trip; a pipeline is one).
-Prints one JSON object. `alpr bench queue` builds on ``measure()``.
+Prints one JSON object; ``measure()`` returns the same figures.
 """
 import argparse
 import json
@@ -62,8 +62,9 @@ def stock_rq(url: str, jobs: int) -> Dict[str, float]:
 
 def fleet(url: str, frames: int, kb: int, batch_max: int) -> Dict[str, float]:
     """The fleet path: producer put cost, then worker cost per frame with the null engine."""
-    from worker.engines import NullEngine
-    from worker.jobs import enqueue_frames, make_queue
+    from worker.frame_engines import NullEngine
+    from alpr.frame_jobs import enqueue_frames, job_queue
+    from worker.jobs import make_queue
     from worker.metrics import Metrics
     from worker.node import FleetWorker, build_frame_path
 
@@ -72,7 +73,7 @@ def fleet(url: str, frames: int, kb: int, batch_max: int) -> Dict[str, float]:
     queue_name = "qcost-%s" % run
     client = counting_client(url)
     store = FrameStore(client, keys)
-    queue = make_queue(queue_name, client)
+    queue = job_queue(queue_name, client)
     data = os.urandom(kb * 1024)
     writes = CountingConnection.writes
     put_ms = []

@@ -188,7 +188,7 @@ def _roi(env: FrameEnvelope) -> Any:
     return tuple(env.roi) if env.roi else None
 
 
-def build_engine(spec: str, settings: Any) -> Any:
+def frame_engine_for(spec: str, settings: Any) -> Any:
     """``pipeline`` | ``null`` | ``sleep:<seconds>`` | ``hang`` -> an engine with process/warmup/info."""
     spec = (spec or "pipeline").strip()
     if spec == "null":
