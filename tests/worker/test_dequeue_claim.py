@@ -9,7 +9,7 @@ from alpr.frame_store import FrameStore
 from alpr.keys import Keys
 from alpr.protocol import FrameEnvelope
 from worker.frame_engines import NullEngine
-from alpr.frame_jobs import enqueue_frames, frame_id_of_job
+from alpr.frame_jobs import enqueue_frames, frame_id_of_job, job_queue
 from worker.jobs import AllowlistJob, FrameQueue, make_queue
 from worker.node import FleetWorker
 from alpr.job_serializer import MsgpackSerializer
