@@ -42,11 +42,11 @@ DIGIT_TO_LETTER = {"0": "O", "1": "I", "2": "Z", "4": "A", "5": "S", "6": "G", "
 LETTER_TO_DIGIT = {"O": "0", "Q": "0", "D": "0", "U": "0", "I": "1", "L": "1", "J": "1",
                    "Z": "2", "S": "5", "G": "6", "T": "7", "B": "8", "A": "4"}
 #: a round letter read as another round one, where a scheme's letters leave the read one out
-#: (ES, FR and IT series use no O; a DIN-like D and O differ only at the left edge)
+#: (Spain's series use no O; a DIN-like D and O differ only at the left edge)
 LETTER_LOOKALIKES = {"O": "DQ", "D": "O", "Q": "O", "0": "OD"}
 SEAL_READS = "O0QDC3"  # what an OCR reads a round registration seal as
 FIRST_DROPPED = "-"  # a variant's band field: its first character was dropped (no country)
-MIN_BAND_CODE = 2  # a band code this long, read in front, names the country (one letter may be the text's own)
+MIN_BAND_CODE = 2  # a band code this long, read in front, names the country (a letter may be text)
 MIN_EDGE_TEXT = 5  # an edge character is dropped only from reads longer than this
 DOUBTFUL = 0.6  # an OCR character this unsure may be a mark beside the text (band, emblem, seal)
 DOUBT_MARGIN = 0.2  # fixes are chosen over a rival's only if the OCR doubted them this much more
