@@ -20,10 +20,10 @@ edges, German registration seals between the groups. Steps 1 and 3 also try the 
 without its band (stars read as O or 0, then a configured country's code: that
 country's formats, and the band names the country; a code of MIN_BAND_CODE letters or
 more also admits that country's generic layouts in step 1); step 1 (as read only) also
-without a seal where a layout has one (`seal_after`): a character read as a round mark
-(O, 0, 3...) or doubted, unless the OCR read a separator beside it (then the separator
-was the seal). Both steps try the read without its first character (band, emblem, screw)
-only when the OCR doubted that character (DOUBTFUL).
+without a seal where a layout has one (`seal_after`): a character the OCR doubted, or
+one read as a round mark (O, 0, 3...) unless the OCR read a separator beside it (then
+the separator was the seal). Both steps try the read without its first character (band,
+emblem, screw) only when the OCR doubted that character (DOUBTFUL).
 
 A slot may fix a character into its own class only: a digit into the letter it looks
 like, a letter into a digit, and where a scheme leaves letters out (`letters`, e.g.
@@ -215,8 +215,9 @@ class FormatBook(object):
         """The read as read, without a read band (stars + code), without a seal read as a
         character, without its first character (in this order): (text, confidences,
         formats to try, country the band names). A seal is a character where a layout
-        has one, read as a round mark (SEAL_READS) or doubted; never one beside a
-        separator the OCR read (`gaps`: indices that follow one), which was the seal."""
+        has one that the OCR doubted, or read as a round mark (SEAL_READS) with no
+        separator read beside it (`gaps`: indices that follow one; such a separator
+        was the seal)."""
         out = [(text, confs, self.formats, "")]  # type: List[Variant]
         for code, country in sorted(self.bands.items(), key=lambda kv: -len(kv[0])):
             for stars in _STARS:
@@ -228,7 +229,7 @@ class FormatBook(object):
         for i in sorted(set(p for f in sealed for p in f.marks)):
             doubted = i < len(confs) and confs[i] < DOUBTFUL
             beside = i in gaps or (i + 1) in gaps
-            if 0 < i < len(text) - 1 and (text[i] in SEAL_READS or doubted) and not beside:
+            if 0 < i < len(text) - 1 and (doubted or (text[i] in SEAL_READS and not beside)):
                 own = [f for f in sealed if i in f.marks]
                 out.append((text[:i] + text[i + 1:], confs[:i] + confs[i + 1:], own, ""))
         if len(text) > MIN_EDGE_TEXT:  # a border, screw, emblem or band read as a character

@@ -97,6 +97,8 @@ def test_a_german_seal_read_as_a_character_is_dropped():
 def test_a_seal_is_a_doubted_character_not_one_beside_a_read_separator():
     # TUT [seal] T 1795: the seal read as a doubted S
     assert match(["eu"], "TUTST1795", [SURE] * 3 + [0.3] + [SURE] * 5).text == "TUTT1795"
+    # doubted, it is the seal even with the gap after it read
+    assert match(["de"], "TUTS T 1795", [SURE] * 3 + [0.3] + [SURE] * 7).text == "TUTT1795"
     # DO [seal] R 866: the seal was read as the dot, so the 0 beside it is the O of DO
     assert match(["de"], "D0. R 866").text == "DOR866"
     assert match(["de"], "D0R866").text == "DR866"  # no separator read: 0 is the seal
