@@ -18,10 +18,18 @@ Plates carry things beside the text that an OCR may read as characters: the EU b
 (circle of stars, country code) on the left, US emblems and stickers, screws, frame
 edges, German registration seals between the groups. Steps 1 and 3 also try the read
 without its band (stars read as O or 0, then a configured country's code: that
-country's formats, and the band names the country); step 1 (as read only) also without
-its first character (band, emblem, screw) and, for layouts with seals (`seal_after`),
-without a seal read as O, 0, 3... Step 3 tries the read without its first character
-only when the OCR doubted that character (DOUBTFUL).
+country's formats, and the band names the country; a code of MIN_BAND_CODE letters or
+more also admits that country's generic layouts in step 1); step 1 (as read only) also
+without a seal where a layout has one (`seal_after`): a character the OCR doubted, or
+one read as a round mark (O, 0, 3...) unless the OCR read a separator beside it (then
+the separator was the seal). Both steps try the read without its first character (band,
+emblem, screw) only when the OCR doubted that character (DOUBTFUL).
+
+A slot may fix a character into its own class only: a digit into the letter it looks
+like, a letter into a digit, and where a scheme leaves letters out (`letters`, e.g.
+Spain's consonants) a round letter into the round one it allows (O -> D). Published
+number rules (no leading zero in DE, GB, IE, FI, DK, NO, CH serials) are `[123456789]`
+slots.
 """
 import os
 import re
@@ -33,10 +41,14 @@ DIGIT_TO_LETTER = {"0": "O", "1": "I", "2": "Z", "4": "A", "5": "S", "6": "G", "
 #: a letter read where a digit belongs
 LETTER_TO_DIGIT = {"O": "0", "Q": "0", "D": "0", "U": "0", "I": "1", "L": "1", "J": "1",
                    "Z": "2", "S": "5", "G": "6", "T": "7", "B": "8", "A": "4"}
+#: a round letter read as another round one, where a scheme's letters leave the read one out
+#: (Spain's series use no O; a DIN-like D and O differ only at the left edge)
+LETTER_LOOKALIKES = {"O": "DQ", "D": "O", "Q": "O", "0": "OD"}
 SEAL_READS = "O0QDC3"  # what an OCR reads a round registration seal as
 FIRST_DROPPED = "-"  # a variant's band field: its first character was dropped (no country)
+MIN_BAND_CODE = 2  # a band code this long, read in front, names the country (a letter may be text)
 MIN_EDGE_TEXT = 5  # an edge character is dropped only from reads longer than this
-DOUBTFUL = 0.6  # an OCR character this unsure may be a mark beside the text (band, emblem)
+DOUBTFUL = 0.6  # an OCR character this unsure may be a mark beside the text (band, emblem, seal)
 DOUBT_MARGIN = 0.2  # fixes are chosen over a rival's only if the OCR doubted them this much more
 MAX_FIXES = 1  # one look-alike slip is an OCR error; a read needing more is another layout (a foreign or older plate), or noise
 FORMATS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "plate_formats.yaml")
@@ -49,14 +61,16 @@ _STARS = ("", "O", "0")  # the EU circle of stars, when the OCR reads it as a ch
 class PlateFormat(object):
     """One layout: slot sequences (every length its pattern allows), country, flags."""
 
-    __slots__ = ("name", "country", "generic", "vanity", "marks", "slots")
+    __slots__ = ("name", "country", "generic", "vanity", "marks", "slots", "letters")
 
     def __init__(self, name: str, pattern: str, country: str = "", generic: bool = False,
-                 vanity: bool = False, max_len: int = 0, marks: Sequence[int] = ()) -> None:
+                 vanity: bool = False, max_len: int = 0, marks: Sequence[int] = (),
+                 letters: str = "") -> None:
         self.name, self.country = name, country
         self.generic, self.vanity = generic, vanity
         self.marks = tuple(marks)  # positions where a round seal may be read as a character
         self.slots = expand(pattern, max_len)
+        self.letters = letters  # the letters the scheme's L slots use ("": all of A-Z)
 
     @property
     def specific(self) -> bool:
@@ -68,7 +82,7 @@ class PlateFormat(object):
         best = None  # type: Optional[Tuple[str, int]]
         for slots in self.slots:
             if len(slots) == len(text):
-                fitted = fit_slots(text, slots)
+                fitted = fit_slots(text, slots, self.letters)
                 if fitted is not None and (best is None or fitted[1] < best[1]):
                     best = fitted
         return best
@@ -94,35 +108,46 @@ def expand(pattern: str, max_len: int = 0) -> List[Tuple[str, ...]]:
     return sorted(set(seqs), key=lambda s: (len(s), s))
 
 
-def fit_slots(text: str, slots: Sequence[str]) -> Optional[Tuple[str, int]]:
-    """`text` fitted slot by slot: (fixed text, fixes); None when a character cannot fit."""
+def fit_slots(text: str, slots: Sequence[str],
+              letters: str = "") -> Optional[Tuple[str, int]]:
+    """`text` fitted slot by slot: (fixed text, fixes); None when a character cannot fit.
+    `letters`: the letters an L slot allows (a scheme that leaves some out); a character
+    outside a slot's set may become its look-alike inside it (one fix)."""
     out, swaps = [], 0
     for ch, slot in zip(text, slots):
         if slot == "A" or slot == ch:
             out.append(ch)
-        elif slot == "L":
-            if ch.isalpha():
-                out.append(ch)
-            elif ch in DIGIT_TO_LETTER:
-                out.append(DIGIT_TO_LETTER[ch])
-                swaps += 1
-            else:
-                return None
+            continue
+        if slot == "L":
+            allowed = letters or _UPPER
         elif slot == "N":
-            if ch.isdigit():
-                out.append(ch)
-            elif ch in LETTER_TO_DIGIT:
-                out.append(LETTER_TO_DIGIT[ch])
-                swaps += 1
-            else:
-                return None
+            allowed = _DIGITS
         elif slot.startswith("["):  # a set of literal characters, e.g. [EH]
-            if ch not in slot[1:-1]:
-                return None
+            allowed = slot[1:-1]
+        else:  # a literal character
+            allowed = slot
+        if ch in allowed:
             out.append(ch)
-        else:
+            continue
+        fixed = _lookalike(ch, allowed)
+        if fixed is None:
             return None
+        out.append(fixed)
+        swaps += 1
     return "".join(out), swaps
+
+
+def _lookalike(ch: str, allowed: str) -> Optional[str]:
+    """The look-alike of `ch` that `allowed` holds (digit/letter first, then round letters)."""
+    for other in DIGIT_TO_LETTER.get(ch, "") + LETTER_TO_DIGIT.get(ch, "") \
+            + LETTER_LOOKALIKES.get(ch, ""):
+        if other in allowed:
+            return other
+    return None
+
+
+_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_DIGITS = "0123456789"
 
 
 class Match(object):
@@ -158,15 +183,22 @@ class FormatBook(object):
 
     def match(self, text: str, confidences: Sequence[float] = ()) -> Match:
         """Apply the module's rules to an OCR read (any case, any separators)."""
+        gaps = separated(text)
         text, confs = clean(text, confidences)
         if not self.formats or not text:
             return Match(text, confs)
-        variants = self._variants(text, confs)
+        variants = self._variants(text, confs, gaps)
         for rest, rest_confs, formats, band in variants:  # 1. a specific format as read
+            if band == FIRST_DROPPED and not (confs and confs[0] < DOUBTFUL):
+                continue  # a first character the OCR was sure of is part of the text
             exact = [f for f in formats if f.specific and f.fit(rest) == (rest, 0)]
+            code = text[:len(text) - len(rest)].lstrip("".join(_STARS))
+            if not exact and len(code) >= MIN_BAND_CODE and band \
+                    and band != FIRST_DROPPED:  # a band code read: its country's layouts
+                exact = [f for f in formats if f.generic and f.fit(rest) == (rest, 0)]
             if exact:
                 return Match(rest, rest_confs, exact[0].name, _country(band, exact),
-                             specific=True)
+                             specific=exact[0].specific)
         vanity = [f for f in self.formats if f.vanity and f.fit(text) == (text, 0)]
         if vanity:  # 2.
             return Match(text, confs, vanity[0].name, _one_country(vanity))
@@ -179,10 +211,14 @@ class FormatBook(object):
             return Match(text, confs, generic[0].name, _one_country(generic))
         return Match(text, confs)  # 5.
 
-    def _variants(self, text: str, confs: Tuple[float, ...]) -> List[Variant]:
+    def _variants(self, text: str, confs: Tuple[float, ...],
+                  gaps: Sequence[int] = ()) -> List[Variant]:
         """The read as read, without a read band (stars + code), without a seal read as a
         character, without its first character (in this order): (text, confidences,
-        formats to try, country the band names)."""
+        formats to try, country the band names). A seal is a character where a layout
+        has one that the OCR doubted, or read as a round mark (SEAL_READS) with no
+        separator read beside it (`gaps`: indices that follow one; such a separator
+        was the seal)."""
         out = [(text, confs, self.formats, "")]  # type: List[Variant]
         for code, country in sorted(self.bands.items(), key=lambda kv: -len(kv[0])):
             for stars in _STARS:
@@ -192,7 +228,9 @@ class FormatBook(object):
                     out.append((text[len(prefix):], confs[len(prefix):], own, country))
         sealed = [f for f in self.formats if f.marks]
         for i in sorted(set(p for f in sealed for p in f.marks)):
-            if 0 < i < len(text) - 1 and text[i] in SEAL_READS:  # a seal read as O, 0, 3...
+            doubted = i < len(confs) and confs[i] < DOUBTFUL
+            beside = i in gaps or (i + 1) in gaps
+            if 0 < i < len(text) - 1 and (doubted or (text[i] in SEAL_READS and not beside)):
                 own = [f for f in sealed if i in f.marks]
                 out.append((text[:i] + text[i + 1:], confs[:i] + confs[i + 1:], own, ""))
         if len(text) > MIN_EDGE_TEXT:  # a border, screw, emblem or band read as a character
@@ -250,6 +288,21 @@ def _one_country(formats: Iterable[PlateFormat]) -> str:
     return countries.pop() if len(countries) == 1 else ""
 
 
+def separated(text: str) -> List[int]:
+    """Indices into clean(text) of the characters right after a separator the OCR read
+    (a space, dash or dot: where a plate prints a gap, or a seal was read as one)."""
+    out, kept, gap = [], 0, False
+    for ch in (text or "").upper():
+        if _KEEP.match(ch):
+            gap = kept > 0
+            continue
+        if gap:
+            out.append(kept)
+        gap = False
+        kept += 1
+    return out
+
+
 def clean(text: str, confidences: Sequence[float] = ()) -> Tuple[str, Tuple[float, ...]]:
     """Upper case, only A-Z and 0-9, confidences kept aligned with what is kept."""
     chars, confs = [], []
@@ -284,7 +337,8 @@ class FormatCatalog(object):
             marks = [int(i) for i in spec.get("seal_after") or ()]
             formats = [PlateFormat(str(f["name"]), str(f["pattern"]), country,
                                    bool(f.get("generic", False)), bool(f.get("vanity", False)),
-                                   int(f.get("max_len", 0)), marks)
+                                   int(f.get("max_len", 0)), marks,
+                                   str(f.get("letters", "")).upper())
                        for f in spec.get("formats") or ()]
             self.regions[str(key).lower()] = (formats, bands)
         self.groups = {str(k).lower(): [str(r).lower() for r in v]

@@ -15,6 +15,7 @@ BENCH_COMMANDS = {
     "rss": "bench.rss:rss_cmd",
     "sweep": "bench.sweep:sweep_cmd",
     "store": "bench.store:store_cmd",
+    "ocr": "bench.ocr_stages:ocr_cmd",
 }  # type: Dict[str, str]
 
 

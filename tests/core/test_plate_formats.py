@@ -69,11 +69,20 @@ def test_eu_band_read_in_front_is_cut_and_names_the_country():
     assert m.text == "DB1234X" and not m.fits
 
 
+DOUBTED_FIRST = [0.5] + [SURE] * 7
+
+
 def test_a_mark_left_of_the_text_is_dropped_when_the_rest_is_a_plate():
-    m = match(["us"], "4ASC7399")
+    m = match(["us"], "4ASC7399", DOUBTED_FIRST)
     assert (m.text, m.format) == ("ASC7399", "us-tx")
-    assert match(["br"], "TOKM2371").text == "OKM2371"
+    assert match(["br"], "TOKM2371", DOUBTED_FIRST).text == "OKM2371"
     assert match(["br"], "ABC1D23").text == "ABC1D23"
+
+
+def test_a_first_character_the_ocr_was_sure_of_is_kept():
+    assert match(["us"], "4ASC7399").text == "4ASC7399"  # fits a vanity plate as read
+    m = match(["br"], "TOKM2371")
+    assert (m.text, m.fits) == ("TOKM2371", False)  # flagged, not cut
 
 
 def test_a_german_seal_read_as_a_character_is_dropped():
@@ -83,6 +92,37 @@ def test_a_german_seal_read_as_a_character_is_dropped():
     assert match(["fr"], "AB0C123").text == "AB0C123"  # no seals on French plates
     m = match(["eu"], "M0AB1234")  # with every EU layout in force, the seal comes first
     assert (m.text, m.country) == ("MAB1234", "DE")
+
+
+def test_a_seal_is_a_doubted_character_not_one_beside_a_read_separator():
+    # TUT [seal] T 1795: the seal read as a doubted S
+    assert match(["eu"], "TUTST1795", [SURE] * 3 + [0.3] + [SURE] * 5).text == "TUTT1795"
+    # doubted, it is the seal even with the gap after it read
+    assert match(["de"], "TUTS T 1795", [SURE] * 3 + [0.3] + [SURE] * 7).text == "TUTT1795"
+    # DO [seal] R 866: the seal was read as the dot, so the 0 beside it is the O of DO
+    assert match(["de"], "D0. R 866").text == "DOR866"
+    assert match(["de"], "D0R866").text == "DR866"  # no separator read: 0 is the seal
+
+
+def test_published_number_rules_rule_out_leading_zeros():
+    # GB prefix plates count from 1 (F18 TRO, never F018 TRO): the O of FO18 TRO
+    m = match(["gb", "ro", "be"], "F018TRO")  # not without its F: BE 018-TRO
+    assert (m.text, m.format) == ("FO18TRO", "gb-2001")
+    assert match(["ie"], "171M034").text == "171MO34"  # Irish serials count from 1
+    assert match(["de"], "B0123").text == "BO123"  # German numbers too
+    assert match(["ro"], "B018TRO").format == "ro-bucharest"  # B 123 ABC: Bucharest's alone
+    assert (match(["ro"], "F018TRO").text, match(["ro"], "F018TRO").format) == ("FO18TRO", "ro")
+
+
+def test_a_scheme_without_vowels_fixes_a_round_letter_to_its_look_alike():
+    m = match(["es"], "1465POS")  # Spanish series use consonants only: D, not O
+    assert (m.text, m.country, m.fixes) == ("1465PDS", "ES", 1)
+    assert match(["es"], "1465PDS").text == "1465PDS"
+
+
+def test_a_read_two_letter_band_names_a_country_with_permissive_layouts():
+    m = match(["eu"], "PLKR04044")  # PL band, then KR 04044
+    assert (m.text, m.country) == ("KR04044", "PL")
 
 
 def test_country_only_when_the_formats_agree():
