@@ -308,6 +308,16 @@ def as_text(value: Any) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
+def as_number(value: Any) -> Any:
+    """A Redis hash value as int or float where it is one (a stats field), else as text."""
+    text = as_text(value)
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return int(number) if number.is_integer() and "." not in text else number
+
+
 def _text_field(body: Dict[str, Any], key: str, default: Any = _MISSING) -> str:
     value = _get(body, key, default)
     if not isinstance(value, str):

@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from alpr.frame_store import FrameStore
 from alpr.keys import Keys
-from alpr.protocol import as_text
+from alpr.protocol import as_number, as_text
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ class FleetWatch(object):
             alive, stats, running = replies[3 * i:3 * i + 3]
             out.append({"name": name, "alive": bool(alive), "drained": name in drained,
                         "running": int(running),
-                        "stats": {as_text(k): _number(v) for k, v in (stats or {}).items()}})
+                        "stats": {as_text(k): as_number(v) for k, v in (stats or {}).items()}})
         return out
 
     def queue_depths(self) -> Dict[str, int]:
@@ -253,12 +253,3 @@ def drain(redis: Any, keys: Keys, node: str) -> bool:
 def undrain(redis: Any, keys: Keys, node: str) -> bool:
     """Let a drained node take shared-queue work again; True if it was drained."""
     return bool(redis.srem(keys.drained(), node))
-
-
-def _number(value: Any) -> Any:
-    text = as_text(value)
-    try:
-        number = float(text)
-    except ValueError:
-        return text
-    return int(number) if number.is_integer() and "." not in text else number

@@ -8,7 +8,7 @@ import time
 from typing import Any, Dict, List, Tuple
 
 from alpr.keys import Keys
-from alpr.protocol import as_text
+from alpr.protocol import as_number, as_text
 from dispatcher.consumer import GROUP
 from dispatcher.fleet_watch import FleetWatch
 
@@ -72,7 +72,7 @@ def collect(redis: Any, keys: Keys, fleet: FleetWatch) -> Dict[str, Any]:
         "events": int(redis.xlen(keys.events)),
         "security": {as_text(k): int(v) for k, v in redis.hgetall(keys.security).items()},
         # the running dispatcher's counters (mqtt_*, alerts_*), rewritten every few seconds
-        "dispatcher": {as_text(k): _number(v) for k, v in
+        "dispatcher": {as_text(k): as_number(v) for k, v in
                        redis.hgetall(keys.dispatcher_stats).items()},
     }
 
@@ -132,15 +132,6 @@ def _dispatcher_line(status: Dict[str, Any]) -> str:
                     if k.startswith(("mqtt_", "alerts_")))
     return ("dispatcher: " + ", ".join("%s=%s" % kv for kv in sorted(counters.items()))
             if counters else "")
-
-
-def _number(value: Any) -> Any:
-    text = as_text(value)
-    try:
-        number = float(text)
-    except ValueError:
-        return text
-    return int(number) if number.is_integer() and "." not in text else number
 
 
 def tables(status: Dict[str, Any]) -> Tuple[List[Any], List[str]]:

@@ -9,6 +9,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from alpr import defaults
 from alpr.errors import StoreError
 from store.db import Database
+from store.timespec import check_window
 
 COLUMNS = ("rule", "event_id", "plate", "camera", "label", "at", "message")
 
@@ -25,12 +26,7 @@ class AlertQuery:
     offset: int = 0
 
     def check(self) -> "AlertQuery":
-        if not 1 <= int(self.limit) <= defaults.SEARCH_MAX_LIMIT:
-            raise StoreError("limit must be 1..%d, got %r" % (defaults.SEARCH_MAX_LIMIT, self.limit))
-        if int(self.offset) < 0:
-            raise StoreError("offset must be >= 0, got %r" % (self.offset,))
-        if self.since is not None and self.until is not None and self.since > self.until:
-            raise StoreError("since is after until")
+        check_window(self.limit, self.offset, self.since, self.until)
         return self
 
 

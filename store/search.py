@@ -16,6 +16,7 @@ from alpr.errors import StoreError
 from store.db import POSTGRES
 from store.events import SELECT_EVENT, EventStore, row_event
 from store.lookalike import neighbours, plate_key, similarity
+from store.timespec import check_window
 
 SELECT_ID_EVENT = SELECT_EVENT.replace("SELECT ", "SELECT id, ", 1)
 
@@ -35,12 +36,7 @@ class Query:
     min_score: float = defaults.SEARCH_MIN_SCORE
 
     def check(self) -> "Query":
-        if not 1 <= int(self.limit) <= defaults.SEARCH_MAX_LIMIT:
-            raise StoreError("limit must be 1..%d, got %r" % (defaults.SEARCH_MAX_LIMIT, self.limit))
-        if int(self.offset) < 0:
-            raise StoreError("offset must be >= 0, got %r" % (self.offset,))
-        if self.since is not None and self.until is not None and self.since > self.until:
-            raise StoreError("since is after until")
+        check_window(self.limit, self.offset, self.since, self.until)
         if self.label and self.label not in ("allow", "deny", "unknown"):
             raise StoreError("label must be allow, deny or unknown, got %r" % (self.label,))
         if self.plate and not plate_key(self.plate):

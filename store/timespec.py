@@ -4,6 +4,7 @@ import time
 from datetime import datetime, timezone
 from typing import Optional
 
+from alpr import defaults
 from alpr.errors import StoreError
 
 _AGE = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$")
@@ -35,3 +36,13 @@ def parse_time(value: Optional[str], now: Optional[float] = None) -> Optional[fl
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed.timestamp()
+
+
+def check_window(limit: int, offset: int, since: Optional[float], until: Optional[float]) -> None:
+    """A listing's page and time range, as every search checks them (StoreError: a 400)."""
+    if not 1 <= int(limit) <= defaults.SEARCH_MAX_LIMIT:
+        raise StoreError("limit must be 1..%d, got %r" % (defaults.SEARCH_MAX_LIMIT, limit))
+    if int(offset) < 0:
+        raise StoreError("offset must be >= 0, got %r" % (offset,))
+    if since is not None and until is not None and since > until:
+        raise StoreError("since is after until")

@@ -7,7 +7,7 @@ from dispatcher.consumer import ResultsConsumer
 from dispatcher.grouping import Deduper, Grouper
 from dispatcher.recent import RecentCache
 from dispatcher.service import Dispatcher
-from dispatcher.status import _number
+from alpr.protocol import as_number
 from helpers_dispatch import FakeClock, make_store, put_and_finish
 
 
@@ -53,7 +53,7 @@ def test_outputs_see_each_streamed_event_and_a_failing_one_is_counted(redis_clie
     assert good.seen == [("OUT1234", ())]  # no store: no pictures to link
     assert d.stats["output_errors"] == 3  # one event and two ticks of the broken output
     assert good.ticks == 2
-    saved = dict((k.decode(), _number(v)) for k, v in
+    saved = dict((k.decode(), as_number(v)) for k, v in
                  redis_client.hgetall(keys.dispatcher_stats).items())
     assert saved["events"] == 1 and saved["fake_seen"] == 1 and saved["output_errors"] >= 1
     assert abs(saved["updated"] - time.time()) < 60
