@@ -320,6 +320,7 @@ def pipeline_cmd(directory: Optional[str], repeat: int, warmup: int, limit: int,
     (decode + detector input prep of a 1080p JPEG, median). Targets: speedup >= 1.1 at equal or
     better reads, overhead <= 0.05, prep_ms <= 6 for a 1080p JPEG.
     """
+    settings = build_settings(config_file, **flags)  # a bad setting is refused first (exit 2)
     directory = directory or DEFAULT_DIR
     if not os.path.isdir(directory):
         raise click.ClickException("image folder not found: %s" % directory)
@@ -331,7 +332,6 @@ def pipeline_cmd(directory: Optional[str], repeat: int, warmup: int, limit: int,
         raise click.ClickException("no labelled images under %s" % directory)
     if repeat < 1:
         raise click.BadParameter("must be at least 1", param_hint="--repeat")
-    settings = build_settings(config_file, **flags)
     from alpr.terminal import progress
 
     with progress(len(images) * repeat, "bench pipeline") as advance:
