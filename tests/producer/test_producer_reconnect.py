@@ -28,7 +28,9 @@ def test_producer_survives_redis_restart(tmp_path):
         deadline = time.time() + 30
         while time.time() < deadline and not client.hget(keys.counts("rc"), "produced"):
             time.sleep(0.05)
-        server.restart(down_s=1.0)
+        # down longer than the client's own retry budget (redis-py's Retry: REDIS_RETRIES
+        # resends, 0.6 s), so the producer's MULTI resend (alpr.retry) must take over
+        server.restart(down_s=3.0)
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err.decode()[-2000:]
         summary = json.loads(out.decode().strip().splitlines()[-1])
