@@ -1,4 +1,5 @@
-"""`alpr events search PLATE` and `alpr events show ID`: the event store from the shell."""
+"""`alpr events search PLATE`, `alpr events show ID` and `alpr events picture ID`: the event
+store from the shell."""
 import json
 import os
 import time
@@ -110,6 +111,42 @@ def show_cmd(event_id: str, db: Optional[str], config_file: Optional[str], as_js
     for read in event["stored_reads"]:
         click.echo("  read %-10s x%d  conf %.2f" % (read["text"], read["count"],
                                                      read["confidence"]))
+
+
+@events_group.command("picture")
+@click.argument("event_id")
+@click.option("--frame", "kind", flag_value="frame", help="The best frame, not the plate crop.")
+@click.option("--crop", "kind", flag_value="crop", default=True, help="The plate crop (default).")
+@click.option("--out", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write the JPEG here (default: standard output).")
+@click.option("--db", default=None, help=DB_HELP)
+@click.option("--evidence-dir", default=None, help="Evidence packs (default DATA_DIR/evidence).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), envvar="ALPR_CONFIG")
+def picture_cmd(event_id: str, kind: str, out: Optional[str], db: Optional[str],
+                evidence_dir: Optional[str], config_file: Optional[str]) -> None:
+    """An event's plate crop (or best frame) as a JPEG file: pictures live in evidence packs,
+    a row's `crop` is `<pack>#<offset>+<length>`."""
+    from store.evidence import EvidenceDir
+    from store.sink import evidence_root
+
+    store = _open(db, config_file)
+    try:
+        event = store.get(event_id)
+    finally:
+        store.close()
+    if event is None:
+        raise click.ClickException("no event %r in %s" % (event_id, store.url))
+    settings = build_settings(config_file, db=db, evidence_dir=evidence_dir)
+    data = EvidenceDir(evidence_root(settings)).read(event.get(kind))
+    if data is None:
+        raise click.ClickException("event %r has no %s (never sent, private camera, or purged)"
+                                   % (event_id, kind))
+    if out is None:
+        click.get_binary_stream("stdout").write(data)
+        return
+    with open(out, "wb") as fh:
+        fh.write(data)
+    click.echo("%s: %d bytes" % (out, len(data)), err=True)
 
 
 def _when(ts: Any) -> str:

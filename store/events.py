@@ -6,7 +6,7 @@ from entries left pending while the database was down, is stored once.
 """
 import json
 import time
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from alpr.errors import StoreError
 from store.db import Database
@@ -14,7 +14,8 @@ from store.lookalike import neighbours, normalize, plate_key
 
 EVENT_COLUMNS = ("id", "camera", "site", "first_seen", "last_seen", "emitted", "plate",
                  "plate_key", "confidence", "country", "frames", "reads", "candidates", "label",
-                 "note", "box", "best_frame", "crop_path", "frame_path", "evidence_bytes", "body")
+                 "note", "box", "best_frame", "crop_path", "frame_path", "evidence_bytes", "body",
+                 "evidence_pack")
 SELECT_EVENT = "SELECT body, label, note, crop_path, frame_path, evidence_bytes FROM events"
 LABELS = ("allow", "deny")
 ID_CHUNK = 500  # ids per "already stored?" query (SQLite's bound-parameter limit is far above)
@@ -37,12 +38,10 @@ class EventStore(object):
         self.db.close()
 
     # --- writes ------------------------------------------------------------------------
-    def write_events(self, items: Sequence[Tuple[Dict[str, Any], Optional[Evidence]]],
-                     before_commit: Optional[Callable[[], Sequence[str]]] = None) -> List[str]:
+    def write_events(self, items: Sequence[Tuple[Dict[str, Any], Optional[Evidence]]]
+                     ) -> List[str]:
         """Store events (with their evidence locations) in one transaction; returns the ids
-        that were new (ids already stored are skipped). `before_commit()` runs last inside
-        the transaction (the evidence writes finishing meanwhile) and names the events whose
-        evidence could not be written: their rows are committed without it."""
+        that were new (ids already stored are skipped)."""
         rows, seen = [], set()  # type: List[List[Any]], set
         for event, evidence in items:
             row = event_row(event, evidence or {})
@@ -82,11 +81,6 @@ class EventStore(object):
                 " THEN excluded.last_seen ELSE cameras.last_seen END",
                 [(camera, site, first, last, count)
                  for camera, (site, first, last, count) in sorted(cameras.items())])
-            if before_commit is not None:
-                lost = set(before_commit())
-                cur.executemany("UPDATE events SET crop_path = NULL, frame_path = NULL,"
-                                " evidence_bytes = 0 WHERE id = ?",
-                                [(row[0],) for row, _ in fresh if row[0] in lost])
         return [row[0] for row, _ in fresh]
 
     # --- reads -------------------------------------------------------------------------
@@ -147,23 +141,13 @@ class EventStore(object):
         return int(self.db.query("SELECT COALESCE(SUM(evidence_bytes), 0) FROM events"
                                  " WHERE evidence_bytes > 0")[0][0])
 
-    def oldest_evidence(self, limit: int, before: Optional[float] = None
-                        ) -> List[Tuple[str, Optional[str], Optional[str], int]]:
-        """(id, crop_path, frame_path, bytes) of the oldest events still holding evidence."""
-        sql = ("SELECT id, crop_path, frame_path, evidence_bytes FROM events"
-               " WHERE evidence_bytes > 0")
-        params = []  # type: List[Any]
-        if before is not None:
-            sql += " AND emitted < ?"
-            params.append(before)
-        return [(r[0], r[1], r[2], int(r[3])) for r in
-                self.db.query(sql + " ORDER BY emitted LIMIT ?", params + [int(limit)])]
-
-    def clear_evidence(self, ids: Iterable[str]) -> None:
-        ids = list(ids)
+    def clear_pack(self, pack: str) -> int:
+        """Forget the evidence of every event whose pictures are in `pack` (it is being
+        purged); returns how many events that was."""
         with self.db.transaction() as cur:
-            cur.executemany("UPDATE events SET crop_path = NULL, frame_path = NULL,"
-                            " evidence_bytes = 0 WHERE id = ?", [(i,) for i in ids])
+            return cur.execute("UPDATE events SET crop_path = NULL, frame_path = NULL,"
+                               " evidence_bytes = 0, evidence_pack = NULL"
+                               " WHERE evidence_pack = ?", (pack,)).rowcount
 
 
 def event_row(event: Dict[str, Any], evidence: Evidence) -> List[Any]:
@@ -184,7 +168,8 @@ def event_row(event: Dict[str, Any], evidence: Evidence) -> List[Any]:
             json.dumps(event.get("candidates") or []), str(event.get("label") or ""),
             str(event.get("note") or ""), json.dumps(event.get("box") or []),
             str(event.get("best_frame") or ""), evidence.get("crop"), evidence.get("frame"),
-            int(evidence.get("bytes") or 0), json.dumps(body, sort_keys=True)]
+            int(evidence.get("bytes") or 0), json.dumps(body, sort_keys=True),
+            evidence.get("pack")]
 
 
 def row_event(row: Sequence[Any]) -> Dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from alpr import defaults
 from alpr.errors import StoreUnavailableError
 from store.events import EventStore
-from store.evidence import EvidenceDir, PendingWrites
+from store.evidence import EvidenceDir
 
 log = logging.getLogger(__name__)
 
@@ -51,28 +51,22 @@ class StoreSink(object):
 
                 migrate(self.store.db)
                 self.migrated = True
-            pending = None  # type: Optional[PendingWrites]
             if self.evidence is not None:
                 incoming = sum(len(e.get("crop") or b"") + len(e.get("frame") or b"")
                                for _, e in items)
                 self.evidence.enforce(self.store, incoming)
-                # the files are written while the rows are inserted; the commit waits for them
-                pending = self.evidence.start_many([(event, ev.get("crop"), ev.get("frame"))
-                                                    for event, ev in items])
-                stored = [(event, plan) for (event, _), plan in zip(items, pending.planned)]
+                written = self.evidence.put_many([(event, ev.get("crop"), ev.get("frame"))
+                                                  for event, ev in items])
+                stored = [(event, got) for (event, _), got in zip(items, written)]
             else:
                 stored = [(event, {}) for event, _ in items]
             try:
-                new = set(self.store.write_events(
-                    stored, before_commit=None if pending is None else
-                    lambda: _lost(items, pending)))
+                new = set(self.store.write_events(stored))
             except Exception:
-                if pending is not None:
-                    for written in pending.wait():  # no write may outlive its discard
-                        self.evidence.discard(written)
+                if self.evidence is not None:
+                    for _, got in stored:
+                        self.evidence.discard(got)
                 raise
-            if pending is not None:
-                stored = [(event, got) for (event, _), got in zip(items, pending.wait())]
         except StoreUnavailableError as exc:
             self.failures += 1
             self.stats["store_unavailable"] += 1
@@ -86,8 +80,10 @@ class StoreSink(object):
         self.failures, self.next_try = 0, 0.0
         if self.evidence is not None:
             for event, written in stored:
-                if event["id"] in new:  # a replayed event's files were only rewritten
+                if event["id"] in new:
                     self.evidence.committed(written)
+                else:  # a replayed event keeps its first pictures; this copy is named by no row
+                    self.evidence.discard(written)
         self.stats["stored"] += len(new)
         self.stats["store_duplicates"] += len(items) - len(new)
         return len(new)
@@ -108,13 +104,6 @@ class StoreSink(object):
         if self.evidence is not None:
             self.evidence.close()
         self.store.close()
-
-
-def _lost(items: Sequence[Tuple[Dict[str, Any], Dict[str, Any]]], pending: PendingWrites
-          ) -> List[str]:
-    """Ids of the events whose planned evidence files could not be written."""
-    return [event["id"] for (event, _), plan, got in zip(items, pending.planned, pending.wait())
-            if plan["bytes"] and not got["bytes"]]
 
 
 def evidence_root(settings: Any) -> str:

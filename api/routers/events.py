@@ -3,7 +3,7 @@ import re
 from typing import Any, Dict, Optional
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import Response
 
 from alpr import defaults
 
@@ -41,13 +41,13 @@ def list_events(request: Request,
     return {"events": events, "count": len(events), "limit": limit, "offset": offset}
 
 
-@router.get("/api/events/{event_id:path}/crop.jpg", response_class=FileResponse)
-def event_crop(event_id: str, request: Request) -> FileResponse:
+@router.get("/api/events/{event_id:path}/crop.jpg", response_class=Response)
+def event_crop(event_id: str, request: Request) -> Response:
     return _evidence(request, event_id, "crop")
 
 
-@router.get("/api/events/{event_id:path}/frame.jpg", response_class=FileResponse)
-def event_frame(event_id: str, request: Request) -> FileResponse:
+@router.get("/api/events/{event_id:path}/frame.jpg", response_class=Response)
+def event_frame(event_id: str, request: Request) -> Response:
     return _evidence(request, event_id, "frame")
 
 
@@ -76,10 +76,11 @@ def _event(request: Request, event_id: str) -> Dict[str, Any]:
     return event
 
 
-def _evidence(request: Request, event_id: str, kind: str) -> FileResponse:
+def _evidence(request: Request, event_id: str, kind: str) -> Response:
     event = _event(request, event_id)
-    path = request.app.state.evidence.resolve(event.get(kind))
-    if path is None:
+    data = request.app.state.evidence.read(event.get(kind))
+    if data is None:
         raise HTTPException(404, "event %r has no %s (never sent, private camera, or purged)"
                             % (event_id[:80], kind))
-    return FileResponse(path, media_type="image/jpeg")
+    return Response(data, media_type="image/jpeg",
+                    headers={"Cache-Control": "private, max-age=86400"})

@@ -15,5 +15,5 @@ def client_for(store, root, token="", fleet=None):
 def stored_with_evidence(store, evidence, event, crop=b"\xff\xd8crop", frame=b"\xff\xd8frame"):
     paths = evidence.put(event, crop, frame)
     store.write_events([(event, paths)])
-    assert os.path.isfile(paths["crop"])
+    assert evidence.read(paths["crop"]) == crop and os.path.isfile(paths["pack"])
     return paths

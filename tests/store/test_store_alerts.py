@@ -62,6 +62,6 @@ def test_a_version_1_database_gains_the_alerts_table(tmp_path):
         cur.execute("INSERT INTO schema_migrations (version, name, applied) VALUES (1, ?, 0)",
                     (name,))
     assert current_version(db) == 1
-    assert migrate(db) == 2
+    assert migrate(db) == len(available()) >= 2
     assert db.query("SELECT COUNT(*) FROM alerts")[0][0] == 0
     db.close()

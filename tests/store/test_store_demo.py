@@ -1,7 +1,6 @@
 """Acceptance: `alpr demo --json` stores its events with crops in SQLite, and `alpr events
 search` with one look-alike character swapped finds the same event, crop on disk."""
 import json
-import os
 import subprocess
 import sys
 
@@ -39,6 +38,14 @@ def test_demo_stores_events_with_crops_and_a_look_alike_search_finds_them(tmp_pa
     assert found.returncode == 0, found.stderr.decode()
     events = _last_json(found.stdout.decode())["events"]
     assert events[0]["plate"] == plate, (query, events)
-    assert os.path.isfile(events[0]["crop"]) and os.path.isfile(events[0]["frame"])
-    with open(events[0]["crop"], "rb") as fh:
-        assert fh.read(2) == b"\xff\xd8"  # a JPEG
+    assert events[0]["crop"] and events[0]["frame"]  # locations in the evidence packs
+    for kind in ("--crop", "--frame"):  # read back as a user would
+        out = str(tmp_path / ("picture%s.jpg" % kind))
+        got = subprocess.run([sys.executable, "-m", "alpr", "events", "picture",
+                              events[0]["id"], kind, "--db", summary["store"], "-o", out,
+                              "--evidence-dir", str(tmp_path / "evidence")],
+                             env=subprocess_env(), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, timeout=60)
+        assert got.returncode == 0, got.stderr.decode()
+        with open(out, "rb") as fh:
+            assert fh.read(2) == b"\xff\xd8"  # a JPEG

@@ -10,6 +10,7 @@ import uuid
 import pytest
 
 from store import open_store
+from store.evidence import EvidenceDir
 from store.search import Query, search
 
 FRAMES = 24
@@ -97,11 +98,12 @@ def test_fleet_into_postgresql_survives_a_database_outage(fleet, pg_server, tmp_
     assert stats["evidence_written"] == len(stream)  # every event had its crop and frame
     kept = [e for e in stored if e["crop"]]
     assert kept and stats["purged_quota"] == len(stream) - len(kept) >= 1
-    for event in kept:
-        assert os.path.isfile(event["crop"]) and os.path.isfile(event["frame"])
+    evidence = EvidenceDir(str(data / "evidence"))
+    for event in kept:  # on disk, in the evidence packs
+        assert evidence.read(event["crop"])[:2] == evidence.read(event["frame"])[:2] == b"\xff\xd8"
     assert all(e["crop"] is None and e["frame"] is None for e in stored if e not in kept)
-    files = [f for _, _, fs in os.walk(str(data / "evidence")) for f in fs]
-    assert len(files) == 2 * len(kept)
+    files = [os.path.join(r, f) for r, _, fs in os.walk(str(data / "evidence")) for f in fs]
+    assert sorted(files) == sorted(set(e["crop"].rpartition("#")[0] for e in kept))
 
     newest = max(stored, key=lambda e: e["first_seen"])
     plate = newest["plate"]
