@@ -39,10 +39,11 @@ Items = Sequence[Tuple[Dict[str, Any], Optional[bytes], Optional[bytes]]]
 class Pack(object):
     """One pack file: path, creation time (from its name), bytes written or held."""
 
-    def __init__(self, path: str, created: float, size: int = 0) -> None:
+    def __init__(self, path: str, created: float, size: int = 0, own: bool = False) -> None:
         self.path = path
         self.created = created
         self.size = size
+        self.own = own  # made by this writer (others' are learnt from disk)
         self.fd = None  # type: Optional[int]  # open while this writer appends to it
 
 
@@ -132,7 +133,7 @@ class EvidenceDir(object):
             os.makedirs(folder, exist_ok=True)
             name = "%s-%s-%d%s" % (time.strftime(_STAMP, time.gmtime(now)), self.writer,
                                    self.seq, SUFFIX)
-            pack = Pack(os.path.join(folder, name), float(int(now)))
+            pack = Pack(os.path.join(folder, name), float(int(now)), own=True)
             pack.fd = os.open(pack.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             packs.append(pack)
             self.current = pack
@@ -224,9 +225,13 @@ class EvidenceDir(object):
                 if self.max_age_s > 0:
                     while packs and packs[0].created + PACK_SECONDS <= now - self.max_age_s:
                         purged += self._purge(store, packs[0], "purged_age")
-                if self.quota_bytes > 0:
-                    while packs and self.total + incoming > self.quota_bytes:
-                        purged += self._purge(store, packs[0], "purged_quota")
+                while self.quota_bytes > 0 and self.total + incoming > self.quota_bytes:
+                    # another dispatcher may still append to its pack for PACK_SECONDS
+                    oldest = next((p for p in packs
+                                   if p.own or now - p.created >= PACK_SECONDS), None)
+                    if oldest is None:
+                        break
+                    purged += self._purge(store, oldest, "purged_quota")
                 return purged
             except StoreUnavailableError:
                 raise

@@ -84,6 +84,23 @@ def test_a_purge_clears_every_event_of_the_pack_and_counts_each(event_store, tmp
     assert event_store.evidence_bytes() == 0 and _packs(tmp_path / "ev") == []
 
 
+def test_the_quota_never_purges_a_pack_another_dispatcher_may_still_append_to(event_store,
+                                                                              tmp_path):
+    now = [1764600000.0]
+    quota = 16 * 6000 / 1048576.0  # packs of 6,000 bytes, 96,000 in all
+    other = EvidenceDir(str(tmp_path / "ev"), quota_mb=quota, clock=lambda: now[0])
+    _, theirs = _stored(event_store, other, "OTH0001", now[0])  # its open pack
+    now[0] += 60
+    mine = EvidenceDir(str(tmp_path / "ev"), quota_mb=quota, clock=lambda: now[0])
+    _, own = _stored(event_store, mine, "OWN0001", now[0])
+    assert mine.enforce(event_store, incoming=90000) == 1  # its own, though newer
+    assert os.path.exists(theirs["pack"]) and not os.path.exists(own["pack"])
+    now[0] += 600  # past PACK_SECONDS: the other writer has moved to a new pack by now
+    assert mine.enforce(event_store, incoming=95000) == 1
+    assert not os.path.exists(theirs["pack"]) and mine.stats["purged_quota"] == 2
+    other.close()
+
+
 def test_nothing_outside_the_root_is_ever_read(tmp_path):
     outside = tmp_path / "secret.jpg"
     outside.write_bytes(b"\xff\xd8secret")
