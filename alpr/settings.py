@@ -97,7 +97,7 @@ class Settings:
     alert_timezone: str = defaults.ALERT_TIMEZONE
     # event store, evidence, API
     db: str = ""  # sqlite:///path.db (or a path) | postgresql://...; empty = no store
-    data_dir: str = defaults.DATA_DIR  # evidence files (and the default SQLite file) live here
+    data_dir: str = defaults.DATA_DIR  # evidence packs (and the default SQLite file) live here
     evidence_dir: str = ""  # empty = <data_dir>/evidence
     evidence_max_age_days: float = defaults.EVIDENCE_MAX_AGE_DAYS
     evidence_quota_mb: float = defaults.EVIDENCE_QUOTA_MB

@@ -17,7 +17,7 @@ OPEN_PATHS = ("/api/health",)  # answered without a token (load balancers, watch
 
 def create_app(store: Any, evidence: Any, fleet: Optional[Callable[[], Dict[str, Any]]] = None,
                token: str = "", console: Any = None) -> FastAPI:
-    """The API over `store` (EventStore), `evidence` (EvidenceDir: files served only from
+    """The API over `store` (EventStore), `evidence` (EvidenceDir: pictures served only from
     inside it) and `fleet()` (what `alpr status --json` prints). With `token`, every path
     but /api/health needs it in the X-API-Token header (or Authorization: Bearer), or a
     logged-in console session for a GET. With `console` (api.console.Console), the web

@@ -62,7 +62,7 @@ def build_app(settings: Any, token: str = "", console: bool = True) -> Any:
 @common_options
 @click.option("--db", default=None, help="Event store: sqlite:///path or postgresql://...")
 @click.option("--data-dir", default=None, help="Evidence (and default SQLite) directory.")
-@click.option("--evidence-dir", default=None, help="Evidence files (default DATA_DIR/evidence).")
+@click.option("--evidence-dir", default=None, help="Evidence packs (default DATA_DIR/evidence).")
 @click.option("--host", default=defaults.API_HOST, show_default=True,
               help="Address to bind; anything but loopback needs --token.")
 @click.option("--port", type=int, default=defaults.API_PORT, show_default=True)

@@ -131,7 +131,7 @@ def format_event(event: Dict[str, Any]) -> str:
 @click.option("--db", default=None,
               help="Event store: sqlite:///path/events.db (or a path) or postgresql://... (none: stream only).")
 @click.option("--data-dir", default=None, help="Evidence (and default SQLite) directory.")
-@click.option("--evidence-dir", default=None, help="Evidence files here (default DATA_DIR/evidence).")
+@click.option("--evidence-dir", default=None, help="Evidence packs here (default DATA_DIR/evidence).")
 @click.option("--evidence-quota-mb", type=float, default=None, help="Purge oldest evidence above this.")
 @click.option("--evidence-max-age-days", type=float, default=None, help="Purge evidence older than this.")
 @click.option("--mqtt", "mqtt_url", default=None,

@@ -15,8 +15,10 @@ is what an S3-compatible bucket would implement later: a pack is an object, a lo
 ranged GET.
 """
 import calendar
+import errno
 import logging
 import os
+import re
 import threading
 import time
 import uuid
@@ -29,9 +31,10 @@ log = logging.getLogger(__name__)
 PACK_BYTES = 64 * 1024 * 1024  # a pack is closed past this size...
 PACK_SECONDS = 600.0  # ...or this age, so a purge frees little at a time
 QUOTA_PARTS = 16  # with a quota, a pack holds at most 1/16 of it (a purge frees <= that)
-MAX_PICTURE = 64 * 1024 * 1024  # a location claiming more than this is refused
+MAX_PICTURE = 8 * 1024 * 1024  # a location claiming more than this is refused
 SUFFIX = ".pack"
 _STAMP = "%Y%m%dT%H%M%S"
+_SPAN = re.compile(r"#(\d{1,15})\+(\d{1,9})$")
 
 Items = Sequence[Tuple[Dict[str, Any], Optional[bytes], Optional[bytes]]]
 
@@ -57,6 +60,16 @@ def pack_created(name: str) -> Optional[float]:
         return None
 
 
+def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
+    """pwrite until all of `data` is down (near a full disk Linux writes part and says so)."""
+    view = memoryview(data)
+    while view:
+        done = os.pwrite(fd, view, offset)
+        if done <= 0:
+            raise OSError(errno.ENOSPC, "short write")
+        view, offset = view[done:], offset + done
+
+
 class EvidenceDir(object):
     """Evidence packs under `root`, with retention bookkeeping through an EventStore."""
 
@@ -76,7 +89,8 @@ class EvidenceDir(object):
         self.stats = {"evidence_written": 0, "evidence_bytes_written": 0,
                       "evidence_failed": 0, "evidence_discarded": 0,
                       "evidence_unnamed_bytes": 0, "purged_age": 0,
-                      "purged_quota": 0, "purged_bytes": 0, "packs_purged": 0}
+                      "purged_quota": 0, "purged_bytes": 0, "packs_purged": 0,
+                      "purge_failed": 0}
 
     # --- writes ----------------------------------------------------------------------------
     @property
@@ -104,7 +118,7 @@ class EvidenceDir(object):
             pack = self._writable()
             offset = pack.size
             pack.size += len(data)  # a failed write leaves a hole, never a misplaced picture
-            os.pwrite(pack.fd, data, offset)
+            _pwrite_all(pack.fd, data, offset)
         except OSError as exc:  # disk full or gone: the event is stored without pictures
             self.stats["evidence_failed"] += 1
             if self.current is not None:  # the hole its bytes left in the pack
@@ -127,14 +141,20 @@ class EvidenceDir(object):
             self._close_current()
             pack = None
         if pack is None:
-            packs = self._packs()  # learnt from disk before this writer adds its own
+            packs = self._rescan()  # others' packs made or purged since, before our own
             self.seq += 1
             folder = os.path.join(self.root, time.strftime("%Y-%m-%d", time.gmtime(now)))
-            os.makedirs(folder, exist_ok=True)
             name = "%s-%s-%d%s" % (time.strftime(_STAMP, time.gmtime(now)), self.writer,
                                    self.seq, SUFFIX)
             pack = Pack(os.path.join(folder, name), float(int(now)), own=True)
-            pack.fd = os.open(pack.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            for last_try in (False, True):
+                os.makedirs(folder, exist_ok=True)
+                try:
+                    pack.fd = os.open(pack.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                    break
+                except FileNotFoundError:  # another dispatcher's purge removed the empty folder
+                    if last_try:
+                        raise
             packs.append(pack)
             self.current = pack
         return pack
@@ -145,6 +165,11 @@ class EvidenceDir(object):
             os.close(pack.fd)
             pack.fd = None
 
+    def held_packs(self) -> set:
+        """Paths of the packs this writer knows are on disk (a location in one still reads)."""
+        with self.lock:
+            return set(p.path for p in self._packs())
+
     def committed(self, written: Dict[str, Any]) -> None:
         """The event of `written` (put's answer) is stored."""
         if written.get("bytes"):
@@ -152,8 +177,8 @@ class EvidenceDir(object):
             self.stats["evidence_bytes_written"] += written["bytes"]
 
     def discard(self, written: Dict[str, Any]) -> None:
-        """The event of `written` was not stored (the database was down: it is written again
-        on the retry). Its bytes stay in the pack, named by no row, until the pack is purged."""
+        """The pictures of `written` will be named by no row (a replayed event keeps its first
+        ones; a refused one's retry never came): they stay in the pack until it is purged."""
         if written.get("bytes"):
             self.stats["evidence_discarded"] += 1
             self.stats["evidence_unnamed_bytes"] += written["bytes"]
@@ -177,42 +202,59 @@ class EvidenceDir(object):
         outside the root or is malformed."""
         if not location:
             return None
-        path, sep, span = location.rpartition("#")
-        if not sep:
-            path, span = location, ""
+        path, span = location, None  # type: str, Optional[Tuple[int, int]]
+        match = _SPAN.search(location)
+        if match:
+            path, span = location[:match.start()], (int(match.group(1)), int(match.group(2)))
+        elif path.endswith(SUFFIX):
+            return None  # a pack is only ever read by range
         real = self.resolve(path)
         if real is None:
             return None
+        start, size = span if span else (0, MAX_PICTURE)
+        if not 0 < size <= MAX_PICTURE:
+            return None
         try:
             with open(real, "rb") as fh:
-                if not span:
-                    return fh.read(MAX_PICTURE)
-                offset, _, length = span.partition("+")
-                start, size = int(offset), int(length)
-                if start < 0 or not 0 < size <= MAX_PICTURE:
-                    return None
                 fh.seek(start)
                 data = fh.read(size)
-        except (OSError, ValueError):
+        except OSError:
             return None
-        return data if len(data) == size else None
+        return data if span is None or len(data) == size else None
 
     # --- retention -------------------------------------------------------------------------
     def _packs(self) -> List[Pack]:
+        """The packs on disk and this writer's, oldest first (learnt from disk once)."""
         if self.packs is None:
-            found = []
-            if os.path.isdir(self.root):
-                for day in sorted(os.listdir(self.root)):
-                    folder = os.path.join(self.root, day)
-                    if not os.path.isdir(folder):
-                        continue
-                    for entry in os.scandir(folder):
-                        created = pack_created(entry.name)
-                        if created is not None and entry.is_file():
-                            found.append(Pack(entry.path, created, entry.stat().st_size))
-            found.sort(key=lambda p: (p.created, p.path))
-            self.packs = found
+            self.packs = self._scan()
         return self.packs
+
+    def _rescan(self) -> List[Pack]:
+        """Merge the packs on disk into the list: others' new ones join, purged ones leave
+        (a writer rescans each time it opens a pack, every PACK_SECONDS at most)."""
+        if self.packs is None:
+            return self._packs()
+        on_disk = {p.path: p for p in self._scan()}
+        merged = [p for p in self.packs if p.own or p.path in on_disk]
+        paths = set(p.path for p in merged)
+        merged += [p for path, p in on_disk.items() if path not in paths]
+        merged.sort(key=lambda p: (p.created, p.path))
+        self.packs = merged
+        return merged
+
+    def _scan(self) -> List[Pack]:
+        found = []
+        if os.path.isdir(self.root):
+            for day in sorted(os.listdir(self.root)):
+                folder = os.path.join(self.root, day)
+                if not os.path.isdir(folder):
+                    continue
+                for entry in os.scandir(folder):
+                    created = pack_created(entry.name)
+                    if created is not None and entry.is_file():
+                        found.append(Pack(entry.path, created, entry.stat().st_size))
+        found.sort(key=lambda p: (p.created, p.path))
+        return found
 
     def enforce(self, store: Any, incoming: int = 0) -> int:
         """Purge packs past the age, then oldest first until the quota holds `incoming` more
@@ -226,9 +268,10 @@ class EvidenceDir(object):
                     while packs and packs[0].created + PACK_SECONDS <= now - self.max_age_s:
                         purged += self._purge(store, packs[0], "purged_age")
                 while self.quota_bytes > 0 and self.total + incoming > self.quota_bytes:
-                    # another dispatcher may still append to its pack for PACK_SECONDS
+                    # another dispatcher appends to its pack for up to PACK_SECONDS and then
+                    # commits the rows that name it: leave it alone for twice that
                     oldest = next((p for p in packs
-                                   if p.own or now - p.created >= PACK_SECONDS), None)
+                                   if p.own or now - p.created >= 2 * PACK_SECONDS), None)
                     if oldest is None:
                         break
                     purged += self._purge(store, oldest, "purged_quota")
@@ -245,18 +288,22 @@ class EvidenceDir(object):
         if pack is self.current:
             self._close_current()
         cleared = store.clear_pack(pack.path)
+        self.packs.remove(pack)  # whatever the disk says next: retention must go on
+        freed = pack.size
         try:
             os.remove(pack.path)
         except FileNotFoundError:  # another dispatcher purged it first
-            pass
-        self.packs.remove(pack)
+            freed = 0
+        except OSError as exc:  # its rows are cleared; the file is left for the operator
+            self.stats["purge_failed"] += 1
+            log.warning("evidence pack %s not removed: %s", pack.path, exc)
         try:
             os.rmdir(os.path.dirname(pack.path))  # the day's folder, once empty
         except OSError:
             pass
         self.stats[counter] += cleared
-        self.stats["purged_bytes"] += pack.size
-        self.stats["packs_purged"] += 1
+        self.stats["purged_bytes"] += freed
+        self.stats["packs_purged"] += 1 if freed else 0
         if cleared:
             log.info("evidence retention: %d events purged with %s (%s)", cleared,
                      os.path.basename(pack.path), counter)

@@ -33,6 +33,9 @@ class StoreSink(object):
         self.failures = 0
         self.next_try = 0.0
         self.stats = {"stored": 0, "store_duplicates": 0, "store_unavailable": 0}
+        # pictures appended for events the database refused: the retry names them again
+        # instead of appending another copy each try (a long outage would fill the quota)
+        self.unstored = {}  # type: Dict[str, Dict[str, Any]]
 
     def ready(self) -> bool:
         """False while backing off after a failure (the dispatcher keeps its groups)."""
@@ -55,17 +58,15 @@ class StoreSink(object):
                 incoming = sum(len(e.get("crop") or b"") + len(e.get("frame") or b"")
                                for _, e in items)
                 self.evidence.enforce(self.store, incoming)
-                written = self.evidence.put_many([(event, ev.get("crop"), ev.get("frame"))
-                                                  for event, ev in items])
-                stored = [(event, got) for (event, _), got in zip(items, written)]
+                stored = self._pictures(items)
             else:
                 stored = [(event, {}) for event, _ in items]
             try:
                 new = set(self.store.write_events(stored))
             except Exception:
-                if self.evidence is not None:
-                    for _, got in stored:
-                        self.evidence.discard(got)
+                for event, got in stored:
+                    if got.get("bytes"):
+                        self.unstored[str(event["id"])] = got
                 raise
         except StoreUnavailableError as exc:
             self.failures += 1
@@ -80,6 +81,7 @@ class StoreSink(object):
         self.failures, self.next_try = 0, 0.0
         if self.evidence is not None:
             for event, written in stored:
+                self.unstored.pop(str(event["id"]), None)
                 if event["id"] in new:
                     self.evidence.committed(written)
                 else:  # a replayed event keeps its first pictures; this copy is named by no row
@@ -87,6 +89,19 @@ class StoreSink(object):
         self.stats["stored"] += len(new)
         self.stats["store_duplicates"] += len(items) - len(new)
         return len(new)
+
+    def _pictures(self, items: Sequence[Tuple[Dict[str, Any], Dict[str, Any]]]
+                  ) -> List[Tuple[Dict[str, Any], Dict[str, Any]]]:
+        """Each event with its pictures' locations: those a refused try appended (their pack
+        still there), else appended now."""
+        held = self.evidence.held_packs()
+        kept = [self.unstored.get(str(event["id"])) for event, _ in items]
+        kept = [k if k is not None and k.get("pack") in held else None for k in kept]
+        fresh = iter(self.evidence.put_many([
+            (event, ev.get("crop"), ev.get("frame"))
+            for (event, ev), k in zip(items, kept) if k is None]))
+        return [(event, k if k is not None else next(fresh))
+                for (event, _), k in zip(items, kept)]
 
     def known_plates(self) -> List[Dict[str, Any]]:
         """The store's known plates (the dispatcher merges them into its labels)."""
@@ -102,6 +117,9 @@ class StoreSink(object):
 
     def close(self) -> None:
         if self.evidence is not None:
+            for written in self.unstored.values():  # left in the packs, named by no row
+                self.evidence.discard(written)
+            self.unstored.clear()
             self.evidence.close()
         self.store.close()
 

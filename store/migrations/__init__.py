@@ -52,11 +52,14 @@ def migrate(db: Database) -> int:
     for number, name, module in shipped[version:]:
         statements = getattr(module, "POSTGRES" if db.dialect == POSTGRES else "SQLITE")
         with db.transaction() as cur:  # one transaction per migration (both backends: DDL too)
-            if db.dialect == POSTGRES:  # two dispatchers starting at once: one migrates
+            # two dispatchers starting at once: one migrates, the other sees it done
+            if db.dialect == POSTGRES:
                 cur.execute("SELECT pg_advisory_xact_lock(4242001)")
-                row = cur.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
-                if row and row[0] is not None and int(row[0]) >= number:
-                    continue
+            else:  # sqlite3 runs DDL outside any transaction unless one is begun by hand
+                cur.execute("BEGIN IMMEDIATE")
+            row = cur.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+            if row and row[0] is not None and int(row[0]) >= number:
+                continue
             for statement in statements:
                 cur.execute(statement)
             cur.execute("INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)",

@@ -95,10 +95,56 @@ def test_the_quota_never_purges_a_pack_another_dispatcher_may_still_append_to(ev
     _, own = _stored(event_store, mine, "OWN0001", now[0])
     assert mine.enforce(event_store, incoming=90000) == 1  # its own, though newer
     assert os.path.exists(theirs["pack"]) and not os.path.exists(own["pack"])
-    now[0] += 600  # past PACK_SECONDS: the other writer has moved to a new pack by now
+    now[0] += 600  # the other may still commit rows naming its pack for a while...
+    assert mine.enforce(event_store, incoming=95000) == 0 and os.path.exists(theirs["pack"])
+    now[0] += 600  # ...twice PACK_SECONDS on, it has moved to a new pack and committed
     assert mine.enforce(event_store, incoming=95000) == 1
     assert not os.path.exists(theirs["pack"]) and mine.stats["purged_quota"] == 2
+    # a pack the other opened after this writer learnt the disk is found at its next pack
+    _, later = _stored(event_store, other, "OTH0002", now[0])
+    _stored(event_store, mine, "OWN0002", now[0])
+    assert later["pack"] in [p.path for p in mine.packs]
     other.close()
+    mine.close()
+
+
+def test_a_short_write_is_finished_or_refused_never_taken_for_whole(tmp_path, monkeypatch):
+    real_pwrite, calls = os.pwrite, []
+
+    def pwrite_a_little(fd, data, offset):  # a fake nearly full disk, this layer only
+        calls.append(len(data))
+        if len(calls) > 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_pwrite(fd, bytes(data[:1000]), offset)
+
+    evidence = EvidenceDir(str(tmp_path / "ev"))
+    monkeypatch.setattr(os, "pwrite", pwrite_a_little)
+    whole = evidence.put(make_event("ABC1234"), CROP[:500], CROP[:1500])  # 2,000: 2 calls
+    cut = evidence.put(make_event("ABC1235"), CROP, FRAME)  # 5,000: refused on the 4th call
+    monkeypatch.undo()
+    assert evidence.read(whole["crop"]) == CROP[:500]
+    assert evidence.read(whole["frame"]) == CROP[:1500]
+    assert cut["crop"] is None and evidence.stats["evidence_failed"] == 1
+    evidence.close()
+
+
+def test_a_pack_that_cannot_be_removed_does_not_stop_retention(event_store, tmp_path,
+                                                               monkeypatch):
+    evidence = EvidenceDir(str(tmp_path / "ev"), quota_mb=16 * 100 / 1048576.0)
+    _, first = _stored(event_store, evidence, "AAA0001", 1764600000.0)
+    _, second = _stored(event_store, evidence, "AAA0002", 1764600000.0)
+    real_remove = os.remove
+
+    def remove_refused_for_the_first(path):  # a fake EIO on one file, this layer only
+        if path == first["pack"]:
+            raise OSError(errno.EIO, "Input/output error")
+        return real_remove(path)
+
+    monkeypatch.setattr(os, "remove", remove_refused_for_the_first)
+    assert evidence.enforce(event_store, incoming=1600) == 2  # both rows cleared, counted
+    assert evidence.stats["purge_failed"] == 1 and not os.path.exists(second["pack"])
+    assert evidence.enforce(event_store, incoming=1600) == 0  # and it goes on working
+    evidence.close()
 
 
 def test_nothing_outside_the_root_is_ever_read(tmp_path):
