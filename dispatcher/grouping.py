@@ -6,7 +6,7 @@ a group closes when it has not been seen for `window_s`, and its text is the can
 with the most reads, ties broken by confidence (Frigate's vote).
 """
 import itertools
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 
 from alpr.plate_formats import normalize_plate
 
@@ -62,11 +62,13 @@ class PlateGroup(object):
         self.best_conf = -1.0
         self.best_read = {}  # type: Dict[str, Any]
         self.best_frame = ""
+        self.best_index = 0  # the best read's place among its frame's reads
         self.truth = set()  # type: set
         self.entries = set()  # type: set  # results-stream entry ids this group holds unacked
 
-    def add(self, text: str, read: Dict[str, Any], frame_id: str, ts: float, now: float) -> None:
-        """Count one read of this vehicle."""
+    def add(self, text: str, read: Dict[str, Any], frame_id: str, ts: float, now: float,
+            index: int = 0) -> None:
+        """Count one read of this vehicle (`index`: its place among the frame's reads)."""
         conf = _as_float(read.get("confidence"))
         cand = self.candidates.get(text)
         if cand is None:
@@ -78,6 +80,7 @@ class PlateGroup(object):
         self.touched = max(self.touched, now)
         if conf > self.best_conf:
             self.best_conf, self.best_read, self.best_frame = conf, read, frame_id
+            self.best_index = index
 
     def similarity(self, text: str) -> float:
         """How close `text` is to any text already in the group."""
@@ -120,6 +123,14 @@ class PlateGroup(object):
             "frame_box": self.frame_box(),
         }
 
+    @property
+    def event_id(self) -> str:
+        """camera:best frame, and the best read's place in it when not the first: the same on
+        every regrouping of the same results (a replay is stored once), and two vehicles
+        whose best reads share a frame get two ids."""
+        base = "%s:%s" % (self.camera, self.best_frame or self.gid)
+        return base if not self.best_index else "%s:%d" % (base, self.best_index)
+
     def frame_box(self) -> List[float]:
         """The evidence read's plate box in its frame snapshot's pixels ([] without one)."""
         read = self.ranked()[0].best_read or self.best_read
@@ -145,7 +156,7 @@ class Grouper(object):
         """Assign every non-empty read of one frame to a group; returns the groups touched."""
         touched = []  # type: List[PlateGroup]
         self.latest_ts[camera] = max(ts, self.latest_ts.get(camera, ts))
-        for read in reads:
+        for index, read in enumerate(reads):
             text = normalize_plate(str(read.get("text") or ""))
             if not text:
                 continue
@@ -153,7 +164,7 @@ class Grouper(object):
             if group is None:
                 group = PlateGroup(camera, site)
                 self.open.setdefault(camera, []).append(group)
-            group.add(text, read, frame_id, ts, now)
+            group.add(text, read, frame_id, ts, now, index)
             self.index.setdefault(camera, {}).setdefault(text, group)
             if truth:
                 group.truth.update(normalize_plate(t) for t in truth if t)

@@ -185,7 +185,7 @@ class Dispatcher(object):
                           previous.get("id"))
                 continue
             event = self.known.annotate(summary)
-            event["id"] = "%s:%s" % (group.camera, group.best_frame or group.gid)
+            event["id"] = group.event_id
             event["emitted"] = self.clock()
             self.deduper.remember(dict(event))  # a copy: dedup edits it, webhooks read the event
             pipe.xadd(self.keys.events,

@@ -100,6 +100,27 @@ def test_events_are_stored_with_the_best_crop_and_frame_before_the_ack(redis_cli
     assert sink.stats["stored"] == 2 and sink.evidence.stats["evidence_written"] == 1
 
 
+def test_two_vehicles_whose_best_reads_share_a_frame_are_two_stored_events(redis_client,
+                                                                         db_url, tmp_path):
+    """Two plates seen in one frame only: two groups with the same best frame must not get
+    one event id (the store would keep the first and count the second a duplicate)."""
+    keys = Keys("alpr:")
+    frames = FrameStore(redis_client, keys, results_maxlen=10000, max_age_s=30.0)
+    clock = Clock()
+    sink = make_sink(db_url, tmp_path / "ev")
+    d = build(redis_client, keys, clock, sink)
+    finish(frames, "cam0", ["ABC1234", "XYZ9876"])
+    d.step()
+    clock.now += 10
+    d.step()
+    events = stream_events(redis_client, keys)
+    assert sorted(e["plate"] for e in events) == ["ABC1234", "XYZ9876"]
+    assert len(set(e["id"] for e in events)) == 2
+    assert sink.store.count() == 2 and sink.stats["store_duplicates"] == 0
+    assert sorted(sink.store.get(e["id"])["plate"] for e in events) == ["ABC1234", "XYZ9876"]
+    sink.close()
+
+
 def _outage_run(redis_client, keys, frames, clock, d, sink, go_down, come_back):
     finish(frames, "cam0", ["ABC1234"])
     finish(frames, "cam1", ["QWE5678"])
