@@ -11,14 +11,14 @@ job id) is given back (`give_back`).
 """
 import logging
 import time
-from typing import Any, Deque, List, Optional, Sequence, Tuple
+from typing import Any, Deque, List, Sequence, Tuple
 
 from alpr.errors import FrameDecodeError
 from alpr.frame_store import HELD_ELSEWHERE, FrameStore
-from alpr.protocol import FrameEnvelope, decode_frame
+from alpr.protocol import decode_frame
 from alpr.retry import Retry
 from alpr.frame_jobs import enqueue_requeued
-from worker.jobs import AllowlistJob, make_queue
+from worker.jobs import AllowlistJob, DequeueGate, make_queue
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,8 @@ class Claimer(object):
         self.shared_queue = shared_queue
         self.retry = retry
         # the job class RQ's dequeue fetches with on this node's queues: its fetch claims
-        self.job_class = AllowlistJob.claiming(self.claim_with_job)
+        self.gate = DequeueGate()  # the SIGTERM handler's view of the dequeue (worker.node)
+        self.job_class = AllowlistJob.claiming(self.claim_with_job, self.gate)
 
     def arm(self, queues: List[Any]) -> List[Any]:
         """Make RQ's dequeue on these queues (worker.jobs.FrameQueue) claim the popped job's

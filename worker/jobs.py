@@ -14,6 +14,11 @@ from rq.exceptions import DeserializationError, NoSuchJobError
 from rq.job import Job
 from rq.queue import Queue
 
+try:  # rq >= 2
+    from rq.exceptions import StopRequested
+except ImportError:  # rq 1.x (the Nano's pin)
+    from rq.worker import StopRequested
+
 from alpr import defaults
 from alpr.errors import RefusedJobError
 from alpr.frame_jobs import (ALLOWED_FUNCTIONS, EMPTY_FIELDS, JOB_FIELDS, Frame, frame_id_of_job,
@@ -83,6 +88,18 @@ def frames_of(job: Job) -> List[Frame]:
         return []
 
 
+class DequeueGate(object):
+    """A node's dequeue as its SIGTERM handler sees it. RQ stops a worker that runs no job
+    at once, by raising from the handler; inside the dequeue that can fall after the pop
+    of a job and its frame's claim, before the job runs, leaving the frame to the fleet
+    watch. So a stop while `busy` is only noted (`stop`): the popped job runs, or, after an
+    empty pop (at most DEQUEUE_POLL_S), the next dequeue raises the stop instead."""
+
+    def __init__(self) -> None:
+        self.busy = False
+        self.stop = False
+
+
 class AllowlistJob(Job):
     """An RQ Job whose ``func`` refuses anything outside ALLOWED_FUNCTIONS before importing it.
 
@@ -145,10 +162,13 @@ class AllowlistJob(Job):
         return None
 
     @classmethod
-    def claiming(cls, claim: Callable[[str, str], Tuple[Any, Any]]) -> Any:
+    def claiming(cls, claim: Callable[[str, str], Tuple[Any, Any]],
+                 gate: Optional[DequeueGate] = None) -> Any:
         """A subclass whose fetch claims the job's frame with ``claim`` (a node's
-        worker.claim.Claimer.claim_with_job); only the worker's dequeue fetches with it."""
-        return type(cls.__name__, (cls,), {"claim_with_job": staticmethod(claim)})
+        worker.claim.Claimer.claim_with_job); only the worker's dequeue fetches with it,
+        inside ``gate``."""
+        return type(cls.__name__, (cls,), {"claim_with_job": staticmethod(claim),
+                                           "gate": gate or DequeueGate()})
 
     @classmethod
     def fetch(cls, id: str, connection: Any = None, serializer: Any = None) -> "AllowlistJob":
@@ -182,7 +202,14 @@ class FrameQueue(Queue):
             return super().dequeue_any(queues, *args, **kwargs)
         plain = kwargs.get("job_class")
         kwargs["job_class"] = claiming
-        got = super().dequeue_any(queues, *args, **kwargs)
+        gate = claiming.gate
+        if gate.stop:
+            raise StopRequested()
+        gate.busy = True
+        try:
+            got = super().dequeue_any(queues, *args, **kwargs)
+        finally:
+            gate.busy = False
         if got is not None and plain is not None:
             got[1].job_class = plain  # the popped job's queue, as RQ would have built it
         return got

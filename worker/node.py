@@ -208,6 +208,19 @@ class FleetWorker(SimpleWorker):
         self.node_state.request_stop()
         super().request_stop(signum, frame)
 
+    def _shutdown(self) -> None:
+        """RQ's warm stop, except inside the dequeue (worker.jobs.DequeueGate): there the job
+        it pops, and the frame claimed with it, run first; the next dequeue stops."""
+        gate = self.claimer.gate
+        if not gate.busy:
+            super()._shutdown()
+            return
+        gate.stop = True
+        self._stop_requested = True
+        self.set_shutdown_requested_date()
+        log.info("node %s: stop requested inside the dequeue; stopping after it",
+                 self.node_state.node)
+
 
 def node_name(settings: Any) -> str:
     return settings.node_name or socket.gethostname()

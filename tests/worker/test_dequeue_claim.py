@@ -1,6 +1,7 @@
 """The worker's RQ dequeue claims the popped job's frame in the same round trip (FrameQueue),
 and RQ's own per-job worker-key writes are kept out of the frame's path. Real Redis, real
 RQ classes, in-process."""
+import os
 import time
 
 import pytest
@@ -175,3 +176,51 @@ def test_two_nodes_in_one_process_each_claim_for_their_own_node(redis_client):
     assert redis_client.hexists(keys.running("n2"), second)
     for worker in workers.values():
         worker.processor.close()
+
+
+def test_a_sigterm_landing_between_the_claim_and_the_run_lets_the_frame_finish(redis_client,
+                                                                             fleet):
+    """The handler runs wherever the main thread is: here, right after the dequeue's claim
+    came back (as a SIGTERM landing there would). RQ would raise StopRequested and leave
+    the claimed frame in running:<node> for the fleet watch; the node runs it, then stops."""
+    import signal
+
+    worker, proc, store, keys = fleet
+    (fid,) = put_frames(redis_client, keys, 1)
+    real = worker.claimer.claim_with_job
+
+    def claim_then_signal(job_key, frame_id):
+        got = real(job_key, frame_id)
+        worker.request_stop(signal.SIGTERM, None)
+        return got
+
+    worker.claimer.job_class.claim_with_job = staticmethod(claim_then_signal)
+    old = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    try:
+        started = time.time()
+        worker.work(burst=False, with_scheduler=False)
+    finally:
+        signal.signal(signal.SIGTERM, old[0])
+        signal.signal(signal.SIGINT, old[1])
+    assert time.time() - started < 10  # and it did stop
+    assert results(redis_client, keys)[fid].status == "read"
+    assert not redis_client.hlen(keys.running("n1"))
+
+
+def test_a_sigterm_while_the_dequeue_waits_stops_within_one_poll(redis_client, fleet):
+    """An idle node told to stop inside its blocking pop stops after that pop, not never."""
+    import signal
+    import threading
+
+    worker, proc, store, keys = fleet
+    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    old = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    try:
+        started = time.time()
+        timer.start()
+        worker.work(burst=False, with_scheduler=False)
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGTERM, old[0])
+        signal.signal(signal.SIGINT, old[1])
+    assert time.time() - started < 0.3 + 2 * 1.0 + 1.0  # DEQUEUE_POLL_S is 1 s
