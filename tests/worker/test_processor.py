@@ -192,7 +192,9 @@ def test_read_ahead_claims_and_prepares_the_next_frame_during_this_one(redis_cli
     for before, after in zip(processes, processes[1:]):
         ahead = prepares[after[1]]
         assert ahead[2] != main  # the helper thread...
-        assert before[3] <= ahead[3] <= before[4]  # ...while the previous frame ran
+        # ...started it before the previous frame's run ended, not after: the read-ahead
+        # may start as soon as the previous frame is claimed, even before its run begins
+        assert ahead[3] <= before[4]
     assert store.accounting("cam1")["read"] == 3
     assert not redis_client.hlen(keys.running("n1"))
 
