@@ -71,6 +71,18 @@ def read_cpu_s(pid: int) -> float:
         return 0.0
 
 
+def stop_popen(popen: "subprocess.Popen", timeout: float = 10.0) -> Optional[int]:
+    """SIGTERM (graceful), then SIGKILL after `timeout` s; returns the exit code."""
+    if popen.poll() is None:
+        popen.send_signal(signal.SIGTERM)
+        try:
+            popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            popen.kill()
+            popen.wait(10)
+    return popen.returncode
+
+
 class Proc(object):
     """One child process with its own log file; stdout and stderr both go there."""
 
@@ -142,14 +154,7 @@ class Proc(object):
         if self.popen is None:
             return self.returncode
         self.sample()
-        if self.popen.poll() is None:
-            os.kill(self.pid, signal.SIGTERM)
-            try:
-                self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.kill(self.pid, signal.SIGKILL)
-                self.popen.wait(10)
-        self.returncode = self.popen.returncode
+        self.returncode = stop_popen(self.popen, timeout)
         return self.returncode
 
     def wait(self, timeout: float) -> Optional[int]:

@@ -7,7 +7,6 @@ each verb reads them as usual.
 """
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -17,6 +16,7 @@ from typing import Any, Callable, Dict, List, Optional
 import click
 
 from alpr.keys import Keys
+from bench.procs import stop_popen
 from bench.redis_server import RedisServer
 from dispatcher.status import camera_accounting, totals
 
@@ -87,16 +87,7 @@ class Fleet(object):
     def stop(self, name: str, timeout: float = STOP_TIMEOUT_S) -> Optional[int]:
         """SIGTERM, wait, SIGKILL; returns the exit code."""
         proc = self.procs.get(name)
-        if proc is None:
-            return None
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-        return proc.returncode
+        return None if proc is None else stop_popen(proc, timeout)
 
     def kill(self, name: str) -> None:
         """SIGKILL one process (the chaos tests' node death)."""

@@ -18,18 +18,25 @@ log = logging.getLogger("alpr.dispatch")
 
 
 def _connect(settings: Settings, should_stop: Any = None) -> Any:
-    """Open Redis; with `should_stop`, keep retrying an unreachable server until it answers."""
+    """Open Redis; with `should_stop`, keep retrying an unreachable server until it answers.
+    A bad setting stays a ConfigError (one line, exit 2: alpr.cli); any other failure is a
+    clear message, not a traceback."""
     from alpr.redis_conn import connect_settings
 
-    if should_stop is None:
-        return connect_settings(settings)
-    from alpr.errors import ConnectionLostError
-    from alpr.retry import ExponentialBackoff, Retry
+    try:
+        if should_stop is None:
+            return connect_settings(settings)
+        from alpr.errors import ConnectionLostError
+        from alpr.retry import ExponentialBackoff, Retry
 
-    retry = Retry(ExponentialBackoff(defaults.RETRY_BASE_S, defaults.RETRY_CAP_S),
-                  retries=defaults.RETRY_ATTEMPTS, supported_errors=(ConnectionLostError,),
-                  should_stop=should_stop, name="redis")
-    return retry.call(connect_settings, settings)
+        retry = Retry(ExponentialBackoff(defaults.RETRY_BASE_S, defaults.RETRY_CAP_S),
+                      retries=defaults.RETRY_ATTEMPTS, supported_errors=(ConnectionLostError,),
+                      should_stop=should_stop, name="redis")
+        return retry.call(connect_settings, settings)
+    except ConfigError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise click.ClickException(str(exc))
 
 
 def make_requeue_fn(settings: Settings, redis: Any) -> Any:
@@ -170,12 +177,7 @@ def dispatch_cmd(config_file: Optional[str], print_events: bool, consumer: str, 
             click.echo(format_event(event))
             sys.stdout.flush()
 
-    try:
-        redis = _connect(settings, should_stop=lambda: bool(stopping))
-    except ConfigError:  # a bad setting: one line, exit 2 (alpr.cli)
-        raise
-    except Exception as exc:  # noqa: BLE001 - a clear message, not a traceback
-        raise click.ClickException(str(exc))
+    redis = _connect(settings, should_stop=lambda: bool(stopping))
     from alpr.errors import AlprError
 
     try:
@@ -227,12 +229,7 @@ def status_cmd(config_file: Optional[str], as_json: bool, seen_plate: Optional[s
 
     settings = build_settings(config_file, **flags)
     keys = Keys(settings.namespace)
-    try:
-        redis = _connect(settings)
-    except ConfigError:  # a bad setting: one line, exit 2 (alpr.cli)
-        raise
-    except Exception as exc:  # noqa: BLE001
-        raise click.ClickException(str(exc))
+    redis = _connect(settings)
     if seen_plate is not None:
         _seen(redis, keys, settings, seen_plate, within_s, seen_camera, as_json)
         return
@@ -294,12 +291,7 @@ def fleet_watch_cmd(config_file: Optional[str], **flags: Any) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    try:
-        redis = _connect(settings, should_stop=lambda: bool(stopping))
-    except ConfigError:  # a bad setting: one line, exit 2 (alpr.cli)
-        raise
-    except Exception as exc:  # noqa: BLE001 - a clear message, not a traceback
-        raise click.ClickException(str(exc))
+    redis = _connect(settings, should_stop=lambda: bool(stopping))
     loop = _watch_loop(settings, redis)
     log.info("fleet watch on %s: reaping nodes silent for %.1f s, every %.1f s",
              Keys(settings.namespace).ns, defaults.REAPER_GRACE_S, loop.period_s)

@@ -94,7 +94,7 @@ class StoreSink(object):
                   ) -> List[Tuple[Dict[str, Any], Dict[str, Any]]]:
         """Each event with its pictures' locations: those a refused try appended (their pack
         still there), else appended now."""
-        held = self.evidence.held_packs()
+        held = self.evidence.held_packs() if self.unstored else set()  # (only after a refusal)
         kept = [self.unstored.get(str(event["id"])) for event, _ in items]
         kept = [k if k is not None and k.get("pack") in held else None for k in kept]
         fresh = iter(self.evidence.put_many([

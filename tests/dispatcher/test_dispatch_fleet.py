@@ -100,26 +100,31 @@ def test_status_cli_json_table_seen_and_fleet_drain(redis_url, redis_client):
     assert res.exit_code == 0 and not redis_client.sismember(keys.drained(), "n9")
 
 
-def test_frames_forgotten_by_a_restart_without_persistence_are_counted_lost(tmp_path):
+def _reconnect(server, keys):
+    """A client and frame store on `server` (again after its restart)."""
     import redis
 
     from alpr.frame_store import FrameStore
+
+    client = redis.Redis.from_url(server.url)
+    return client, FrameStore(client, keys, results_maxlen=1000, max_age_s=30.0)
+
+
+def test_frames_forgotten_by_a_restart_without_persistence_are_counted_lost(tmp_path):
     from alpr.keys import Keys
     from redis_server import RedisServer
 
     server = RedisServer().start()
     try:
-        client = redis.Redis.from_url(server.url)
         keys = Keys()
-        store = FrameStore(client, keys, results_maxlen=1000, max_age_s=30.0)
+        client, store = _reconnect(server, keys)
         for i in range(3):
             store.put(FrameEnvelope(frame_id="before%d" % i, camera="cam0", data=b"x", max_age_s=30.0))
         put_and_finish(store, "cam0", ["ABC1234"])
         fleet = FleetWatch(client, keys, store, "frames")
         assert fleet.tick()["forgotten"] == 0  # snapshot: produced 4, 3 in flight
         server.restart()
-        client = redis.Redis.from_url(server.url)
-        store = FrameStore(client, keys, results_maxlen=1000, max_age_s=30.0)
+        client, store = _reconnect(server, keys)
         fleet.redis, fleet.store = client, store
         store.put(FrameEnvelope(frame_id="after", camera="cam0", data=b"x", max_age_s=30.0))
         assert fleet.tick()["forgotten"] == 3
@@ -135,17 +140,13 @@ def test_frames_forgotten_by_a_restart_without_persistence_are_counted_lost(tmp_
 def test_several_watchers_count_a_restart_without_persistence_once(tmp_path):
     """Two fleet watches (two `alpr fleet watch`, or one beside a dispatcher), each with its
     own snapshot: the frames the restart forgot are added back once, by whichever is first."""
-    import redis
-
-    from alpr.frame_store import FrameStore
     from alpr.keys import Keys
     from redis_server import RedisServer
 
     server = RedisServer().start()
     try:
-        client = redis.Redis.from_url(server.url)
         keys = Keys()
-        store = FrameStore(client, keys, results_maxlen=1000, max_age_s=30.0)
+        client, store = _reconnect(server, keys)
         for i in range(3):
             store.put(FrameEnvelope(frame_id="before%d" % i, camera="cam0", data=b"x", max_age_s=30.0))
         watches = [FleetWatch(client, keys, store, "frames") for _ in range(2)]
@@ -155,8 +156,7 @@ def test_several_watchers_count_a_restart_without_persistence_once(tmp_path):
         assert watches[1].tick()["forgotten"] == 0  # its snapshot: produced 5, 3 in flight
         assert [w.tick()["forgotten"] for w in watches] == [0, 0]
         server.restart()
-        client = redis.Redis.from_url(server.url)
-        store = FrameStore(client, keys, results_maxlen=1000, max_age_s=30.0)
+        client, store = _reconnect(server, keys)
         store.put(FrameEnvelope(frame_id="after", camera="cam0", data=b"x", max_age_s=30.0))
         for w in watches:
             w.redis, w.store = client, store

@@ -4,7 +4,7 @@ re-queued once and read once. Real redis-server, real worker and watcher process
 import time
 
 from alpr.protocol import decode_result
-from test_e2e_node_death import REAP_DEADLINE_S, feed
+from test_e2e_node_death import REAP_DEADLINE_S, feed, kill_mid_frame
 
 
 def records(fleet):
@@ -22,13 +22,7 @@ def test_fleet_watch_alone_reaps_a_node_killed_mid_frame(redis_url, make_fleet):
     watchers = [fleet.spawn(name, ["fleet", "watch"]) for name in ("watch-a", "watch-b")]
     ids = feed(fleet, 4)
     running_key = fleet.keys.running("victim")
-    deadline = time.time() + 20
-    while time.time() < deadline and not fleet.redis.hlen(running_key):
-        time.sleep(0.02)
-    held = sorted(k.decode() for k in fleet.redis.hkeys(running_key))
-    assert held, "the victim never started a frame"
-    fleet.kill("victim")
-    killed_at = time.time()
+    held, killed_at = kill_mid_frame(fleet, "victim")
 
     while time.time() < killed_at + REAP_DEADLINE_S + 5 and fleet.redis.hlen(running_key):
         time.sleep(0.05)

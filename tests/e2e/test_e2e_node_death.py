@@ -14,6 +14,18 @@ def feed(fleet, count, camera="cam-kill", max_age_s=60.0):
                       queue=fleet.keys.queue(fleet.queue), max_age=max_age_s, id_len=12)
 
 
+def kill_mid_frame(fleet, node):
+    """SIGKILL `node` once it holds a frame; (the frame ids it held, when it was killed)."""
+    running_key = fleet.keys.running(node)
+    deadline = time.time() + 20
+    while time.time() < deadline and not fleet.redis.hlen(running_key):
+        time.sleep(0.02)
+    held = sorted(k.decode() for k in fleet.redis.hkeys(running_key))
+    assert held, "%s never started a frame" % node
+    fleet.kill(node)
+    return held, time.time()
+
+
 def terminal(fleet):
     return {r.frame_id: r for r in (decode_result(f) for _, f in fleet.redis.xrange(fleet.keys.results))}
 
@@ -26,13 +38,7 @@ def test_kill_9_worker_mid_frame(redis_url, make_fleet):
     fleet.start_dispatcher()
     ids = feed(fleet, 6)
     running_key = fleet.keys.running("victim")
-    deadline = time.time() + 20
-    while time.time() < deadline and not fleet.redis.hlen(running_key):
-        time.sleep(0.02)
-    held = sorted(k.decode() for k in fleet.redis.hkeys(running_key))
-    assert held, "the victim never started a frame"
-    fleet.kill("victim")
-    killed_at = time.time()
+    held, killed_at = kill_mid_frame(fleet, "victim")
     fleet.start_worker("survivor", engine="sleep:0.01")
 
     while time.time() < killed_at + REAP_DEADLINE_S + 5 and fleet.redis.hlen(running_key):

@@ -1,5 +1,4 @@
 """The real `alpr worker` process: end to end, heartbeat, metrics, drain, refusals, SIGTERM."""
-import os
 import signal
 import subprocess
 import sys
@@ -9,6 +8,7 @@ import urllib.request
 import numpy as np
 
 from alpr.frame_store import FrameStore
+from bench.procs import stop_popen
 from alpr.keys import Keys
 from testenv import subprocess_env
 from redis_server import free_port
@@ -31,14 +31,7 @@ def log_text(tmp_path, node="n1"):
 
 
 def stop(proc, timeout=20):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-    return proc.returncode
+    return stop_popen(proc, timeout)
 
 
 def test_burst_worker_reads_every_frame(redis_client, redis_url, tmp_path):
@@ -87,9 +80,8 @@ def test_heartbeat_metrics_drain_and_graceful_sigterm(redis_client, redis_url, t
         # ahead) finish, the rest stay queued, exit code 0
         more = put_frames(redis_client, KEYS, 4)
         assert wait_for(lambda: redis_client.hlen(KEYS.running("n1")) >= 1, 10)
-        # into the 0.4 s frame: the claim shows in running:n1 a moment before the job runs;
-        # a SIGTERM inside that moment stops the worker before it is busy and leaves the
-        # claimed frame to the reaper (handed back, counted), which is not what this tests
+        # into the 0.4 s frame (a SIGTERM between the dequeue's claim and the job's run is
+        # tests/worker/test_dequeue_claim.py's case)
         time.sleep(0.15)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(20) == 0, log_text(tmp_path)
